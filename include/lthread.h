@@ -1,0 +1,348 @@
+/*
+ * lthread: multicore coroutines for C.
+ *
+ * This is the whole public API. Everything else in the library is internal
+ * and may change between releases; the types below are opaque so that their
+ * layout can evolve without breaking the ABI.
+ *
+ * Conventions, for every call that returns int or ssize_t:
+ *   - success returns 0 (or a count, for the I/O calls);
+ *   - failure returns -1 and sets errno, as POSIX calls do;
+ *   - an expired timeout returns -2 and sets errno to ETIMEDOUT (the seed's
+ *     contract, kept for compatibility).
+ * A timeout argument is in milliseconds; 0 means "wait forever".
+ *
+ * Threading: every lthread belongs to the scheduler of the pthread that
+ * created it. Calls that take an lthread_t or an lthread_cond_t must be made
+ * from that same pthread, unless a comment says otherwise; a call from
+ * another pthread fails with EPERM where the library can tell.
+ */
+#ifndef LTHREAD_H
+#define LTHREAD_H
+
+/* The seed's examples use these declarations through <lthread.h> alone. */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <unistd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LTHREAD_VERSION_MAJOR 1
+#define LTHREAD_VERSION_MINOR 0
+#define LTHREAD_VERSION_PATCH 0
+/* One number that compares in order: 0xMMmmpp. */
+#define LTHREAD_VERSION_HEX                                                    \
+    ((LTHREAD_VERSION_MAJOR << 16) | (LTHREAD_VERSION_MINOR << 8) |            \
+     LTHREAD_VERSION_PATCH)
+
+#if defined(LTHREAD_BUILDING) && defined(__GNUC__)
+#define LTHREAD_API __attribute__((visibility("default")))
+#else
+#define LTHREAD_API
+#endif
+
+/* Returned by calls whose timeout expired (errno is also set to ETIMEDOUT). */
+#define LTHREAD_TIMEOUT (-2)
+
+typedef struct lthread lthread_t;
+typedef struct lthread_cond lthread_cond_t;
+
+/* The body of an lthread. `lt` is the lthread itself, `arg` what was passed
+ * to lthread_create(). Returning from it is the same as lthread_exit(NULL). */
+typedef void (*lthread_func)(lthread_t *lt, void *arg);
+
+/* Version of the library actually linked, as "MAJOR.MINOR.PATCH". */
+LTHREAD_API const char *lthread_version(void);
+
+/* ---- Lifecycle -------------------------------------------------------- */
+
+/*
+ * Sets the size in bytes of the shared stack regions of the calling
+ * pthread's scheduler (default 256 KiB; rounded up to whole pages; at least
+ * 16 KiB). An lthread's deepest call chain must fit in it. Call it before the
+ * first lthread_create() of the pthread, or between two lthread_run()s.
+ * Returns 0, or -1 with EINVAL (size out of range) or EBUSY (the scheduler
+ * already runs lthreads).
+ */
+LTHREAD_API int lthread_init(size_t size);
+
+/*
+ * Creates an lthread that will run fn(lt, arg) and stores it in *new_lt.
+ * The scheduler of the calling pthread is created on its first call. The
+ * new lthread first runs when the scheduler next picks it: inside
+ * lthread_run(), or after the creating lthread suspends. Returns 0, or -1
+ * with EINVAL (new_lt or fn NULL) or ENOMEM.
+ */
+LTHREAD_API int lthread_create(lthread_t **new_lt, lthread_func fn, void *arg);
+
+/* Attributes for lthread_create_ex(). Initialise with lthread_attr_init(). */
+typedef struct lthread_attr {
+    /* LTHREAD_ATTR_* flags. */
+    unsigned flags;
+    /* Size of a private stack, in bytes; 0 means the scheduler's region
+     * size. Only used with LTHREAD_ATTR_PRIVATE_STACK. */
+    size_t stack_size;
+    /* Kept zero; room to grow without changing the struct's size. */
+    void *reserved[6];
+} lthread_attr_t;
+
+/*
+ * The lthread runs on a stack of its own (mmap with a guard page) instead
+ * of a shared region: it is never copied, never waits for a region-mate and
+ * can safely hand pointers to its locals to other lthreads. It costs at
+ * least one page of memory for as long as it lives.
+ */
+#define LTHREAD_ATTR_PRIVATE_STACK 0x1u
+/* The lthread starts detached: it is freed as soon as it exits. */
+#define LTHREAD_ATTR_DETACHED 0x2u
+
+/* Sets *attr to the defaults (shared stack, joinable). Returns 0, or -1 with
+ * EINVAL if attr is NULL. */
+LTHREAD_API int lthread_attr_init(lthread_attr_t *attr);
+
+/* lthread_create() with attributes; attr NULL means the defaults. Returns
+ * 0, or -1 with EINVAL (bad flags or stack size) or ENOMEM. */
+LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
+                                  void *arg, const lthread_attr_t *attr);
+
+/*
+ * Runs the calling pthread's scheduler until every lthread it owns has
+ * exited, then frees the scheduler (and every lthread that was neither
+ * joined nor detached), so that the pthread can create lthreads and call
+ * lthread_run() again later. Returns 0; 0 at once if the pthread has no
+ * lthreads; -1 with EPERM if called from inside an lthread; -1 with EDEADLK
+ * if the remaining lthreads all wait for something that nothing can ever
+ * deliver (a condition variable or a join with no timeout, no timer, no
+ * socket and no compute section pending): they are then freed unfinished.
+ */
+LTHREAD_API int lthread_run(void);
+
+/*
+ * Marks the calling lthread detached: it is freed as soon as it exits and
+ * cannot be joined. Returns 0, or -1 with EPERM outside an lthread or
+ * EINVAL if someone already waits in lthread_join() on it.
+ */
+LTHREAD_API int lthread_detach(void);
+
+/*
+ * Waits until lt exits, then stores its exit value in *ptr (if ptr is not
+ * NULL) and frees lt. timeout is in ms, 0 waits forever. Returns 0;
+ * -2 (errno ETIMEDOUT) if the timeout expired, leaving lt alive and joinable
+ * again; -1 with EINVAL (lt NULL, detached, or already being joined),
+ * EDEADLK (lt is the caller), EPERM (called outside an lthread, or lt belongs
+ * to another pthread's scheduler) or ECANCELED (lt was destroyed while we
+ * waited). Joining an lthread that was already joined or destroyed is
+ * undefined: its memory is gone.
+ */
+LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout);
+
+/*
+ * Ends the calling lthread; ptr is what its joiner's *ptr receives (the
+ * seed prints the parameter as `void **`, a typo: the value passed is the
+ * exit value). ptr must not point into the lthread's own stack. Outside an
+ * lthread it returns at once with errno EPERM.
+ */
+LTHREAD_API void lthread_exit(void *ptr);
+
+/*
+ * Destroys lt: it stops wherever it waits (sleep, condition variable, join,
+ * socket), its events are cancelled and its memory is freed; a joiner
+ * waiting on it returns -1 with ECANCELED. Whatever lt's own code had
+ * allocated is not freed. Returns 0, or -1 with EINVAL (lt NULL), EDEADLK
+ * (lt is the caller: use lthread_exit()), EBUSY (lt is inside a compute
+ * section) or EPERM (lt belongs to another pthread's scheduler).
+ */
+LTHREAD_API int lthread_destroy(lthread_t *lt);
+
+/*
+ * Suspends the calling lthread for msecs milliseconds; 0 only yields to the
+ * other ready lthreads. lthread_wakeup() ends the sleep early. Returns 0, or
+ * -1 with EPERM outside an lthread.
+ */
+LTHREAD_API int lthread_sleep(uint64_t msecs);
+
+/*
+ * Ends lt's lthread_sleep() now. An lthread that does not sleep is left
+ * alone. Returns 0, or -1 with EINVAL (lt NULL) or EPERM (lt belongs to
+ * another pthread's scheduler).
+ */
+LTHREAD_API int lthread_wakeup(lthread_t *lt);
+
+/* ---- Condition variables ---------------------------------------------- */
+
+/*
+ * A condition variable belongs to the scheduler of the first lthread that
+ * waits on it; only lthreads of that scheduler may use it.
+ */
+
+/* Creates a condition variable. Returns 0, or -1 with EINVAL or ENOMEM. */
+LTHREAD_API int lthread_cond_create(lthread_cond_t **c);
+
+/* Frees c. Returns 0, or -1 with EINVAL (c NULL) or EBUSY (lthreads wait). */
+LTHREAD_API int lthread_cond_destroy(lthread_cond_t *c);
+
+/*
+ * Suspends the calling lthread until c is signalled or timeout ms expire
+ * (0: no timeout). Returns 0 if signalled, -2 on timeout, -1 with EINVAL
+ * (c NULL) or EPERM (outside an lthread, or c belongs to another
+ * scheduler).
+ */
+LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout);
+
+/* Wakes the lthread that has waited longest on c, if any. Returns 0, or -1
+ * with EINVAL or EPERM. */
+LTHREAD_API int lthread_cond_signal(lthread_cond_t *c);
+
+/* Wakes every lthread waiting on c, in the order they began to wait.
+ * Returns 0, or -1 with EINVAL or EPERM. */
+LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c);
+
+/* ---- Identity and per-lthread data ------------------------------------- */
+
+/* The calling lthread's user data (NULL until set, or outside an lthread). */
+LTHREAD_API void *lthread_get_data(void);
+
+/* Sets the calling lthread's user data; outside an lthread it does nothing
+ * and sets errno to EPERM. */
+LTHREAD_API void lthread_set_data(void *data);
+
+/* The calling lthread's id: unique in the process, from 1; 0 outside an
+ * lthread. */
+LTHREAD_API uint64_t lthread_id(void);
+
+/* The calling lthread, or NULL outside an lthread. */
+LTHREAD_API lthread_t *lthread_current(void);
+
+/* Records the name of the function the calling lthread runs (a pointer to
+ * a string that must outlive it, usually __func__). */
+LTHREAD_API void lthread_set_funcname(const char *f);
+
+/* The name recorded by lthread_set_funcname() for lt, or NULL. */
+LTHREAD_API const char *lthread_get_funcname(const lthread_t *lt);
+
+/* Records the enclosing function's name: `DEFINE_LTHREAD;` */
+#define DEFINE_LTHREAD lthread_set_funcname(__func__)
+
+/* ---- Compute sections ------------------------------------------------- */
+
+/*
+ * Moves the calling lthread to a compute pthread, so that an expensive
+ * computation or a blocking call made before lthread_compute_end() does not
+ * stall the other lthreads of its scheduler. Locals and pointers to them
+ * stay valid. Between begin and end, only lthread_compute_end() may be
+ * called of this API. Returns 0, or -1 with EPERM (outside an lthread),
+ * EDEADLK (already inside a compute section) or ENOMEM.
+ */
+LTHREAD_API int lthread_compute_begin(void);
+
+/* Moves the calling lthread back to its own scheduler. Returns 0, or -1
+ * with EPERM when not inside a compute section. */
+LTHREAD_API int lthread_compute_end(void);
+
+/* ---- Sockets and file descriptors ------------------------------------- */
+
+/*
+ * Each call below behaves like its POSIX twin, except that where the twin
+ * would block, the calling lthread is suspended and the scheduler runs the
+ * others. The fds they use are switched to non-blocking mode. Called
+ * outside an lthread they fail with EPERM.
+ */
+
+/* socket(2), returning a non-blocking socket. */
+LTHREAD_API int lthread_socket(int domain, int type, int protocol);
+
+/* accept(2); the new socket is non-blocking. */
+LTHREAD_API int lthread_accept(int fd, struct sockaddr *addr,
+                               socklen_t *addrlen);
+
+/* close(2); an lthread waiting on fd wakes with -1 and EBADF. */
+LTHREAD_API int lthread_close(int fd);
+
+/* connect(2) with a timeout. Returns 0, -2 on timeout, or -1. */
+LTHREAD_API int lthread_connect(int fd, const struct sockaddr *addr,
+                                socklen_t addrlen, uint64_t timeout);
+
+/* recv(2) with a timeout: the bytes received (0 at EOF), -2 or -1. */
+LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
+                                 uint64_t timeout);
+
+/* recvfrom(2) with a timeout. */
+LTHREAD_API ssize_t lthread_recvfrom(int fd, void *buf, size_t len, int flags,
+                                     struct sockaddr *addr,
+                                     socklen_t *addrlen, uint64_t timeout);
+
+/* recvmsg(2) with a timeout. */
+LTHREAD_API ssize_t lthread_recvmsg(int fd, struct msghdr *msg, int flags,
+                                    uint64_t timeout);
+
+/* read(2) with a timeout, for any pollable fd (pipes, ttys, eventfds). */
+LTHREAD_API ssize_t lthread_read(int fd, void *buf, size_t len,
+                                 uint64_t timeout);
+
+/* The send family sends everything, looping over partial writes, or fails
+ * with -1; they never raise SIGPIPE (EPIPE is returned instead). */
+LTHREAD_API ssize_t lthread_send(int fd, const void *buf, size_t len,
+                                 int flags);
+/* sendmsg(2) (the seed's prototype is a typo of this one). */
+LTHREAD_API ssize_t lthread_sendmsg(int fd, const struct msghdr *msg,
+                                    int flags);
+LTHREAD_API ssize_t lthread_sendto(int fd, const void *buf, size_t len,
+                                   int flags, const struct sockaddr *addr,
+                                   socklen_t addrlen);
+LTHREAD_API ssize_t lthread_writev(int fd, const struct iovec *iov,
+                                   int iovcnt);
+/* write(2) that writes everything, for any pollable fd. */
+LTHREAD_API ssize_t lthread_write(int fd, const void *buf, size_t len);
+
+/* pipe(2), both ends non-blocking and close-on-exec. */
+LTHREAD_API int lthread_pipe(int fds[2]);
+
+/* Suspends until fd is readable (writable). Returns 0, -2 on timeout or -1
+ * (EBADF when fd is closed by lthread_close() meanwhile). */
+LTHREAD_API int lthread_wait_read(int fd, uint64_t timeout);
+LTHREAD_API int lthread_wait_write(int fd, uint64_t timeout);
+
+/* poll(2), with poll's own timeout convention (ms; -1 forever; 0 checks
+ * and returns at once). Returns the number of ready fds, 0 on timeout. */
+LTHREAD_API int lthread_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+
+#if defined(__FreeBSD__) || defined(__APPLE__) || defined(__DragonFly__)
+#include <sys/uio.h>
+#else
+/* Headers and trailers sent around the file range, as FreeBSD defines. */
+struct sf_hdtr {
+    struct iovec *headers;
+    int hdr_cnt;
+    struct iovec *trailers;
+    int trl_cnt;
+};
+#endif
+
+/*
+ * Sends nbytes of file fd from offset (0: up to the end of the file) to
+ * socket s, preceded and followed by hdtr's iovecs if hdtr is not NULL.
+ * The seed's FreeBSD call, on every platform. Returns 0 or -1.
+ */
+LTHREAD_API int lthread_sendfile(int fd, int s, off_t offset, size_t nbytes,
+                                 struct sf_hdtr *hdtr);
+
+/* getaddrinfo(3) run in a compute section, so that a slow resolver does
+ * not stall the scheduler. Returns what getaddrinfo returns. */
+LTHREAD_API int lthread_getaddrinfo(const char *node, const char *service,
+                                    const struct addrinfo *hints,
+                                    struct addrinfo **res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LTHREAD_H */

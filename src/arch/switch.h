@@ -1,0 +1,90 @@
+/*
+ * The context switch: the only piece of the library written in assembly,
+ * one file per architecture (src/arch/<arch>/switch.S) behind this header.
+ *
+ * A suspended context is nothing but a stack pointer. lthread__switch()
+ * pushes the callee-saved state of the running context onto its own stack,
+ * in the layout of struct lthread__switch_frame, stores the resulting stack
+ * pointer in *save_sp, loads new_sp, pops the frame found there and resumes
+ * at that frame's return address. Keeping the registers on the stack (not in
+ * a side structure) means a saved stack image carries them along: copying an
+ * lthread's stack out and back restores its registers with it.
+ *
+ *          higher addresses
+ *   |   caller's frames ...      |
+ *   +----------------------------+
+ *   | struct lthread__switch_frame |  <- *save_sp points at its first field
+ *   +----------------------------+
+ *          lower addresses (free)
+ *
+ * A new context is made by writing a frame by hand (lthread__frame_init):
+ * its return address is lthread__trampoline, which calls entry(arg) with the
+ * two values it finds in the frame's first two integer slots, and never
+ * returns (entry must not return either). The trampoline's CFI marks the
+ * return address undefined, so debuggers end the backtrace cleanly there.
+ */
+#ifndef LTHREAD_ARCH_SWITCH_H
+#define LTHREAD_ARCH_SWITCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__)
+/* Lowest address first: exactly what switch.S pushes, in reverse. */
+struct lthread__switch_frame {
+    uint32_t mxcsr;     /* SSE control/status: rounding mode, exception masks */
+    uint16_t x87_cw;    /* x87 control word: precision and rounding */
+    uint16_t pad;
+    uint64_t r15;
+    uint64_t r14;
+    uint64_t r13;
+    uint64_t r12;       /* trampoline: entry function */
+    uint64_t rbx;       /* trampoline: entry argument */
+    uint64_t rbp;
+    uint64_t ret;       /* where the switch resumes */
+};
+#define LTHREAD__FRAME_ENTRY_FN r12
+#define LTHREAD__FRAME_ENTRY_ARG rbx
+_Static_assert(offsetof(struct lthread__switch_frame, r15) == 8, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, r12) == 32, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, rbx) == 40, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, ret) == 56, "switch.S");
+_Static_assert(sizeof(struct lthread__switch_frame) == 64, "switch.S");
+#elif defined(__aarch64__)
+/* Lowest address first: exactly what switch.S stores. */
+struct lthread__switch_frame {
+    uint64_t d8, d9, d10, d11, d12, d13, d14, d15; /* low halves of v8-v15 */
+    uint64_t x19;       /* trampoline: entry function */
+    uint64_t x20;       /* trampoline: entry argument */
+    uint64_t x21, x22, x23, x24, x25, x26, x27, x28;
+    uint64_t fp;        /* x29 */
+    uint64_t lr;        /* x30: where the switch resumes */
+    uint64_t fpcr;      /* floating-point control: rounding, flush-to-zero */
+    uint64_t pad;       /* keeps sp 16-byte aligned */
+};
+#define LTHREAD__FRAME_ENTRY_FN x19
+#define LTHREAD__FRAME_ENTRY_ARG x20
+_Static_assert(offsetof(struct lthread__switch_frame, x19) == 64, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, fp) == 144, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, lr) == 152, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, fpcr) == 160, "switch.S");
+_Static_assert(sizeof(struct lthread__switch_frame) == 176, "switch.S");
+#else
+#error "lthread: no context switch for this architecture (see src/arch/)"
+#endif
+
+/* Saves the running context on its stack, stores its sp in *save_sp and
+ * resumes the context whose sp is new_sp. Returns when someone switches
+ * back to *save_sp. */
+void lthread__switch(void **save_sp, void *new_sp);
+
+/* The first code a new context runs; never called directly. */
+void lthread__trampoline(void);
+
+/* Builds the first frame of a new context just below stack_top (which must
+ * be 16-byte aligned) and returns the sp to pass to lthread__switch(). The
+ * control words are copied from the running context. */
+void *lthread__frame_init(void *stack_top, void (*entry)(void *),
+                          void *arg);
+
+#endif /* LTHREAD_ARCH_SWITCH_H */

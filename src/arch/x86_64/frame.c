@@ -1,0 +1,24 @@
+/* Builds the first switch frame of a new x86-64 context. */
+#include "../switch.h"
+
+#include <string.h>
+
+void *lthread__frame_init(void *stack_top, void (*entry)(void *), void *arg)
+{
+    struct lthread__switch_frame *f =
+        (struct lthread__switch_frame *)stack_top - 1;
+    uint32_t mxcsr;
+    uint16_t cw;
+
+    /* A new context starts with the creator's rounding modes and masks,
+     * as a new pthread does. */
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    memset(f, 0, sizeof(*f));
+    f->mxcsr = mxcsr;
+    f->x87_cw = cw;
+    f->LTHREAD__FRAME_ENTRY_FN = (uint64_t)(uintptr_t)entry;
+    f->LTHREAD__FRAME_ENTRY_ARG = (uint64_t)(uintptr_t)arg;
+    f->ret = (uint64_t)(uintptr_t)lthread__trampoline;
+    return f;
+}

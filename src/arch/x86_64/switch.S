@@ -1,0 +1,89 @@
+/*
+ * x86-64 context switch (System V ABI). See src/arch/switch.h for the
+ * contract; the frame layout below is pinned there by _Static_assert.
+ *
+ *   offset  content                 pushed by
+ *     0     mxcsr (4) x87 cw (2)    stmxcsr / fnstcw
+ *     8     r15
+ *    16     r14
+ *    24     r13
+ *    32     r12                     trampoline: entry function
+ *    40     rbx                     trampoline: entry argument
+ *    48     rbp
+ *    56     return address          the caller's `call`
+ *
+ * Only callee-saved state is kept: the caller of lthread__switch() already
+ * assumes every other register is clobbered by a call.
+ */
+        .text
+
+        .globl  lthread__switch
+        .hidden lthread__switch
+        .type   lthread__switch, @function
+        .p2align 4
+lthread__switch:
+        .cfi_startproc
+        endbr64
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        subq    $8, %rsp
+        .cfi_adjust_cfa_offset 8
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    %rsp, (%rdi)            /* *save_sp = our frame */
+        movq    %rsi, %rsp              /* from here on: the other stack */
+        .cfi_def_cfa rsp, 64            /* (for the rest: the resumed frame) */
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        addq    $8, %rsp
+        .cfi_adjust_cfa_offset -8
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        /* pop + jmp rather than ret: the return stack buffer predicts the
+         * caller of this call, which is never where we go. */
+        popq    %rcx
+        .cfi_adjust_cfa_offset -8
+        jmpq    *%rcx
+        .cfi_endproc
+        .size   lthread__switch, .-lthread__switch
+
+/*
+ * First code of a new context: entry(arg), with entry in r12 and arg in rbx
+ * (see lthread__frame_init). rsp is 16-byte aligned here, as a call needs.
+ * entry never returns; ud2 traps if it ever does.
+ */
+        .globl  lthread__trampoline
+        .hidden lthread__trampoline
+        .type   lthread__trampoline, @function
+        .p2align 4
+lthread__trampoline:
+        .cfi_startproc
+        .cfi_undefined rip              /* the outermost frame: stop here */
+        endbr64
+        movq    %rbx, %rdi
+        callq   *%r12
+        ud2
+        .cfi_endproc
+        .size   lthread__trampoline, .-lthread__trampoline
+
+        .section .note.GNU-stack,"",%progbits

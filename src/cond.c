@@ -1,0 +1,98 @@
+/*
+ * Condition variables: a FIFO of waiting lthreads. A cond belongs to the
+ * scheduler of its first waiter; there is no lock because only that
+ * scheduler's pthread may touch it.
+ */
+#include "alloc.h"
+#include "lthread_int.h"
+
+struct lthread_cond {
+    struct lthread__sched *sched;   /* bound at the first wait, or NULL */
+    struct lthread__queue waiters;  /* oldest first */
+};
+
+LTHREAD_API int lthread_cond_create(lthread_cond_t **c)
+{
+    struct lthread_cond *cond;
+
+    if (!c)
+        return lthread__fail(-EINVAL);
+    cond = lthread__calloc(sizeof(*cond));
+    if (!cond)
+        return lthread__fail(-ENOMEM);
+    *c = cond;
+    return 0;
+}
+
+LTHREAD_API int lthread_cond_destroy(lthread_cond_t *c)
+{
+    if (!c)
+        return lthread__fail(-EINVAL);
+    if (c->waiters.head)
+        return lthread__fail(-EBUSY);
+    lthread__free(c);
+    return 0;
+}
+
+LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
+{
+    struct lthread__sched *s;
+    struct lthread *self = lthread__sched_self(&s);
+    int err;
+
+    if (!c)
+        return lthread__fail(-EINVAL);
+    if (!self || (c->sched && c->sched != s))
+        return lthread__fail(-EPERM);
+    c->sched = s;
+    lthread__queue_push(&c->waiters, self);
+    err = lthread__park(s, self, LTHREAD__WAIT_COND, c, timeout);
+    if (err == -ENOMEM)
+        lthread__queue_remove(&c->waiters, self); /* never waited */
+    return err ? lthread__fail(err) : 0;
+}
+
+/* Checks that the calling pthread may signal c; returns its scheduler. */
+static int cond_check(struct lthread_cond *c, struct lthread__sched **s)
+{
+    if (!c)
+        return -EINVAL;
+    *s = lthread__sched_get();
+    if (c->sched && c->sched != *s)
+        return -EPERM;
+    return 0;
+}
+
+LTHREAD_API int lthread_cond_signal(lthread_cond_t *c)
+{
+    struct lthread__sched *s;
+    struct lthread *lt;
+    int err = cond_check(c, &s);
+
+    if (err)
+        return lthread__fail(err);
+    lt = lthread__queue_pop(&c->waiters);
+    if (lt)
+        lthread__unpark(s, lt, 0);
+    return 0;
+}
+
+LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c)
+{
+    struct lthread__sched *s;
+    struct lthread *lt;
+    int err = cond_check(c, &s);
+
+    if (err)
+        return lthread__fail(err);
+    while ((lt = lthread__queue_pop(&c->waiters)))
+        lthread__unpark(s, lt, 0);
+    return 0;
+}
+
+void lthread__cond_unlink(struct lthread *lt)
+{
+    struct lthread_cond *c = lt->wait_obj;
+
+    lthread__queue_remove(&c->waiters, lt);
+}

@@ -1,0 +1,152 @@
+/*
+ * What the sanitizers and valgrind must be told about our stacks, as inline
+ * wrappers that compile to nothing in a normal build, so that the switch
+ * path itself carries no #ifdef.
+ *
+ * AddressSanitizer: every switch is bracketed by start_switch_fiber (before,
+ * naming the destination stack) and finish_switch_fiber (after, in the
+ * destination). A context that ends for good passes NULL as its fake-stack
+ * slot so ASan frees its fake frames. Restored stack images are unpoisoned
+ * first: their frames' redzones are not restored, which only loses checks on
+ * frames live across a switch.
+ * ThreadSanitizer: one TSan fiber per lthread, switched to before each swap;
+ * needed because compute sections move lthreads between pthreads.
+ * Valgrind: each stack region is registered once, or memcheck takes every
+ * switch for a stack overflow.
+ */
+#ifndef LTHREAD_DEBUG_HOOKS_H
+#define LTHREAD_DEBUG_HOOKS_H
+
+#include <stddef.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LTHREAD__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) /* clang 14 lacks __SANITIZE_ADDRESS__ */
+#define LTHREAD__ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define LTHREAD__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LTHREAD__TSAN 1
+#endif
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#define LTHREAD__VALGRIND 1
+#endif
+#endif
+
+#ifdef LTHREAD__ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef LTHREAD__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef LTHREAD__VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+/* Marks a function that reads or writes other contexts' stacks wholesale:
+ * ASan would take their redzones for overflows. */
+#ifdef LTHREAD__ASAN
+#define LTHREAD__NO_ASAN __attribute__((no_sanitize_address, noinline))
+#else
+#define LTHREAD__NO_ASAN
+#endif
+
+/* Before switching away; fake_stack_save NULL when the context ends. */
+static inline void lthread__asan_start_switch(void **fake_stack_save,
+                                              const void *bottom, size_t size)
+{
+#ifdef LTHREAD__ASAN
+    __sanitizer_start_switch_fiber(fake_stack_save, bottom, size);
+#else
+    (void)fake_stack_save, (void)bottom, (void)size;
+#endif
+}
+
+/* First thing after a switch lands; reports the stack we came from. */
+static inline void lthread__asan_finish_switch(void *fake_stack_save,
+                                               const void **bottom_old,
+                                               size_t *size_old)
+{
+#ifdef LTHREAD__ASAN
+    __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
+#else
+    (void)fake_stack_save, (void)bottom_old, (void)size_old;
+#endif
+}
+
+static inline void lthread__asan_unpoison(const void *addr, size_t size)
+{
+#ifdef LTHREAD__ASAN
+    __asan_unpoison_memory_region(addr, size);
+#else
+    (void)addr, (void)size;
+#endif
+}
+
+static inline void *lthread__tsan_current_fiber(void)
+{
+#ifdef LTHREAD__TSAN
+    return __tsan_get_current_fiber();
+#else
+    return NULL;
+#endif
+}
+
+static inline void *lthread__tsan_create_fiber(void)
+{
+#ifdef LTHREAD__TSAN
+    return __tsan_create_fiber(0);
+#else
+    return NULL;
+#endif
+}
+
+static inline void lthread__tsan_destroy_fiber(void *fiber)
+{
+#ifdef LTHREAD__TSAN
+    if (fiber)
+        __tsan_destroy_fiber(fiber);
+#else
+    (void)fiber;
+#endif
+}
+
+static inline void lthread__tsan_switch_to(void *fiber)
+{
+#ifdef LTHREAD__TSAN
+    __tsan_switch_to_fiber(fiber, 0);
+#else
+    (void)fiber;
+#endif
+}
+
+/* Returns an id for lthread__valgrind_stack_deregister(). */
+static inline unsigned lthread__valgrind_stack_register(void *lo, void *hi)
+{
+#ifdef LTHREAD__VALGRIND
+    return VALGRIND_STACK_REGISTER(lo, hi);
+#else
+    (void)lo, (void)hi;
+    return 0;
+#endif
+}
+
+static inline void lthread__valgrind_stack_deregister(unsigned id)
+{
+#ifdef LTHREAD__VALGRIND
+    VALGRIND_STACK_DEREGISTER(id);
+#else
+    (void)id;
+#endif
+}
+
+#endif /* LTHREAD_DEBUG_HOOKS_H */

@@ -1,0 +1,444 @@
+/*
+ * Internal structures shared by the library's files. Nothing here is part
+ * of the API: include/lthread.h is.
+ *
+ * Naming: public calls are lthread_*; internal functions shared between
+ * files are lthread__* (hidden by -fvisibility=hidden); file-local ones are
+ * static. Internal functions return 0 or a negative errno; only the public
+ * wrapper sets errno, once.
+ */
+#ifndef LTHREAD_INT_H
+#define LTHREAD_INT_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lthread.h"
+
+struct lthread__sched;
+struct lthread__region;
+struct lthread__poller;
+
+#define lthread__likely(x) __builtin_expect(!!(x), 1)
+#define lthread__unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- Queues ----------------------------------------------------------- */
+
+/* A FIFO of lthreads linked through their next/prev fields. An lthread is
+ * in at most one queue at a time: the ready queue, a condition variable's
+ * waiters, a region's waiters or the scheduler's zombies. */
+struct lthread__queue {
+    struct lthread *head;
+    struct lthread *tail;
+};
+
+/* ---- lthreads --------------------------------------------------------- */
+
+enum lthread__state {
+    LTHREAD__NEW,       /* created, never run, in the ready queue */
+    LTHREAD__READY,     /* in the ready queue */
+    LTHREAD__RUNNING,   /* sched->current */
+    LTHREAD__WAITING,   /* suspended; `wait` says on what */
+    LTHREAD__COMPUTE,   /* away on a compute pthread, or on its way back */
+    LTHREAD__EXITED,    /* finished, waiting to be joined */
+};
+
+/* What a WAITING lthread waits for; each kind has its own cancel path in
+ * lthread__wait_cancel(). */
+enum lthread__wait {
+    LTHREAD__WAIT_NONE,
+    LTHREAD__WAIT_SLEEP,    /* only its timer */
+    LTHREAD__WAIT_COND,     /* wait_obj: the cond, whose queue holds it */
+    LTHREAD__WAIT_JOIN,     /* wait_obj: the lthread it joins */
+    LTHREAD__WAIT_IO,       /* wait_obj: unused; sched->fds[fd] names it */
+    LTHREAD__WAIT_REGION,   /* in its region's waiters: a mate computes */
+};
+
+/* lthread flags */
+#define LTHREAD__F_DETACHED 0x1u    /* free at exit */
+#define LTHREAD__F_PRIVATE 0x2u     /* region is its own private stack */
+#define LTHREAD__F_TIMER 0x4u       /* in the timer heap */
+#define LTHREAD__F_BOUND 0x8u       /* `region` is its region for life */
+
+/* Bounds of stack sizes (lthread_init, private stacks). */
+#define LTHREAD__MIN_STACK (16u * 1024)
+#define LTHREAD__MAX_STACK ((size_t)1 << 30)
+#define LTHREAD__DEFAULT_STACK (256u * 1024)
+
+/*
+ * One lthread. Kept small: a million suspended lthreads cost a million of
+ * these plus their saved stack images.
+ */
+struct lthread {
+    /* Saved stack pointer while not running: points at the switch frame,
+     * inside the region if the image is in place, else where it will be. */
+    void *sp;
+    struct lthread__sched *sched;   /* owner, for life */
+    /* Stack region the lthread is bound to from its first run on. Its
+     * frames can only ever live there. Before the first run (state NEW) of
+     * an lthread without a private stack it names the creator's region,
+     * which the binding avoids, or NULL. */
+    struct lthread__region *region;
+    /* Queue links (see struct lthread__queue). */
+    struct lthread *next;
+    struct lthread *prev;
+    /* Every lthread of the scheduler, for teardown. */
+    struct lthread *all_next;
+    struct lthread *all_prev;
+    /* Copy of [sp, region->top) while another lthread uses the region;
+     * image_len is 0 while the frames are in place (or not yet made). */
+    char *image;
+    uint32_t image_len;
+    uint32_t image_cap;
+    uint8_t state;              /* enum lthread__state */
+    uint8_t wait;               /* enum lthread__wait */
+    uint8_t flags;              /* LTHREAD__F_* */
+    uint8_t io_events;          /* LTHREAD__POLL_* awaited (WAIT_IO) */
+    int32_t saved_errno;        /* errno of the lthread while switched out */
+    /* Result of the last wait: 0 woken, -2 timed out, or a negative errno. */
+    int32_t wake_result;
+    uint32_t timer_slot;        /* index in sched->timers while F_TIMER */
+    uint64_t deadline;          /* CLOCK_MONOTONIC ns, while F_TIMER */
+    uint64_t id;
+    lthread_func fn;
+    void *arg;
+    void *data;                 /* lthread_set_data() */
+    void *exit_value;           /* lthread_exit() */
+    void *wait_obj;             /* see enum lthread__wait */
+    struct lthread *joiner;     /* lthread waiting in join on us */
+    const char *funcname;
+    int io_fd;                  /* fd awaited (WAIT_IO) */
+    /* Compute section bookkeeping (compute.c). */
+    void *compute_ctx;
+    /* Sanitizer state (unused in normal builds: see debug_hooks.h). */
+    void *asan_fake_stack;
+    void *tsan_fiber;
+};
+
+/* ---- Stack regions ---------------------------------------------------- */
+
+/*
+ * A stack region: an mmap'd range with a guard page below it. A shared
+ * region serves many lthreads, one at a time; a private one serves one.
+ *
+ *   map                base                              top
+ *   | guard page (none) | ... free ... | frames of owner  |
+ *                                      ^ owner->sp
+ *
+ * Invariants:
+ *  - owner is the only lthread whose frames are in the region now; every
+ *    other lthread bound here and started has its frames saved in its
+ *    image (image_len > 0);
+ *  - an lthread bound here that computes stays owner until it is back:
+ *    mates that become ready meanwhile wait in `waiters`.
+ */
+struct lthread__region {
+    char *map;                  /* mmap() result, guard page included */
+    size_t map_len;
+    char *base;                 /* lowest usable byte */
+    char *top;                  /* one past the highest byte; 16-aligned */
+    struct lthread *owner;
+    uint32_t nbound;            /* lthreads bound here, not yet exited */
+    bool is_private;
+    uint16_t index;             /* in sched->regions, shared ones only */
+    struct lthread__queue waiters;
+    unsigned valgrind_id;
+};
+
+/* ---- Per-fd state ----------------------------------------------------- */
+
+/* The lthreads parked on one fd, one per direction, and whether the fd is
+ * registered with the poller. Indexed by fd in sched->fds. */
+struct lthread__fd {
+    struct lthread *reader;
+    struct lthread *writer;
+    bool registered;
+};
+
+/* ---- Hosts ------------------------------------------------------------ */
+
+/*
+ * A host is a pthread context that runs lthreads: a scheduler, or a compute
+ * pthread. A running lthread switches back to the host of the pthread it
+ * runs on (found through thread-local storage, never cached across a
+ * switch, since a compute section changes the pthread).
+ */
+struct lthread__host {
+    void *sp;                   /* host's own context while an lthread runs */
+    struct lthread *current;    /* lthread running on this host, or NULL */
+    /* The host's stack as ASan reports it, and its saved fake stack. */
+    const void *asan_bottom;
+    size_t asan_size;
+    void *asan_fake_stack;
+    void *tsan_fiber;           /* the host's own TSan fiber */
+};
+
+/* The calling pthread's host, or NULL if it runs no lthreads. */
+struct lthread__host *lthread__host_get(void);
+/* Installs h as the calling pthread's host (NULL to remove). */
+void lthread__host_set(struct lthread__host *h);
+
+/*
+ * Switches from the running lthread `self` back to its host. Returns when
+ * a host resumes self (perhaps the host of another pthread). `exiting`
+ * means self will never run again.
+ */
+void lthread__switch_out(struct lthread *self, bool exiting);
+
+/* Switches from host h into lt, whose frames are in place. Returns when lt
+ * switches out. */
+void lthread__switch_in(struct lthread__host *h, struct lthread *lt);
+
+/* ---- The scheduler ---------------------------------------------------- */
+
+struct lthread__sched {
+    struct lthread__host host;  /* first: the pthread's own context */
+    struct lthread__queue ready;
+    size_t nready;
+    struct lthread__queue zombies;  /* exited, not yet joined */
+    struct lthread *all;        /* list of every lthread (all_next) */
+    /* Counts that decide whether lthread_run() can still make progress. */
+    size_t nlive;               /* lthreads not exited */
+    size_t nwaiting_forever;    /* WAITING with no timer on cond or join */
+    size_t ncompute;            /* away in compute sections */
+    /* Timer heap: lthreads ordered by deadline (timer.c). */
+    struct lthread **timers;
+    uint32_t ntimers;
+    uint32_t timers_cap;
+    /* Shared regions, created on demand up to max_regions. */
+    struct lthread__region **regions;
+    uint32_t nregions;
+    uint32_t max_regions;
+    size_t region_size;
+    /* Poller and per-fd waiters (io.c). */
+    struct lthread__poller *poller;
+    struct lthread__fd *fds;
+    int nfds;                   /* entries in fds */
+    size_t nio_waiting;
+    /* Lthreads handed back by compute pthreads; guarded by remote_lock. */
+    pthread_mutex_t remote_lock;
+    struct lthread__queue remote;
+    _Atomic bool remote_pending;
+    bool running;               /* inside lthread_run() */
+    bool mem_starved;           /* an image could not be saved: retry */
+    /* Default region size for the next lthreads (lthread_init). */
+};
+
+/* ---- lthread.c ------------------------------------------------------- */
+
+/* The first code every lthread runs (through the arch trampoline): runs its
+ * function, then exits. Never returns. */
+void lthread__entry(void *lt) __attribute__((noreturn));
+
+/* Ends the running lthread with exit value `value`. */
+void lthread__exit_self(struct lthread *self, void *value)
+    __attribute__((noreturn));
+
+/* ---- sched.c ---------------------------------------------------------- */
+
+/* The calling pthread's scheduler, or NULL. Not inlined, so that code
+ * running across a compute section never caches the TLS address of the
+ * pthread it started on. */
+struct lthread__sched *lthread__sched_get(void);
+
+/* The calling pthread's scheduler, created if needed; NULL on ENOMEM (or
+ * when the pthread is a compute pthread: errno EPERM). */
+struct lthread__sched *lthread__sched_get_or_create(int *err);
+
+/* The running lthread of the calling pthread, or NULL. */
+struct lthread *lthread__self(void);
+
+/* The running lthread, when the calling pthread is a scheduler (not a
+ * compute pthread); else NULL. */
+struct lthread *lthread__sched_self(struct lthread__sched **s);
+
+/* Appends lt to the ready queue and sets it READY. */
+void lthread__ready(struct lthread__sched *s, struct lthread *lt);
+
+/*
+ * Parks `self` as WAITING on `kind` (wait_obj already linked by the caller)
+ * with a timeout in ms (0: none) and suspends. Returns self->wake_result:
+ * 0 when woken, -2 on timeout, a negative errno when the wait was cancelled.
+ */
+int lthread__park(struct lthread__sched *s, struct lthread *self,
+                  enum lthread__wait kind, void *wait_obj, uint64_t timeout);
+
+/* Wakes a WAITING lthread with `result`: stops its timer and queues it.
+ * The caller has already unlinked it from what it waited on. */
+void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
+                     int result);
+
+/* Unlinks lt from whatever it waits on (timer excluded). */
+void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
+
+/* Frees s if no lthread was ever added to it (after a failed create). */
+void lthread__sched_release_if_idle(struct lthread__sched *s);
+
+/* Adds a new lthread to the scheduler's list of all lthreads. */
+void lthread__link(struct lthread__sched *s, struct lthread *lt);
+
+/* Unlinks and frees an lthread that will never run again (exited or
+ * destroyed; already out of every queue and wait). */
+void lthread__lt_free(struct lthread__sched *s, struct lthread *lt);
+
+/* lthread_init(): sets the region size of the calling pthread's scheduler,
+ * now or when it is created. Returns 0, -EINVAL or -EBUSY. */
+int lthread__sched_set_region_size(size_t size);
+
+/* Now, in CLOCK_MONOTONIC nanoseconds. */
+uint64_t lthread__now_ns(void);
+
+/* Hands lt, back from a compute section, to its scheduler. Thread-safe. */
+void lthread__sched_remote_ready(struct lthread__sched *s,
+                                 struct lthread *lt);
+
+/* ---- queue helpers (inline: they sit on every switch) ------------------ */
+
+static inline void lthread__queue_push(struct lthread__queue *q,
+                                       struct lthread *lt)
+{
+    lt->next = NULL;
+    lt->prev = q->tail;
+    if (q->tail)
+        q->tail->next = lt;
+    else
+        q->head = lt;
+    q->tail = lt;
+}
+
+static inline struct lthread *lthread__queue_pop(struct lthread__queue *q)
+{
+    struct lthread *lt = q->head;
+
+    if (lt) {
+        q->head = lt->next;
+        if (q->head)
+            q->head->prev = NULL;
+        else
+            q->tail = NULL;
+        lt->next = lt->prev = NULL;
+    }
+    return lt;
+}
+
+static inline void lthread__queue_remove(struct lthread__queue *q,
+                                         struct lthread *lt)
+{
+    if (lt->prev)
+        lt->prev->next = lt->next;
+    else
+        q->head = lt->next;
+    if (lt->next)
+        lt->next->prev = lt->prev;
+    else
+        q->tail = lt->prev;
+    lt->next = lt->prev = NULL;
+}
+
+/* ---- timer.c: a binary min-heap on deadline ---------------------------- */
+
+/* Adds lt with deadline lt->deadline. Returns 0 or -ENOMEM. */
+int lthread__timer_add(struct lthread__sched *s, struct lthread *lt);
+/* Removes lt if it is in the heap. */
+void lthread__timer_remove(struct lthread__sched *s, struct lthread *lt);
+/* The earliest deadline, or UINT64_MAX when the heap is empty. */
+uint64_t lthread__timer_next(const struct lthread__sched *s);
+/* Removes and returns the earliest lthread if its deadline <= now. */
+struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
+                                           uint64_t now);
+/* Reserves room for one more timer, so that a later add cannot fail. */
+int lthread__timer_reserve(struct lthread__sched *s);
+
+/* ---- region.c --------------------------------------------------------- */
+
+/* Reads the region knobs (LTHREAD_REGIONS) into a new scheduler. */
+void lthread__regions_init(struct lthread__sched *s);
+/* Unmaps every region of s. */
+void lthread__regions_free(struct lthread__sched *s);
+
+/* Makes sure s has at least one shared region, so that binding at first
+ * run cannot fail. Returns 0 or -ENOMEM. */
+int lthread__regions_reserve(struct lthread__sched *s);
+
+/* Gives lt a private stack of `size` bytes (0: the region size) at
+ * creation. Returns 0, -EINVAL or -ENOMEM. */
+int lthread__region_private(struct lthread__sched *s, struct lthread *lt,
+                            size_t size);
+
+/* First run of lt (lt->sp still NULL): binds it to a region unless it has
+ * one, builds its first frame and makes it the region's owner. Returns 0,
+ * -EAGAIN (the owner computes: lt now waits on the region's waiters) or
+ * -ENOMEM (the owner's image could not be saved; try again later). */
+int lthread__region_start(struct lthread__sched *s, struct lthread *lt);
+
+/*
+ * Makes lt's frames present in its region, saving the current owner's
+ * image first. Returns 0, -EAGAIN when the owner is away computing (lt is
+ * then queued on the region's waiters) or -ENOMEM when the owner's image
+ * cannot be saved.
+ */
+int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
+
+/* lt is gone for good (exited or destroyed): release its region. */
+void lthread__region_leave(struct lthread__sched *s, struct lthread *lt);
+
+/* Requeues the lthreads that waited for region r's owner to come back. */
+void lthread__region_wake_waiters(struct lthread__sched *s,
+                                  struct lthread__region *r);
+
+/* ---- io.c ------------------------------------------------------------- */
+
+/* Creates the poller of a scheduler. Returns 0 or a negative errno. */
+int lthread__io_init(struct lthread__sched *s);
+void lthread__io_free(struct lthread__sched *s);
+
+/*
+ * Parks self until fd is ready for `events` (LTHREAD__POLL_IN or _OUT) or
+ * timeout ms pass (0: never). Returns 0 when ready, -2 on timeout, -EBADF
+ * when the fd is closed by lthread_close() meanwhile, or a negative errno
+ * from registering it.
+ */
+int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
+                     unsigned events, uint64_t timeout);
+
+/* Unlinks a WAIT_IO lthread from its fd (destroy, timeout). */
+void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt);
+
+/* Waits in the poller up to timeout_ns (negative: forever) and wakes the
+ * lthreads whose fds are ready, and drains the remote queue. */
+void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns);
+
+/* fd is going away (lthread_close): wakes its waiters with -EBADF and
+ * unregisters it from the calling pthread's scheduler. */
+void lthread__io_forget(struct lthread__sched *s, int fd);
+
+/* ---- cond.c ----------------------------------------------------------- */
+
+/* Unlinks a WAIT_COND lthread from its cond's waiters. */
+void lthread__cond_unlink(struct lthread *lt);
+
+/* ---- compute.c -------------------------------------------------------- */
+
+/* True once an lthread running fn has entered a compute section. */
+bool lthread__compute_learned(lthread_func fn);
+
+/* lt switched out to enter a compute section (state COMPUTE): hands it to
+ * a compute pthread. Runs on lt's scheduler. */
+void lthread__compute_submit(struct lthread__sched *s, struct lthread *lt);
+
+/* Sets errno from a negative internal result and returns -1 (or -2 for
+ * a timeout, as the seed's API does). */
+static inline int lthread__fail(int err)
+{
+    if (err == -2) {
+        errno = ETIMEDOUT;
+        return -2;
+    }
+    errno = -err;
+    return -1;
+}
+
+#endif /* LTHREAD_INT_H */

@@ -1,0 +1,323 @@
+/*
+ * Stack regions: where lthreads' frames live, and the copying that lets
+ * many lthreads share one region.
+ *
+ * A frame holds absolute addresses (saved frame pointers, pointers to
+ * locals), so an lthread can only ever run at the addresses it started at:
+ * it is bound to one region for life. Each scheduler keeps a small pool of
+ * shared regions; a region's `owner` is the lthread whose frames are in
+ * place. Saving is lazy: when an lthread suspends nothing is copied; only
+ * when a region-mate must run is the owner's used stack, [sp, top), copied
+ * out to its image, and the mate's image copied in. Two lthreads on
+ * different regions therefore switch without any copy.
+ *
+ *     region (shared)                               saved images (heap)
+ *   +-------+---------------------+-----------+
+ *   | guard |   free              | owner's   |      mate 1: [sp..top)
+ *   | page  |                     | frames    |      mate 2: [sp..top)
+ *   +-------+---------------------+-----------+
+ *   map     base                  owner->sp   top
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "arch/switch.h"
+#include "debug_hooks.h"
+#include "lthread_int.h"
+
+/* Shared regions per scheduler unless LTHREAD_REGIONS says otherwise. */
+#define DEFAULT_MAX_REGIONS 16
+#define MAX_MAX_REGIONS 1024
+
+static size_t page_size(void)
+{
+    static size_t cached;
+
+    if (!cached)
+        cached = (size_t)sysconf(_SC_PAGESIZE);
+    return cached;
+}
+
+void lthread__regions_init(struct lthread__sched *s)
+{
+    const char *env = getenv("LTHREAD_REGIONS");
+    long n = env ? strtol(env, NULL, 10) : 0;
+
+    s->max_regions = (n >= 1 && n <= MAX_MAX_REGIONS) ? (uint32_t)n
+                                                       : DEFAULT_MAX_REGIONS;
+}
+
+/* Maps a region of `size` usable bytes (a page multiple) above a guard page. */
+static struct lthread__region *region_map(size_t size, bool is_private)
+{
+    struct lthread__region *r = lthread__calloc(sizeof(*r));
+    size_t guard = page_size();
+
+    if (!r)
+        return NULL;
+    r->map_len = size + guard;
+    /* MAP_NORESERVE: only the pages an lthread touches are ever backed. */
+    r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
+                  0);
+    if (r->map == MAP_FAILED)
+        goto out_free;
+    /* The guard page turns an overflow into a SIGSEGV at the faulting
+     * access instead of silent corruption of the next mapping. */
+    if (mprotect(r->map, guard, PROT_NONE) < 0)
+        goto out_unmap;
+    r->base = r->map + guard;
+    r->top = r->map + r->map_len;
+    r->is_private = is_private;
+    r->valgrind_id = lthread__valgrind_stack_register(r->base, r->top);
+    return r;
+
+out_unmap:
+    munmap(r->map, r->map_len);
+out_free:
+    lthread__free(r);
+    errno = ENOMEM;
+    return NULL;
+}
+
+static void region_unmap(struct lthread__region *r)
+{
+    lthread__valgrind_stack_deregister(r->valgrind_id);
+    /* ASan keeps shadow for the range; a later mapping there must not
+     * inherit our frames' redzones. */
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    munmap(r->map, r->map_len);
+    lthread__free(r);
+}
+
+static size_t round_to_pages(size_t size)
+{
+    size_t pg = page_size();
+
+    return (size + pg - 1) & ~(pg - 1);
+}
+
+/* Adds one shared region to s. Returns it, or NULL on ENOMEM. */
+static struct lthread__region *region_add_shared(struct lthread__sched *s)
+{
+    struct lthread__region **bigger, *r;
+
+    bigger = lthread__realloc(s->regions,
+                              (s->nregions + 1) * sizeof(*s->regions));
+    if (!bigger)
+        return NULL;
+    s->regions = bigger;
+    r = region_map(round_to_pages(s->region_size), false);
+    if (!r)
+        return NULL;
+    r->index = (uint16_t)s->nregions;
+    s->regions[s->nregions++] = r;
+    return r;
+}
+
+int lthread__regions_reserve(struct lthread__sched *s)
+{
+    if (s->nregions > 0)
+        return 0;
+    return region_add_shared(s) ? 0 : -ENOMEM;
+}
+
+void lthread__regions_free(struct lthread__sched *s)
+{
+    for (uint32_t i = 0; i < s->nregions; i++)
+        region_unmap(s->regions[i]);
+    lthread__free(s->regions);
+    s->regions = NULL;
+    s->nregions = 0;
+}
+
+int lthread__region_private(struct lthread__sched *s, struct lthread *lt,
+                            size_t size)
+{
+    struct lthread__region *r;
+
+    if (size == 0)
+        size = s->region_size;
+    if (size < LTHREAD__MIN_STACK || size > LTHREAD__MAX_STACK)
+        return -EINVAL;
+    r = region_map(round_to_pages(size), true);
+    if (!r)
+        return -ENOMEM;
+    lt->region = r;
+    lt->flags |= LTHREAD__F_PRIVATE | LTHREAD__F_BOUND;
+    r->nbound = 1;
+    return 0;
+}
+
+/* Lower is better: a region pinned by a computing owner only as a last
+ * resort, then the creator's region, then by the number of mates. */
+static uint64_t region_rank(const struct lthread__region *r,
+                            const struct lthread__region *avoid)
+{
+    uint64_t rank = r->nbound;
+
+    if (r == avoid)
+        rank += (uint64_t)1 << 32;
+    if (r->owner && r->owner->state == LTHREAD__COMPUTE)
+        rank += (uint64_t)1 << 33;
+    return rank;
+}
+
+/*
+ * Picks the shared region for a new lthread, in this order: a region no
+ * lthread is bound to; a new region, while fewer than max_regions exist;
+ * the region with the fewest bound lthreads, avoiding the creator's region
+ * (a listener then never shares with the connections it spawns).
+ */
+static struct lthread__region *region_choose(struct lthread__sched *s,
+                                             struct lthread__region *avoid)
+{
+    struct lthread__region *best = NULL, *r;
+
+    for (uint32_t i = 0; i < s->nregions; i++) {
+        r = s->regions[i];
+        if (r->nbound == 0)
+            return r;
+    }
+    if (s->nregions < s->max_regions) {
+        r = region_add_shared(s);
+        if (r)
+            return r;
+    }
+    for (uint32_t i = 0; i < s->nregions; i++) {
+        r = s->regions[i];
+        if (!best || region_rank(r, avoid) < region_rank(best, avoid))
+            best = r;
+    }
+    return best;
+}
+
+/*
+ * Copies n bytes between a stack region and an image. It reads and writes
+ * frames wholesale, redzones included, so ASan must not check it; and the
+ * compiler must not turn the loop into a call to the intercepted memcpy.
+ */
+LTHREAD__NO_ASAN static void stack_copy(char *dst, const char *src, size_t n)
+{
+#ifdef LTHREAD__ASAN
+    volatile const char *from = src;
+
+    for (size_t i = 0; i < n; i++)
+        dst[i] = from[i];
+#else
+    memcpy(dst, src, n);
+#endif
+}
+
+/* Saves the frames of r's owner into its image. Returns 0 or -ENOMEM. */
+static int region_save_owner(struct lthread__region *r)
+{
+    struct lthread *o = r->owner;
+    size_t len = (size_t)(r->top - (char *)o->sp);
+
+    if (len > o->image_cap) {
+        /* Rounded to 16: malloc's granule, so nothing is wasted. */
+        size_t cap = (len + 15) & ~(size_t)15;
+        char *img = lthread__realloc(o->image, cap);
+
+        if (!img)
+            return -ENOMEM;
+        o->image = img;
+        o->image_cap = (uint32_t)cap;
+    }
+    stack_copy(o->image, o->sp, len);
+    o->image_len = (uint32_t)len;
+    r->owner = NULL;
+    return 0;
+}
+
+/* Makes lt the owner of its region, evicting the previous owner. */
+static int region_take(struct lthread__region *r, struct lthread *lt)
+{
+    struct lthread *o = r->owner;
+    int err;
+
+    if (o == lt)
+        return 0;
+    if (o) {
+        if (o->state == LTHREAD__COMPUTE) {
+            /* Its frames must stay where they are until it is back. */
+            lthread__queue_push(&r->waiters, lt);
+            lt->state = LTHREAD__WAITING;
+            lt->wait = LTHREAD__WAIT_REGION;
+            return -EAGAIN;
+        }
+        err = region_save_owner(r);
+        if (err)
+            return err;
+    }
+    /* The previous owner's redzones must not stay in the shadow of frames
+     * that now hold someone else's data. */
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    if (lt->image_len) {
+        stack_copy(lt->sp, lt->image, lt->image_len);
+        lt->image_len = 0;
+    }
+    r->owner = lt;
+    return 0;
+}
+
+int lthread__region_enter(struct lthread__sched *s, struct lthread *lt)
+{
+    (void)s;
+    return region_take(lt->region, lt);
+}
+
+int lthread__region_start(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__region *r = lt->region;
+    int err;
+
+    /* Its siblings computed before: give it a stack of its own, so that
+     * its sections never hold up a mate (on ENOMEM: share after all). */
+    if (!(lt->flags & LTHREAD__F_BOUND) && lthread__compute_learned(lt->fn))
+        (void)lthread__region_private(s, lt, 0);
+    if (!(lt->flags & LTHREAD__F_BOUND)) {
+        r = region_choose(s, r);
+        lt->region = r;
+        lt->flags |= LTHREAD__F_BOUND;
+        r->nbound++;
+    }
+    r = lt->region;
+    err = region_take(r, lt);
+    if (err)
+        return err; /* stays bound; it starts when it gets the region */
+    lt->sp = lthread__frame_init(r->top, lthread__entry, lt);
+    return 0;
+}
+
+void lthread__region_leave(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__region *r = lt->region;
+
+    (void)s;
+    lthread__free(lt->image);
+    lt->image = NULL;
+    lt->image_len = lt->image_cap = 0;
+    if (!(lt->flags & LTHREAD__F_BOUND))
+        return; /* `region` was only a hint */
+    lt->flags &= ~LTHREAD__F_BOUND;
+    lt->region = NULL;
+    if (r->owner == lt)
+        r->owner = NULL;
+    r->nbound--;
+    if (r->is_private)
+        region_unmap(r);
+}
+
+void lthread__region_wake_waiters(struct lthread__sched *s,
+                                  struct lthread__region *r)
+{
+    struct lthread *lt;
+
+    while ((lt = lthread__queue_pop(&r->waiters)))
+        lthread__ready(s, lt);
+}

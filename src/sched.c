@@ -1,0 +1,438 @@
+/*
+ * The scheduler: one per pthread, created by the pthread's first
+ * lthread_create() and freed when lthread_run() returns.
+ *
+ * The loop runs on the pthread's own stack. Each round it runs the lthreads
+ * that were ready when the round began (so an lthread that yields with
+ * sleep(0) cannot starve timers or I/O), then fires expired timers and, if
+ * any lthread waits on an fd or a compute section, asks the poller what is
+ * ready: without blocking if lthreads are ready, else until the next timer.
+ *
+ * Invariants:
+ *  - an lthread is in at most one queue (ready, a cond's waiters, a
+ *    region's waiters, zombies) and, independently, in the timer heap;
+ *  - only the scheduler's pthread touches its queues, timers and regions,
+ *    except `remote`, the queue by which compute pthreads hand lthreads
+ *    back, which is guarded by remote_lock;
+ *  - the scheduler switches into an lthread only after making its frames
+ *    present in its region (lthread__region_enter).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "arch/switch.h"
+#include "debug_hooks.h"
+#include "lthread_int.h"
+#include "poller.h"
+
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call. */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+static TLS struct lthread__sched *tls_sched;
+static TLS struct lthread__host *tls_host;
+/* Region size asked by lthread_init() before the scheduler exists. */
+static TLS size_t tls_region_size;
+
+/* These read TLS through a call the compiler cannot see into, so a caller
+ * that continues on another pthread after a compute section reads the new
+ * pthread's values. */
+__attribute__((noinline)) struct lthread__sched *lthread__sched_get(void)
+{
+    return tls_sched;
+}
+
+__attribute__((noinline)) struct lthread__host *lthread__host_get(void)
+{
+    return tls_host;
+}
+
+void lthread__host_set(struct lthread__host *h)
+{
+    tls_host = h;
+}
+
+__attribute__((noinline)) struct lthread *lthread__self(void)
+{
+    return tls_host ? tls_host->current : NULL;
+}
+
+__attribute__((noinline)) struct lthread *
+lthread__sched_self(struct lthread__sched **s)
+{
+    *s = tls_sched;
+    return tls_sched ? tls_sched->host.current : NULL;
+}
+
+uint64_t lthread__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- switching -------------------------------------------------------- */
+
+void lthread__switch_in(struct lthread__host *h, struct lthread *lt)
+{
+    struct lthread__region *r = lt->region;
+
+    h->current = lt;
+    lt->state = LTHREAD__RUNNING;
+    errno = lt->saved_errno;
+    lthread__asan_start_switch(&h->asan_fake_stack, r->base,
+                               (size_t)(r->top - r->base));
+    lthread__tsan_switch_to(lt->tsan_fiber);
+    lthread__switch(&h->sp, lt->sp);
+    lthread__asan_finish_switch(h->asan_fake_stack, NULL, NULL);
+    lt->saved_errno = errno;
+    h->current = NULL;
+}
+
+void lthread__switch_out(struct lthread *self, bool exiting)
+{
+    struct lthread__host *h = lthread__host_get();
+
+    lthread__asan_start_switch(exiting ? NULL : &self->asan_fake_stack,
+                               h->asan_bottom, h->asan_size);
+    lthread__tsan_switch_to(h->tsan_fiber);
+    lthread__switch(&self->sp, h->sp);
+    /* Resumed, perhaps by another pthread's host: read it again. */
+    h = lthread__host_get();
+    lthread__asan_finish_switch(self->asan_fake_stack, &h->asan_bottom,
+                                &h->asan_size);
+}
+
+/* ---- queues and waits ------------------------------------------------- */
+
+void lthread__ready(struct lthread__sched *s, struct lthread *lt)
+{
+    lt->state = LTHREAD__READY;
+    lthread__queue_push(&s->ready, lt);
+    s->nready++;
+}
+
+int lthread__park(struct lthread__sched *s, struct lthread *self,
+                  enum lthread__wait kind, void *wait_obj, uint64_t timeout)
+{
+    if (timeout) {
+        /* Saturate instead of wrapping for absurd timeouts. */
+        uint64_t ns = timeout > UINT64_MAX / 2000000u
+                          ? UINT64_MAX / 2
+                          : timeout * 1000000u;
+
+        self->deadline = lthread__now_ns() + ns;
+        /* Room was reserved by the caller or is made here; on ENOMEM
+         * the wait is refused before anything changed. */
+        if (lthread__timer_add(s, self) < 0)
+            return -ENOMEM;
+    }
+    self->state = LTHREAD__WAITING;
+    self->wait = (uint8_t)kind;
+    self->wait_obj = wait_obj;
+    self->wake_result = 0;
+    lthread__switch_out(self, false);
+    return self->wake_result;
+}
+
+void lthread__unpark(struct lthread__sched *s, struct lthread *lt, int result)
+{
+    lthread__timer_remove(s, lt);
+    lt->wait = LTHREAD__WAIT_NONE;
+    lt->wait_obj = NULL;
+    lt->wake_result = result;
+    lthread__ready(s, lt);
+}
+
+void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
+{
+    switch ((enum lthread__wait)lt->wait) {
+    case LTHREAD__WAIT_COND:
+        lthread__cond_unlink(lt);
+        break;
+    case LTHREAD__WAIT_JOIN:
+        ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        break;
+    case LTHREAD__WAIT_IO:
+        lthread__io_cancel(s, lt);
+        break;
+    case LTHREAD__WAIT_REGION:
+        lthread__queue_remove(&lt->region->waiters, lt);
+        break;
+    case LTHREAD__WAIT_SLEEP:
+    case LTHREAD__WAIT_NONE:
+        break;
+    }
+    lt->wait = LTHREAD__WAIT_NONE;
+    lt->wait_obj = NULL;
+}
+
+/* ---- lifetime --------------------------------------------------------- */
+
+void lthread__link(struct lthread__sched *s, struct lthread *lt)
+{
+    lt->all_prev = NULL;
+    lt->all_next = s->all;
+    if (s->all)
+        s->all->all_prev = lt;
+    s->all = lt;
+}
+
+void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
+{
+    if (lt->all_prev)
+        lt->all_prev->all_next = lt->all_next;
+    else
+        s->all = lt->all_next;
+    if (lt->all_next)
+        lt->all_next->all_prev = lt->all_prev;
+    lthread__region_leave(s, lt);
+    lthread__tsan_destroy_fiber(lt->tsan_fiber);
+    lthread__free(lt);
+}
+
+/* lt switched out for the last time: its frames are dead. */
+static void sched_reap(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread *joiner = lt->joiner;
+
+    lthread__region_leave(s, lt);
+    s->nlive--;
+    if (lt->flags & LTHREAD__F_DETACHED) {
+        lthread__lt_free(s, lt);
+        return;
+    }
+    /* A zombie until joined; the joiner takes it off this queue. */
+    lthread__queue_push(&s->zombies, lt);
+    if (joiner)
+        lthread__unpark(s, joiner, 0);
+}
+
+/* Runs lt until it switches out, then deals with why it did. */
+static void sched_resume(struct lthread__sched *s, struct lthread *lt)
+{
+    int err = lt->sp ? lthread__region_enter(s, lt)
+                     : lthread__region_start(s, lt);
+
+    if (lthread__unlikely(err)) {
+        if (err == -ENOMEM) {
+            /* A mate's image could not be saved: try again later rather
+             * than lose anyone. */
+            s->mem_starved = true;
+            lthread__ready(s, lt);
+        }
+        /* -EAGAIN: lt now waits for its region (see region.c). */
+        return;
+    }
+    lthread__switch_in(&s->host, lt);
+    switch ((enum lthread__state)lt->state) {
+    case LTHREAD__EXITED:
+        sched_reap(s, lt);
+        break;
+    case LTHREAD__COMPUTE:
+        lthread__compute_submit(s, lt);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Wakes every lthread whose deadline has passed. */
+static void sched_fire_timers(struct lthread__sched *s, uint64_t now)
+{
+    struct lthread *lt;
+
+    while ((lt = lthread__timer_pop_expired(s, now))) {
+        /* A sleep that ends on time is a success, any other wait a
+         * timeout. */
+        int result = lt->wait == LTHREAD__WAIT_SLEEP ? 0 : -2;
+
+        lthread__wait_cancel(s, lt);
+        lthread__unpark(s, lt, result);
+    }
+}
+
+/* Requeues the lthreads that compute pthreads handed back. */
+static void sched_take_remote(struct lthread__sched *s)
+{
+    struct lthread *lt;
+
+    if (!atomic_load_explicit(&s->remote_pending, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&s->remote_lock);
+    atomic_store_explicit(&s->remote_pending, false, memory_order_relaxed);
+    while ((lt = lthread__queue_pop(&s->remote))) {
+        s->ncompute--;
+        lthread__ready(s, lt);
+        /* Its mates waited for its frames to come home. */
+        lthread__region_wake_waiters(s, lt->region);
+    }
+    pthread_mutex_unlock(&s->remote_lock);
+}
+
+void lthread__sched_remote_ready(struct lthread__sched *s, struct lthread *lt)
+{
+    pthread_mutex_lock(&s->remote_lock);
+    lthread__queue_push(&s->remote, lt);
+    atomic_store_explicit(&s->remote_pending, true, memory_order_release);
+    /* Under the lock: once lt is taken, s may finish and free its poller,
+     * which it cannot do before this unlock. */
+    lthread__poller_wake(s->poller);
+    pthread_mutex_unlock(&s->remote_lock);
+}
+
+/* ---- creation and teardown -------------------------------------------- */
+
+static void sched_free(struct lthread__sched *s)
+{
+    struct lthread *lt;
+
+    /* Unlink every wait first: a join's target may be freed before its
+     * joiner. */
+    for (lt = s->all; lt; lt = lt->all_next) {
+        lthread__timer_remove(s, lt);
+        if (lt->state == LTHREAD__WAITING)
+            lthread__wait_cancel(s, lt);
+    }
+    while ((lt = s->all))
+        lthread__lt_free(s, lt);
+    lthread__regions_free(s);
+    lthread__io_free(s);
+    lthread__free(s->timers);
+    pthread_mutex_destroy(&s->remote_lock);
+    lthread__free(s);
+    tls_sched = NULL;
+    tls_host = NULL;
+}
+
+void lthread__sched_release_if_idle(struct lthread__sched *s)
+{
+    if (!s->all && !s->running)
+        sched_free(s);
+}
+
+struct lthread__sched *lthread__sched_get_or_create(int *err)
+{
+    struct lthread__sched *s = tls_sched;
+
+    if (lthread__likely(s != NULL))
+        return s;
+    if (tls_host) {
+        /* A compute pthread: lthreads cannot be created here. */
+        *err = -EPERM;
+        return NULL;
+    }
+    s = lthread__calloc(sizeof(*s));
+    if (!s) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    s->region_size = tls_region_size ? tls_region_size
+                                     : LTHREAD__DEFAULT_STACK;
+    lthread__regions_init(s);
+    pthread_mutex_init(&s->remote_lock, NULL);
+    *err = lthread__io_init(s);
+    if (*err)
+        goto out_free;
+    *err = lthread__regions_reserve(s);
+    if (*err)
+        goto out_io;
+    s->host.tsan_fiber = lthread__tsan_current_fiber();
+    tls_sched = s;
+    tls_host = &s->host;
+    return s;
+
+out_io:
+    lthread__io_free(s);
+out_free:
+    pthread_mutex_destroy(&s->remote_lock);
+    lthread__free(s);
+    return NULL;
+}
+
+int lthread__sched_set_region_size(size_t size)
+{
+    struct lthread__sched *s = tls_sched;
+
+    if (size < LTHREAD__MIN_STACK || size > LTHREAD__MAX_STACK)
+        return -EINVAL;
+    if (s) {
+        if (s->all || s->running)
+            return -EBUSY;
+        /* No lthread is bound: the regions can be remade at the new size. */
+        lthread__regions_free(s);
+        s->region_size = size;
+        tls_region_size = size;
+        return lthread__regions_reserve(s);
+    }
+    tls_region_size = size;
+    return 0;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+/* How long the poller may block: until the next timer, or forever. */
+static int64_t sched_poll_timeout(struct lthread__sched *s)
+{
+    uint64_t next, now;
+
+    if (s->nready)
+        return 0;
+    if (s->mem_starved)
+        return 1000000; /* 1 ms: memory may come back */
+    next = lthread__timer_next(s);
+    if (next == UINT64_MAX)
+        return -1;
+    now = lthread__now_ns();
+    return next > now ? (int64_t)(next - now) : 0;
+}
+
+int lthread_run(void)
+{
+    struct lthread__sched *s = tls_sched;
+    int result = 0;
+
+    if (!s) {
+        if (tls_host) /* compute pthread */
+            return lthread__fail(-EPERM);
+        return 0;
+    }
+    if (s->running)
+        return lthread__fail(-EPERM);
+    s->running = true;
+
+    for (;;) {
+        /* Run the lthreads ready at the start of this round. */
+        for (size_t n = s->nready; n > 0 && s->nready > 0; n--) {
+            struct lthread *lt = lthread__queue_pop(&s->ready);
+
+            s->nready--;
+            sched_resume(s, lt);
+        }
+        if (s->nlive == 0)
+            break;
+        if (s->ntimers)
+            sched_fire_timers(s, lthread__now_ns());
+        sched_take_remote(s);
+        if (s->nready && !s->nio_waiting)
+            continue; /* nothing to poll for: no syscall */
+        if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
+            !s->mem_starved) {
+            /* Everyone left waits for a cond or join nobody can end. */
+            result = -EDEADLK;
+            break;
+        }
+        s->mem_starved = false;
+        lthread__io_poll(s, sched_poll_timeout(s));
+        sched_take_remote(s);
+        if (s->ntimers)
+            sched_fire_timers(s, lthread__now_ns());
+    }
+
+    s->running = false;
+    sched_free(s);
+    return result ? lthread__fail(result) : 0;
+}
