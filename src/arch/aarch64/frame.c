@@ -1,0 +1,21 @@
+/* Builds the first switch frame of a new AArch64 context. */
+#include "../switch.h"
+
+#include <string.h>
+
+void *lthread__frame_init(void *stack_top, void (*entry)(void *), void *arg)
+{
+    struct lthread__switch_frame *f =
+        (struct lthread__switch_frame *)stack_top - 1;
+    uint64_t fpcr;
+
+    /* A new context starts with the creator's rounding mode and
+     * flush-to-zero setting, as a new pthread does. */
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    memset(f, 0, sizeof(*f)); /* fp = 0 ends frame-pointer walks */
+    f->fpcr = fpcr;
+    f->LTHREAD__FRAME_ENTRY_FN = (uint64_t)(uintptr_t)entry;
+    f->LTHREAD__FRAME_ENTRY_ARG = (uint64_t)(uintptr_t)arg;
+    f->lr = (uint64_t)(uintptr_t)lthread__trampoline;
+    return f;
+}

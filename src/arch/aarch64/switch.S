@@ -1,0 +1,175 @@
+/*
+ * AArch64 context switch (AAPCS64, Linux). See src/arch/switch.h for the
+ * contract; the frame layout below is pinned there by _Static_assert.
+ *
+ *   offset  content                 stored by
+ *     0     d8   d9                 stp (this one also allocates the frame)
+ *    16     d10  d11                stp
+ *    32     d12  d13                stp
+ *    48     d14  d15                stp
+ *    64     x19                     trampoline: entry function
+ *    72     x20                     trampoline: entry argument
+ *    80     x21 ... x28
+ *   144     x29 (fp)
+ *   152     x30 (lr)                where the switch resumes
+ *   160     fpcr                    mrs
+ *   168     zero                    padding: 176 bytes, a multiple of 16
+ *
+ * Only callee-saved state is kept: the caller of lthread__switch() already
+ * assumes every other register is clobbered by a call. Of v8-v15 only the
+ * low 64 bits (d8-d15) are callee-saved. FPSR holds sticky exception flags,
+ * not control state, and is caller-saved, so it is not kept either.
+ *
+ * sp stays 16-byte aligned throughout: the frame is a multiple of 16 and is
+ * allocated by a single pre-indexed store, as the hardware checks sp
+ * alignment on every sp-based access.
+ */
+        .text
+
+        .globl  lthread__switch
+        .hidden lthread__switch
+        .type   lthread__switch, %function
+        .p2align 4
+lthread__switch:
+        .cfi_startproc
+        hint    #34                     /* bti c: a NOP on cores without BTI */
+        stp     d8, d9, [sp, #-176]!
+        .cfi_def_cfa_offset 176
+        stp     d10, d11, [sp, #16]
+        stp     d12, d13, [sp, #32]
+        stp     d14, d15, [sp, #48]
+        stp     x19, x20, [sp, #64]
+        stp     x21, x22, [sp, #80]
+        stp     x23, x24, [sp, #96]
+        stp     x25, x26, [sp, #112]
+        stp     x27, x28, [sp, #128]
+        stp     x29, x30, [sp, #144]
+        mrs     x9, fpcr                /* kept in x9 for the compare below */
+        stp     x9, xzr, [sp, #160]     /* zero pad: stack images are exact */
+        /* Every saved register now equals its slot, so these rules hold for
+         * our own frame here and, after the sp swap, for the resumed one.
+         * Unlike x86-64 the return address is a register (x30), not implied
+         * by the CFA, so an unwinder needs to be told where it is. */
+        .cfi_offset d8, -176
+        .cfi_offset d9, -168
+        .cfi_offset d10, -160
+        .cfi_offset d11, -152
+        .cfi_offset d12, -144
+        .cfi_offset d13, -136
+        .cfi_offset d14, -128
+        .cfi_offset d15, -120
+        .cfi_offset x19, -112
+        .cfi_offset x20, -104
+        .cfi_offset x21, -96
+        .cfi_offset x22, -88
+        .cfi_offset x23, -80
+        .cfi_offset x24, -72
+        .cfi_offset x25, -64
+        .cfi_offset x26, -56
+        .cfi_offset x27, -48
+        .cfi_offset x28, -40
+        .cfi_offset x29, -32
+        .cfi_offset x30, -24
+        mov     x10, sp                 /* str cannot take sp as its source */
+        str     x10, [x0]               /* *save_sp = our frame */
+        mov     sp, x1                  /* from here on: the other stack */
+        .cfi_def_cfa sp, 176            /* (for the rest: the resumed frame) */
+        /* Writing FPCR can stall the pipeline on some cores, and contexts
+         * nearly always share one FPCR: skip the write when it would not
+         * change anything (glibc's fesetenv does the same). */
+        ldr     x10, [sp, #160]
+        cmp     x9, x10
+        b.eq    1f
+        msr     fpcr, x10
+1:      ldp     x19, x20, [sp, #64]
+        ldp     x21, x22, [sp, #80]
+        ldp     x23, x24, [sp, #96]
+        ldp     x25, x26, [sp, #112]
+        ldp     x27, x28, [sp, #128]
+        ldp     x29, x30, [sp, #144]
+        ldp     d10, d11, [sp, #16]
+        ldp     d12, d13, [sp, #32]
+        ldp     d14, d15, [sp, #48]
+        ldp     d8, d9, [sp], #176      /* last load also frees the frame */
+        .cfi_def_cfa_offset 0
+        .cfi_restore d8
+        .cfi_restore d9
+        .cfi_restore d10
+        .cfi_restore d11
+        .cfi_restore d12
+        .cfi_restore d13
+        .cfi_restore d14
+        .cfi_restore d15
+        .cfi_restore x19
+        .cfi_restore x20
+        .cfi_restore x21
+        .cfi_restore x22
+        .cfi_restore x23
+        .cfi_restore x24
+        .cfi_restore x25
+        .cfi_restore x26
+        .cfi_restore x27
+        .cfi_restore x28
+        .cfi_restore x29
+        .cfi_restore x30
+        /* ret rather than br x30: BTI does not check ret targets, while a
+         * br would need a landing pad at every resume point, and the
+         * instruction after a caller's bl is none. (The return predictor
+         * still guesses the wrong context once per switch; x86-64's pop +
+         * jmp has the same cost.) */
+        ret
+        .cfi_endproc
+        .size   lthread__switch, .-lthread__switch
+
+/*
+ * First code of a new context: entry(arg), with entry in x19 and arg in x20
+ * (see lthread__frame_init). sp is the 16-byte aligned stack top here, as a
+ * call needs, and x29 is 0, which ends frame-pointer walks. Reached only by
+ * the switch's ret, which BTI does not check, so no landing pad is needed.
+ * entry never returns; brk traps if it ever does.
+ */
+        .globl  lthread__trampoline
+        .hidden lthread__trampoline
+        .type   lthread__trampoline, %function
+        .p2align 4
+lthread__trampoline:
+        .cfi_startproc
+        .cfi_undefined x30              /* the outermost frame: stop here */
+        mov     x0, x20
+        blr     x19
+        brk     #0x3e8                  /* the immediate __builtin_trap uses */
+        .cfi_endproc
+        .size   lthread__trampoline, .-lthread__trampoline
+
+/*
+ * Built with -mbranch-protection=bti (or =standard), every object of a
+ * program must say it is BTI-compatible or the linker marks the program
+ * as not, silently dropping the protection for all of it. This file is:
+ * lthread__switch has its landing pad and the trampoline is only returned
+ * to. It also never signs or strips a return address, so it is as
+ * compatible with pac-ret as any code that saves lr unsigned.
+ */
+#if defined(__ARM_FEATURE_BTI_DEFAULT) || defined(__ARM_FEATURE_PAC_DEFAULT)
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define LTHREAD__GNU_PROPERTY_BTI 1     /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
+#else
+#define LTHREAD__GNU_PROPERTY_BTI 0
+#endif
+#if defined(__ARM_FEATURE_PAC_DEFAULT) && __ARM_FEATURE_PAC_DEFAULT
+#define LTHREAD__GNU_PROPERTY_PAC 2     /* GNU_PROPERTY_AARCH64_FEATURE_1_PAC */
+#else
+#define LTHREAD__GNU_PROPERTY_PAC 0
+#endif
+        .section .note.gnu.property, "a"
+        .p2align 3
+        .long   4                       /* name size: "GNU\0" */
+        .long   16                      /* descriptor size */
+        .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+        .asciz  "GNU"
+        .long   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+        .long   4                       /* property data size */
+        .long   LTHREAD__GNU_PROPERTY_BTI | LTHREAD__GNU_PROPERTY_PAC
+        .long   0                       /* pad to 8 bytes */
+#endif
+
+        .section .note.GNU-stack,"",%progbits
