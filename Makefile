@@ -1,0 +1,363 @@
+# lthread: GNU make build.
+#
+#   ./configure [--prefix=DIR] ...   optional; writes config.mk
+#   make                 build/liblthread.a and build/liblthread.so.*
+#   make check           unit tests, the same under ASan+UBSan, install check
+#   make install         honours DESTDIR and PREFIX (default /usr/local)
+#   make help            every target
+#
+# Everything built goes under $(BUILD) (build/ by default); the sanitizer and
+# cross builds are the same rules run again with BUILD=build/<flavour>.
+
+# The example that `make demo` builds and runs (an examples/*.c basename).
+DEMO = seed_timer
+
+-include config.mk
+
+# ---- Installation directories -------------------------------------------
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/lthread
+DESTDIR ?=
+INSTALL ?= install
+# Refreshes the dynamic linker's cache after a real (non-DESTDIR) install by
+# root, so that programs find a new library in /usr/local/lib at once.
+# `make install LDCONFIG=:` skips it.
+LDCONFIG ?= ldconfig
+
+# ---- Version: include/lthread.h is the only place it is written ----------
+
+# (`.define`: a literal hash would start a make comment.)
+version_part = $(shell sed -n 's/^.define LTHREAD_VERSION_$(1)  *\([0-9][0-9]*\).*/\1/p' include/lthread.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION_MINOR := $(call version_part,MINOR)
+VERSION_PATCH := $(call version_part,PATCH)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+# ---- Target platform, from the compiler (so CC=... cross-builds) ---------
+
+MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+ARCH := $(strip \
+    $(if $(filter x86_64-% amd64-%,$(MACHINE)),x86_64) \
+    $(if $(filter aarch64-% arm64-%,$(MACHINE)),aarch64))
+OS := $(strip \
+    $(if $(findstring linux,$(MACHINE)),linux) \
+    $(if $(findstring freebsd,$(MACHINE)),freebsd) \
+    $(if $(findstring darwin,$(MACHINE)),darwin))
+
+# The event poller: one src/poller_<name>.c is compiled, the others are not.
+POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
+
+# ---- Flags ----------------------------------------------------------------
+
+BUILD ?= build
+
+# CFLAGS and LDFLAGS are the user's (config.mk or the command line); the
+# flags the code needs are kept apart so that overriding CFLAGS keeps them.
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+LDLIBS ?=
+
+# Sanitizer flavour of this build: empty, asan (ASan + UBSan) or tsan.
+SAN ?=
+SAN_FLAGS_asan := -fsanitize=address,undefined -fno-omit-frame-pointer \
+                  -fno-sanitize-recover=all
+SAN_FLAGS_tsan := -fsanitize=thread -fno-omit-frame-pointer
+SAN_FLAGS := $(SAN_FLAGS_$(SAN))
+
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
+LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DLTHREAD_BUILDING \
+              $(CFLAGS) $(SAN_FLAGS)
+TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(CFLAGS) $(SAN_FLAGS)
+# Examples are user code: -Wall, the public header only.
+EXAMPLE_CFLAGS := -std=gnu11 -Wall -D_GNU_SOURCE -Iinclude -pthread \
+                  $(CFLAGS) $(SAN_FLAGS)
+DEPFLAGS = -MMD -MP -MF $(@:.o=.d)
+
+# ---- Sources and outputs --------------------------------------------------
+
+ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
+LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
+                                      $(wildcard src/poller_*.c)),\
+                         $(wildcard src/*.c)) \
+            $(ARCH_SRCS)
+obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
+LIB_OBJS := $(call obj_of,$(LIB_SRCS))
+ARCH_OBJS := $(call obj_of,$(ARCH_SRCS))
+
+ifeq ($(OS),darwin)
+SHLIB_REAL := liblthread.$(VERSION).dylib
+SHLIB_SONAME := liblthread.$(VERSION_MAJOR).dylib
+SHLIB_LINK := liblthread.dylib
+SHLIB_LDFLAGS = -dynamiclib -install_name $(LIBDIR)/$(SHLIB_SONAME) \
+                -compatibility_version $(VERSION_MAJOR) \
+                -current_version $(VERSION)
+else
+SHLIB_REAL := liblthread.so.$(VERSION)
+SHLIB_SONAME := liblthread.so.$(VERSION_MAJOR)
+SHLIB_LINK := liblthread.so
+# -z defs: an unresolved symbol fails the link, not a user's program later.
+SHLIB_LDFLAGS = -shared -Wl,-soname,$(SHLIB_SONAME) -Wl,-z,defs
+endif
+
+STATIC_LIB := $(BUILD)/liblthread.a
+SHARED_LIB := $(BUILD)/$(SHLIB_REAL)
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+MAN_PAGES := $(wildcard man/*.3)
+
+# ---- Running tests ----------------------------------------------------------
+
+# tests/run.sh runs the binaries it is given and ends with "N passed, N failed".
+RUN_TESTS ?= bash tests/run.sh
+# A command that each test runs under (valgrind, qemu); tests/run.sh reads it
+# from the environment.
+TEST_WRAPPER ?=
+# Extra VAR=value settings for the tests' environment.
+TEST_ENV ?=
+# What the tests multiply their time tolerances by (LTHREAD_TEST_SLOW in the
+# environment wins): more under sanitizers, valgrind and emulation.
+TEST_SLOW ?= 1
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+AARCH64_AR ?= aarch64-linux-gnu-ar
+QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+
+# ---- Build rules ------------------------------------------------------------
+
+.PHONY: all lib examples demo tests check check-unit check-asan check-tsan \
+        check-valgrind check-aarch64 check-install check-man run-tests \
+        install uninstall clean bench format format-check help platform FORCE
+
+all: lib
+
+lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/$(SHLIB_SONAME) $(BUILD)/$(SHLIB_LINK)
+
+# Stop early, with a reason, on a platform the sources do not cover.
+platform:
+	@test -n "$(ARCH)" || { echo "lthread: unsupported architecture" \
+	    "'$(MACHINE)' ($(CC) -dumpmachine); x86_64 and aarch64 are" >&2; \
+	    exit 1; }
+	@test -n "$(OS)" || { echo "lthread: unsupported OS '$(MACHINE)';" \
+	    "Linux, FreeBSD and macOS are" >&2; exit 1; }
+	@test "$(VERSION_MAJOR)" != "" || { echo "lthread: no" \
+	    "LTHREAD_VERSION_MAJOR in include/lthread.h" >&2; exit 1; }
+
+# Objects depend on the flags they were built with: changing CC or CFLAGS
+# rebuilds them. The stamp is rewritten only when its text changes.
+FLAGS_STAMP := $(BUILD)/flags
+FLAGS_TEXT := $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(LDLIBS)
+$(FLAGS_STAMP): FORCE | platform
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(FLAGS_TEXT))' | cmp -s - $@ || \
+	    printf '%s\n' '$(subst ','\'',$(FLAGS_TEXT))' > $@
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# Assembled through the compiler driver: preprocessing, -g and CFI work.
+$(BUILD)/obj/%.o: %.S $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(STATIC_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(SHLIB_LDFLAGS) $(LDFLAGS) -o $@ $^ \
+	    -pthread $(LDLIBS)
+
+$(BUILD)/$(SHLIB_SONAME): | $(SHARED_LIB)
+	ln -sf $(SHLIB_REAL) $@
+
+$(BUILD)/$(SHLIB_LINK): | $(BUILD)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $@
+
+# Tests link the static library: they may call internal (hidden) symbols.
+$(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(STATIC_LIB) -pthread -lm $(LDLIBS)
+
+# The context switch alone, without the library around it.
+$(BUILD)/tests/test_switch: tests/test_switch.c $(ARCH_OBJS) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(ARCH_OBJS) -pthread -lm $(LDLIBS)
+
+# The seed's examples are kept byte for byte; their one unused variable stays.
+$(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
+
+$(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(STATIC_LIB) -pthread $(LDLIBS)
+
+-include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
+
+tests: $(TEST_BINS)
+
+examples: $(EXAMPLE_BINS)
+
+demo: $(BUILD)/examples/$(DEMO)
+	./$(BUILD)/examples/$(DEMO)
+
+# ---- Checks ---------------------------------------------------------------
+
+# Runs every test of this build (and the seed timer's output check, when
+# tests/seed_timer.sh exists) under TEST_ENV and TEST_WRAPPER; fails if any
+# of them fails.
+SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
+run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer)
+	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \
+	    exit 1; }
+	@echo "== tests: $(BUILD)$(if $(SAN), ($(SAN)))$(if \
+	    $(strip $(TEST_WRAPPER)), under $(firstword $(TEST_WRAPPER)))"
+	@export TEST_WRAPPER='$(strip $(TEST_WRAPPER))' \
+	    LTHREAD_TEST_SLOW="$${LTHREAD_TEST_SLOW:-$(TEST_SLOW)}" $(TEST_ENV); \
+	status=0; \
+	$(RUN_TESTS) $(TEST_BINS) || status=1; \
+	$(if $(SEED_TIMER_CHECK),sh $(SEED_TIMER_CHECK) \
+	    $(BUILD)/examples/seed_timer || status=1;) \
+	exit $$status
+
+check-unit: lib examples
+	@$(MAKE) --no-print-directory run-tests
+
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan \
+	    TEST_ENV='$(ASAN_ENV)' TEST_SLOW=3 run-tests
+
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan \
+	    TEST_ENV='$(TSAN_ENV)' TEST_SLOW=5 run-tests
+
+check-valgrind:
+	@$(MAKE) --no-print-directory TEST_WRAPPER='$(VALGRIND)' TEST_SLOW=20 \
+	    run-tests
+
+check-aarch64:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/aarch64 CC=$(AARCH64_CC) \
+	    AR=$(AARCH64_AR) TEST_WRAPPER='$(QEMU_AARCH64)' TEST_SLOW=5 \
+	    lib run-tests
+
+check-install:
+	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
+
+check-man:
+	@if [ -z "$(MAN_PAGES)" ]; then \
+	    echo "== no man/*.3 pages to lint"; \
+	elif command -v mandoc >/dev/null 2>&1; then \
+	    echo "== mandoc -Tlint $(MAN_PAGES)"; \
+	    mandoc -Tlint -Wwarning $(MAN_PAGES); \
+	else \
+	    echo "== mandoc not found: man pages not linted"; \
+	fi
+
+# One phase after another, so that -j does not interleave their output;
+# each phase builds in parallel.
+check:
+	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-man
+	@$(MAKE) --no-print-directory check-install
+
+bench:
+	$(MAKE) -C bench
+
+# ---- Install ----------------------------------------------------------------
+
+# Turns a *.in template into its installed form. pkg-config gets directories
+# under the prefix as ${prefix}/..., so that --define-prefix can relocate it.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' \
+            -e 's|@PC_LIBDIR@|$(call pc_dir,$(LIBDIR))|g' \
+            -e 's|@PC_INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|g' \
+            -e 's|@LIBDIR@|$(LIBDIR)|g' \
+            -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+            -e 's|@VERSION@|$(VERSION)|g' \
+            -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+            -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|g' \
+            -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g'
+
+install: lib
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
+	$(INSTALL) -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/$(SHLIB_LINK)
+	$(INSTALL) -m 644 include/lthread.h $(DESTDIR)$(INCLUDEDIR)/
+	$(SUBST) lthread.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/lthread.pc
+	$(SUBST) cmake/lthreadConfig.cmake.in \
+	    > $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake
+	$(SUBST) cmake/lthreadConfigVersion.cmake.in \
+	    > $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake
+ifneq ($(MAN_PAGES),)
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+endif
+ifeq ($(OS),linux)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    command -v $(firstword $(LDCONFIG)) >/dev/null 2>&1; then \
+	    echo "$(LDCONFIG)"; $(LDCONFIG) || true; \
+	fi
+endif
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/liblthread.a \
+	    $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
+	    $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/$(SHLIB_LINK) \
+	    $(DESTDIR)$(INCLUDEDIR)/lthread.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/lthread.pc \
+	    $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake \
+	    $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# ---- Housekeeping -------------------------------------------------------------
+
+clean:
+	rm -rf $(BUILD)
+
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
+                         src/arch/*/*.[ch] tests/*.[ch] bench/*.[ch])
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
+
+help:
+	@echo 'lthread $(VERSION) for $(MACHINE) (arch $(ARCH), os $(OS))'
+	@echo 'make [all]        build/liblthread.a and the shared library'
+	@echo 'make examples     examples/*.c into $(BUILD)/examples/'
+	@echo 'make demo         build and run examples/$(DEMO).c'
+	@echo 'make check        tests, ASan+UBSan tests, man lint, install check'
+	@echo 'make check-unit | check-asan | check-tsan | check-valgrind'
+	@echo 'make check-aarch64  cross-build, tests under qemu-aarch64'
+	@echo 'make check-install  install into a temporary prefix and use it'
+	@echo 'make bench        $$(MAKE) -C bench'
+	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
+	@echo 'make format | format-check   clang-format the sources'
+	@echo 'make clean        remove $(BUILD)/'
+
+FORCE:
