@@ -180,8 +180,9 @@ LTHREAD_API int lthread_wakeup(lthread_t *lt);
 /* ---- Condition variables ---------------------------------------------- */
 
 /*
- * A condition variable belongs to the scheduler of the first lthread that
- * waits on it; only lthreads of that scheduler may use it.
+ * While lthreads wait on a condition variable it belongs to their
+ * scheduler: only that scheduler's pthread may then wait on, signal or
+ * broadcast it (others get EPERM). Without waiters it may serve any.
  */
 
 /* Creates a condition variable. Returns 0, or -1 with EINVAL or ENOMEM. */

@@ -150,6 +150,7 @@ static void *worker_main(void *arg)
     struct timespec until;
 
     w->host.tsan_fiber = lthread__tsan_current_fiber();
+    lthread__asan_host_stack(&w->host.asan_bottom, &w->host.asan_size);
     lthread__host_set(&w->host);
     pthread_mutex_lock(&pool.lock);
     for (;;) {
@@ -166,7 +167,8 @@ static void *worker_main(void *arg)
         lt = lthread__queue_pop(&pool.jobs);
         pthread_mutex_unlock(&pool.lock);
 
-        lthread__switch_in(&w->host, lt);
+        /* Only lt runs here: nothing hands over directly on a worker. */
+        lt = lthread__switch_in(&w->host, lt);
         /* lt called lthread_compute_end(): send it home. */
         lt->state = LTHREAD__COMPUTE;
         lthread__sched_remote_ready(lt->sched, lt);

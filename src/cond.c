@@ -1,13 +1,14 @@
 /*
- * Condition variables: a FIFO of waiting lthreads. A cond belongs to the
- * scheduler of its first waiter; there is no lock because only that
- * scheduler's pthread may touch it.
+ * Condition variables: a FIFO of waiting lthreads. While it has waiters a
+ * cond belongs to their scheduler; there is no lock because only that
+ * scheduler's pthread may touch it then. A cond with no waiters is free to
+ * serve any scheduler (it may outlive the one that first used it).
  */
 #include "alloc.h"
 #include "lthread_int.h"
 
 struct lthread_cond {
-    struct lthread__sched *sched;   /* bound at the first wait, or NULL */
+    struct lthread__sched *sched;   /* the waiters' scheduler */
     struct lthread__queue waiters;  /* oldest first */
 };
 
@@ -42,7 +43,7 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
 
     if (!c)
         return lthread__fail(-EINVAL);
-    if (!self || (c->sched && c->sched != s))
+    if (!self || (c->waiters.head && c->sched != s))
         return lthread__fail(-EPERM);
     c->sched = s;
     lthread__queue_push(&c->waiters, self);
@@ -58,7 +59,7 @@ static int cond_check(struct lthread_cond *c, struct lthread__sched **s)
     if (!c)
         return -EINVAL;
     *s = lthread__sched_get();
-    if (c->sched && c->sched != *s)
+    if (c->waiters.head && c->sched != *s)
         return -EPERM;
     return 0;
 }

@@ -42,6 +42,7 @@
 #endif
 
 #ifdef LTHREAD__ASAN
+#include <pthread.h>
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
@@ -80,6 +81,26 @@ static inline void lthread__asan_finish_switch(void *fake_stack_save,
     __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
 #else
     (void)fake_stack_save, (void)bottom_old, (void)size_old;
+#endif
+}
+
+/* The calling pthread's stack, which ASan must be told about when an
+ * lthread switches back to it. */
+static inline void lthread__asan_host_stack(const void **bottom, size_t *size)
+{
+#ifdef LTHREAD__ASAN
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t len = 0;
+
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &len);
+        pthread_attr_destroy(&attr);
+    }
+    *bottom = addr;
+    *size = len;
+#else
+    (void)bottom, (void)size;
 #endif
 }
 

@@ -40,11 +40,9 @@ LTHREAD_API int lthread_attr_init(lthread_attr_t *attr)
 void lthread__entry(void *p)
 {
     struct lthread *lt = p;
-    struct lthread__host *h = lthread__host_get();
 
-    /* First landing on this stack: no fake stack to restore yet; learn
-     * the host's stack for the way back. */
-    lthread__asan_finish_switch(NULL, &h->asan_bottom, &h->asan_size);
+    /* First landing on this stack: no fake stack to restore yet. */
+    lthread__asan_finish_switch(NULL, NULL, NULL);
     lt->fn(lt, lt->arg);
     lthread__exit_self(lt, NULL);
 }

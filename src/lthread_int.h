@@ -174,7 +174,13 @@ struct lthread__host {
     size_t asan_size;
     void *asan_fake_stack;
     void *tsan_fiber;           /* the host's own TSan fiber */
+    int *errno_loc;             /* the host pthread's errno, cached */
 };
+
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call. */
+#define LTHREAD__TLS __thread __attribute__((tls_model("initial-exec")))
+extern LTHREAD__TLS struct lthread__sched *lthread__tls_sched;
+extern LTHREAD__TLS struct lthread__host *lthread__tls_host;
 
 /* The calling pthread's host, or NULL if it runs no lthreads. */
 struct lthread__host *lthread__host_get(void);
@@ -188,9 +194,11 @@ void lthread__host_set(struct lthread__host *h);
  */
 void lthread__switch_out(struct lthread *self, bool exiting);
 
-/* Switches from host h into lt, whose frames are in place. Returns when lt
- * switches out. */
-void lthread__switch_in(struct lthread__host *h, struct lthread *lt);
+/* Switches from host h into lt, whose frames are in place. Returns the
+ * lthread that switches back to h: lt, or one that lt (or its successors)
+ * handed over to directly. */
+struct lthread *lthread__switch_in(struct lthread__host *h,
+                                   struct lthread *lt);
 
 /* ---- The scheduler ---------------------------------------------------- */
 
@@ -198,6 +206,7 @@ struct lthread__sched {
     struct lthread__host host;  /* first: the pthread's own context */
     struct lthread__queue ready;
     size_t nready;
+    size_t round_left;          /* runs left in this round (see lthread_run) */
     struct lthread__queue zombies;  /* exited, not yet joined */
     struct lthread *all;        /* list of every lthread (all_next) */
     /* Counts that decide whether lthread_run() can still make progress. */
@@ -251,9 +260,20 @@ struct lthread__sched *lthread__sched_get_or_create(int *err);
 /* The running lthread of the calling pthread, or NULL. */
 struct lthread *lthread__self(void);
 
-/* The running lthread, when the calling pthread is a scheduler (not a
- * compute pthread); else NULL. */
-struct lthread *lthread__sched_self(struct lthread__sched **s);
+/*
+ * The running lthread and its scheduler, when the calling pthread is a
+ * scheduler (not a compute pthread); else NULL. Inline, for the entry of
+ * public calls: the compiler may keep the TLS address for the rest of the
+ * calling function, so use it only before any switch (afterwards, use the
+ * lthread's own `sched` or the noinline getters above).
+ */
+static inline struct lthread *lthread__sched_self(struct lthread__sched **s)
+{
+    struct lthread__sched *sched = lthread__tls_sched;
+
+    *s = sched;
+    return sched ? sched->host.current : NULL;
+}
 
 /* Appends lt to the ready queue and sets it READY. */
 void lthread__ready(struct lthread__sched *s, struct lthread *lt);

@@ -28,17 +28,17 @@
 #include "lthread_int.h"
 #include "poller.h"
 
-/* initial-exec: a plain %fs-relative load, no __tls_get_addr call. */
-#define TLS __thread __attribute__((tls_model("initial-exec")))
-
-static TLS struct lthread__sched *tls_sched;
-static TLS struct lthread__host *tls_host;
+LTHREAD__TLS struct lthread__sched *lthread__tls_sched;
+LTHREAD__TLS struct lthread__host *lthread__tls_host;
 /* Region size asked by lthread_init() before the scheduler exists. */
-static TLS size_t tls_region_size;
+static LTHREAD__TLS size_t tls_region_size;
+
+#define tls_sched lthread__tls_sched
+#define tls_host lthread__tls_host
 
 /* These read TLS through a call the compiler cannot see into, so a caller
  * that continues on another pthread after a compute section reads the new
- * pthread's values. */
+ * pthread's values (see lthread_int.h for the inline ones). */
 __attribute__((noinline)) struct lthread__sched *lthread__sched_get(void)
 {
     return tls_sched;
@@ -51,19 +51,14 @@ __attribute__((noinline)) struct lthread__host *lthread__host_get(void)
 
 void lthread__host_set(struct lthread__host *h)
 {
+    if (h)
+        h->errno_loc = &errno;
     tls_host = h;
 }
 
 __attribute__((noinline)) struct lthread *lthread__self(void)
 {
     return tls_host ? tls_host->current : NULL;
-}
-
-__attribute__((noinline)) struct lthread *
-lthread__sched_self(struct lthread__sched **s)
-{
-    *s = tls_sched;
-    return tls_sched ? tls_sched->host.current : NULL;
 }
 
 uint64_t lthread__now_ns(void)
@@ -76,34 +71,77 @@ uint64_t lthread__now_ns(void)
 
 /* ---- switching -------------------------------------------------------- */
 
-void lthread__switch_in(struct lthread__host *h, struct lthread *lt)
+struct lthread *lthread__switch_in(struct lthread__host *h,
+                                   struct lthread *lt)
 {
     struct lthread__region *r = lt->region;
+    struct lthread *back;
 
     h->current = lt;
     lt->state = LTHREAD__RUNNING;
-    errno = lt->saved_errno;
+    *h->errno_loc = lt->saved_errno;
     lthread__asan_start_switch(&h->asan_fake_stack, r->base,
                                (size_t)(r->top - r->base));
     lthread__tsan_switch_to(lt->tsan_fiber);
     lthread__switch(&h->sp, lt->sp);
     lthread__asan_finish_switch(h->asan_fake_stack, NULL, NULL);
-    lt->saved_errno = errno;
+    /* lt may have handed over to others directly: the one switching back
+     * is whoever runs now. */
+    back = h->current;
+    back->saved_errno = *h->errno_loc;
     h->current = NULL;
+    return back;
+}
+
+/*
+ * The direct path: instead of going through the scheduler loop (two
+ * switches), a suspending lthread switches straight into the next ready
+ * one when that one's frames are already in place (no copy needed) and
+ * the current round still has budget (so timers and I/O are not starved).
+ * Returns false when the scheduler loop must decide.
+ */
+static inline bool switch_direct(struct lthread__sched *s,
+                                 struct lthread *self)
+{
+    struct lthread *next = s->ready.head;
+
+    if (!next || !s->round_left || !next->sp ||
+        next->region->owner != next)
+        return false;
+    s->round_left--;
+    lthread__queue_pop(&s->ready);
+    s->nready--;
+    next->state = LTHREAD__RUNNING;
+    if (next == self)
+        return true; /* a yield with nobody else ready */
+    s->host.current = next;
+    self->saved_errno = *s->host.errno_loc;
+    *s->host.errno_loc = next->saved_errno;
+    lthread__asan_start_switch(&self->asan_fake_stack, next->region->base,
+                               (size_t)(next->region->top -
+                                        next->region->base));
+    lthread__tsan_switch_to(next->tsan_fiber);
+    lthread__switch(&self->sp, next->sp);
+    return true;
 }
 
 void lthread__switch_out(struct lthread *self, bool exiting)
 {
-    struct lthread__host *h = lthread__host_get();
+    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
+    struct lthread__sched *s = self->sched;
 
+    /* Exits and compute hand-overs need the scheduler to act after the
+     * switch; on a compute pthread there is no one else to run. */
+    if (lthread__likely(!exiting && h == &s->host &&
+                        self->state != LTHREAD__COMPUTE) &&
+        switch_direct(s, self))
+        goto resumed;
     lthread__asan_start_switch(exiting ? NULL : &self->asan_fake_stack,
                                h->asan_bottom, h->asan_size);
     lthread__tsan_switch_to(h->tsan_fiber);
     lthread__switch(&self->sp, h->sp);
-    /* Resumed, perhaps by another pthread's host: read it again. */
-    h = lthread__host_get();
-    lthread__asan_finish_switch(self->asan_fake_stack, &h->asan_bottom,
-                                &h->asan_size);
+resumed:
+    lthread__asan_finish_switch(self->asan_fake_stack, NULL, NULL);
 }
 
 /* ---- queues and waits ------------------------------------------------- */
@@ -227,7 +265,9 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
         /* -EAGAIN: lt now waits for its region (see region.c). */
         return;
     }
-    lthread__switch_in(&s->host, lt);
+    /* Whoever switches back (lt, or one it handed over to directly) is
+     * the one whose state matters now. */
+    lt = lthread__switch_in(&s->host, lt);
     switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
         sched_reap(s, lt);
@@ -341,8 +381,9 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
     if (*err)
         goto out_io;
     s->host.tsan_fiber = lthread__tsan_current_fiber();
+    lthread__asan_host_stack(&s->host.asan_bottom, &s->host.asan_size);
     tls_sched = s;
-    tls_host = &s->host;
+    lthread__host_set(&s->host);
     return s;
 
 out_io:
@@ -371,6 +412,11 @@ int lthread__sched_set_region_size(size_t size)
     tls_region_size = size;
     return 0;
 }
+
+/* Runs a round may make beyond the lthreads ready when it began: enough to
+ * amortise the loop's checks over ping-pong hand-overs, few enough that a
+ * timer or fd is looked at within microseconds. */
+#define ROUND_EXTRA 64
 
 /* ---- the loop --------------------------------------------------------- */
 
@@ -405,10 +451,13 @@ int lthread_run(void)
     s->running = true;
 
     for (;;) {
-        /* Run the lthreads ready at the start of this round. */
-        for (size_t n = s->nready; n > 0 && s->nready > 0; n--) {
+        /* Run the lthreads ready at the start of this round, and a few
+         * more direct hand-overs, before timers and I/O are looked at. */
+        s->round_left = s->nready + ROUND_EXTRA;
+        while (s->round_left > 0 && s->nready > 0) {
             struct lthread *lt = lthread__queue_pop(&s->ready);
 
+            s->round_left--;
             s->nready--;
             sched_resume(s, lt);
         }

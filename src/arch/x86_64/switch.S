@@ -3,7 +3,7 @@
  * contract; the frame layout below is pinned there by _Static_assert.
  *
  *   offset  content                 pushed by
- *     0     mxcsr (4) x87 cw (2)    stmxcsr / fnstcw
+ *     0     mxcsr (4) x87 cw (2)    pushq $0, then stmxcsr / fnstcw
  *     8     r15
  *    16     r14
  *    24     r13
@@ -36,15 +36,22 @@ lthread__switch:
         .cfi_adjust_cfa_offset 8
         pushq   %r15
         .cfi_adjust_cfa_offset 8
-        subq    $8, %rsp
+        pushq   $0                      /* control-word slot, pad zeroed */
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
+        movq    (%rsp), %rax            /* both control words, ours */
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* from here on: the other stack */
         .cfi_def_cfa rsp, 64            /* (for the rest: the resumed frame) */
-        ldmxcsr (%rsp)
-        fldcw   4(%rsp)
+        /* fldcw serialises the FPU and ldmxcsr is not cheap either: load
+         * the control words only when they differ, which is rare. (The
+         * slot's pad bytes are zero: written by the pushq above or by
+         * lthread__frame_init.) */
+        cmpq    %rax, (%rsp)
+        .cfi_remember_state
+        jne     .Lload_control
+.Lcontrol_loaded:
         addq    $8, %rsp
         .cfi_adjust_cfa_offset -8
         popq    %r15
@@ -64,6 +71,11 @@ lthread__switch:
         popq    %rcx
         .cfi_adjust_cfa_offset -8
         jmpq    *%rcx
+        .cfi_restore_state              /* back to the state at the jne */
+.Lload_control:
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        jmp     .Lcontrol_loaded
         .cfi_endproc
         .size   lthread__switch, .-lthread__switch
 
