@@ -10,7 +10,44 @@
 struct lthread_cond {
     struct lthread__sched *sched;   /* the waiters' scheduler */
     struct lthread__queue waiters;  /* oldest first */
+    /* The scheduler's list of conds that have waiters (see
+     * lthread__cond_abandon). */
+    struct lthread_cond *busy_next;
+    struct lthread_cond *busy_prev;
 };
+
+/* A cond gets its first waiter: list it on the waiters' scheduler. */
+static void cond_busy(struct lthread_cond *c, struct lthread__sched *s)
+{
+    c->sched = s;
+    c->busy_prev = NULL;
+    c->busy_next = s->busy_conds;
+    if (s->busy_conds)
+        s->busy_conds->busy_prev = c;
+    s->busy_conds = c;
+}
+
+/* A cond lost its last waiter. */
+static void cond_idle(struct lthread_cond *c)
+{
+    if (c->busy_prev)
+        c->busy_prev->busy_next = c->busy_next;
+    else
+        c->sched->busy_conds = c->busy_next;
+    if (c->busy_next)
+        c->busy_next->busy_prev = c->busy_prev;
+    c->busy_next = c->busy_prev = NULL;
+}
+
+/* Takes the oldest waiter off c, or returns NULL. */
+static struct lthread *cond_pop(struct lthread_cond *c)
+{
+    struct lthread *lt = lthread__queue_pop(&c->waiters);
+
+    if (lt && !c->waiters.head)
+        cond_idle(c);
+    return lt;
+}
 
 LTHREAD_API int lthread_cond_create(lthread_cond_t **c)
 {
@@ -45,11 +82,15 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
         return lthread__fail(-EINVAL);
     if (!self || (c->waiters.head && c->sched != s))
         return lthread__fail(-EPERM);
-    c->sched = s;
+    if (!c->waiters.head)
+        cond_busy(c, s);
     lthread__queue_push(&c->waiters, self);
     err = lthread__park(s, self, LTHREAD__WAIT_COND, c, timeout);
-    if (err == -ENOMEM)
-        lthread__queue_remove(&c->waiters, self); /* never waited */
+    if (err == -ENOMEM) { /* never waited */
+        lthread__queue_remove(&c->waiters, self);
+        if (!c->waiters.head)
+            cond_idle(c);
+    }
     return err ? lthread__fail(err) : 0;
 }
 
@@ -72,7 +113,7 @@ LTHREAD_API int lthread_cond_signal(lthread_cond_t *c)
 
     if (err)
         return lthread__fail(err);
-    lt = lthread__queue_pop(&c->waiters);
+    lt = cond_pop(c);
     if (lt)
         lthread__unpark(s, lt, 0);
     return 0;
@@ -86,7 +127,7 @@ LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c)
 
     if (err)
         return lthread__fail(err);
-    while ((lt = lthread__queue_pop(&c->waiters)))
+    while ((lt = cond_pop(c)))
         lthread__unpark(s, lt, 0);
     return 0;
 }
@@ -96,4 +137,17 @@ void lthread__cond_unlink(struct lthread *lt)
     struct lthread_cond *c = lt->wait_obj;
 
     lthread__queue_remove(&c->waiters, lt);
+    if (!c->waiters.head)
+        cond_idle(c);
+}
+
+void lthread__cond_abandon(struct lthread__sched *s)
+{
+    struct lthread_cond *c;
+    struct lthread *lt;
+
+    while ((c = s->busy_conds)) {
+        while ((lt = cond_pop(c)))
+            lthread__lt_free(s, lt);
+    }
 }

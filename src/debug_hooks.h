@@ -50,7 +50,28 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 #ifdef LTHREAD__VALGRIND
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
+#endif
+
+/* Per-lthread sanitizer state, compiled in only where it is used. */
+#ifdef LTHREAD__ASAN
+#define LTHREAD__ASAN_FIELDS void *asan_fake_stack;
+#define lthread__fake_slot(lt) (&(lt)->asan_fake_stack)
+#define lthread__fake_of(lt) ((lt)->asan_fake_stack)
+#else
+#define LTHREAD__ASAN_FIELDS
+#define lthread__fake_slot(lt) ((void **)NULL)
+#define lthread__fake_of(lt) ((void *)NULL)
+#endif
+#ifdef LTHREAD__TSAN
+#define LTHREAD__TSAN_FIELDS void *tsan_fiber;
+#define lthread__fiber_of(lt) ((lt)->tsan_fiber)
+#define lthread__fiber_set(lt, f) ((lt)->tsan_fiber = (f))
+#else
+#define LTHREAD__TSAN_FIELDS
+#define lthread__fiber_of(lt) ((void *)NULL)
+#define lthread__fiber_set(lt, f) ((void)(f))
 #endif
 
 /* Marks a function that reads or writes other contexts' stacks wholesale:
@@ -158,6 +179,17 @@ static inline unsigned lthread__valgrind_stack_register(void *lo, void *hi)
 #else
     (void)lo, (void)hi;
     return 0;
+#endif
+}
+
+/* Memcheck marks stack memory below a stack's lowest sp as unaddressable;
+ * a saved image written back there is legitimate. */
+static inline void lthread__valgrind_make_writable(void *addr, size_t len)
+{
+#ifdef LTHREAD__VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED(addr, len);
+#else
+    (void)addr, (void)len;
 #endif
 }
 

@@ -7,13 +7,44 @@
  * creates a new fd under the same number) forgets it. Callers always try
  * their I/O first and park only on EAGAIN, so an edge that arrives while
  * nobody waits is not needed later: the next call simply succeeds.
+ *
+ * Waiters of one fd, per direction:
+ *
+ *   sched->fds[fd]: readers --> lt --> lt        (linked by lt->next/prev)
+ *                   writers --> lt
+ *                   pollers --> node --> node    (lthread_poll() waits)
+ *                                |
+ *                   io_set { lt, nodes[0..n) }   (lt->wait_obj; one node
+ *                                                 per distinct fd polled)
+ *
+ * An edge wakes every waiter of its direction: with edge-triggered
+ * readiness, waking only one would strand the others if it consumed only
+ * part of what is ready. Each woken lthread retries; losers park again.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 #include "alloc.h"
 #include "lthread_int.h"
 #include "poller.h"
+
+/* One fd of an lthread_poll() wait, linked in fds[fd].pollers. */
+struct lthread__io_node {
+    struct lthread__io_node *next;
+    struct lthread__io_node *prev;  /* NULL: first in fds[fd].pollers */
+    struct lthread__io_set *set;
+    int fd;                         /* -1: not linked (unwatchable, dup) */
+    unsigned events;                /* LTHREAD__POLL_IN / _OUT wanted */
+};
+
+/* The fds of one lthread_poll() wait; lt->wait_obj while it waits. */
+struct lthread__io_set {
+    struct lthread *lt;
+    nfds_t n;
+    struct lthread__io_node nodes[];
+};
 
 int lthread__io_init(struct lthread__sched *s)
 {
@@ -39,7 +70,7 @@ static int fd_reserve(struct lthread__sched *s, int fd)
         return 0;
     n = s->nfds ? s->nfds : 64;
     while (n <= fd)
-        n *= 2;
+        n = n > INT32_MAX / 2 ? INT32_MAX : n * 2;
     bigger = lthread__realloc(s->fds, (size_t)n * sizeof(*bigger));
     if (!bigger)
         return -ENOMEM;
@@ -49,77 +80,208 @@ static int fd_reserve(struct lthread__sched *s, int fd)
     return 0;
 }
 
+/* Makes sure fd is watched by the poller. Returns 0, -EPERM for a file
+ * the poller refuses (a regular file: always ready), or a negative errno
+ * (-EBADF for a closed fd). The table grows only for an fd the kernel
+ * accepted, so a wild fd number cannot make it huge. */
+static int fd_register(struct lthread__sched *s, int fd)
+{
+    int err;
+
+    if (fd < s->nfds && (s->fds[fd].flags & LTHREAD__FD_REGISTERED))
+        return 0;
+    err = lthread__poller_add(s->poller, fd);
+    if (err && err != -EEXIST)
+        return err;
+    if (fd_reserve(s, fd) < 0) {
+        (void)lthread__poller_del(s->poller, fd);
+        return -ENOMEM;
+    }
+    s->fds[fd].flags |= LTHREAD__FD_REGISTERED;
+    return 0;
+}
+
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout)
 {
-    struct lthread__fd *e;
-    struct lthread **slot;
+    struct lthread__queue *q;
     int err;
 
     if (fd < 0)
         return -EBADF;
-    err = fd_reserve(s, fd);
+    err = fd_register(s, fd);
     if (err)
-        return err;
-    e = &s->fds[fd];
-    if (!e->registered) {
-        err = lthread__poller_add(s->poller, fd);
-        if (err && err != -EEXIST)
-            return err;
-        e->registered = true;
-    }
-    slot = (events & LTHREAD__POLL_IN) ? &e->reader : &e->writer;
-    if (*slot)
-        return -EBUSY; /* one waiter per fd and direction */
-    *slot = self;
+        return err == -EPERM ? 0 : err;
+    q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers
+                                    : &s->fds[fd].writers;
+    lthread__queue_push(q, self);
     self->io_fd = fd;
     self->io_events = (uint8_t)events;
     s->nio_waiting++;
     err = lthread__park(s, self, LTHREAD__WAIT_IO, NULL, timeout);
-    if (err == -ENOMEM) { /* never parked */
-        *slot = NULL;
+    if (err == -ENOMEM) { /* never parked: q is still valid */
+        lthread__queue_remove(q, self);
         s->nio_waiting--;
     }
     return err;
 }
 
+/* ---- lthread_poll() sets ------------------------------------------------ */
+
+/* Unlinks every node of set from its fd's pollers. */
+static void set_unlink(struct lthread__sched *s, struct lthread__io_set *set)
+{
+    for (nfds_t i = 0; i < set->n; i++) {
+        struct lthread__io_node *node = &set->nodes[i];
+
+        if (node->fd < 0)
+            continue;
+        if (node->prev)
+            node->prev->next = node->next;
+        else
+            s->fds[node->fd].pollers = node->next;
+        if (node->next)
+            node->next->prev = node->prev;
+        node->fd = -1;
+    }
+}
+
+/* Maps poll(2) events to the poller's directions. */
+static unsigned poll_dirs(short events)
+{
+    unsigned dirs = 0;
+
+    if (events & (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND))
+        dirs |= LTHREAD__POLL_IN;
+#ifdef POLLRDHUP
+    if (events & POLLRDHUP)
+        dirs |= LTHREAD__POLL_IN;
+#endif
+    if (events & (POLLOUT | POLLWRNORM | POLLWRBAND))
+        dirs |= LTHREAD__POLL_OUT;
+    return dirs;
+}
+
+int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
+                          const struct pollfd *fds, nfds_t n,
+                          uint64_t timeout)
+{
+    struct lthread__io_set *set;
+    int err;
+
+    if (n > (SIZE_MAX - sizeof(*set)) / sizeof(set->nodes[0]))
+        return -EINVAL;
+    set = lthread__malloc(sizeof(*set) + n * sizeof(set->nodes[0]));
+    if (!set)
+        return -ENOMEM;
+    set->lt = self;
+    set->n = n;
+    for (nfds_t i = 0; i < n; i++)
+        set->nodes[i].fd = -1;
+    for (nfds_t i = 0; i < n; i++) {
+        struct lthread__io_node *node = &set->nodes[i], *head;
+        int fd = fds[i].fd;
+
+        if (fd < 0)
+            continue; /* poll(2) ignores it too */
+        err = fd_register(s, fd);
+        if (err == -EPERM)
+            continue; /* a regular file: poll(2) saw it ready */
+        if (err)
+            goto out_unlink;
+        head = s->fds[fd].pollers;
+        if (head && head->set == set) {
+            /* The same fd twice: only this set links to fds[fd] while it
+             * is being built, so its node is the head. One node per fd
+             * keeps the wake loop in io_ready() simple. */
+            head->events |= poll_dirs(fds[i].events);
+            continue;
+        }
+        node->set = set;
+        node->fd = fd;
+        node->events = poll_dirs(fds[i].events);
+        node->prev = NULL;
+        node->next = head;
+        if (head)
+            head->prev = node;
+        s->fds[fd].pollers = node;
+    }
+    s->nio_waiting++;
+    self->io_fd = -1;
+    err = lthread__park(s, self, LTHREAD__WAIT_IO, set, timeout);
+    if (err != -ENOMEM)
+        return err; /* the waker or canceller freed set */
+    s->nio_waiting--;
+out_unlink:
+    set_unlink(s, set);
+    lthread__free(set);
+    return err;
+}
+
+/* ---- waking and cancelling ---------------------------------------------- */
+
 void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt)
 {
-    struct lthread__fd *e = &s->fds[lt->io_fd];
+    struct lthread__io_set *set = lt->wait_obj;
 
-    if (e->reader == lt)
-        e->reader = NULL;
-    if (e->writer == lt)
-        e->writer = NULL;
+    if (set) {
+        set_unlink(s, set);
+        lthread__free(set);
+    } else {
+        struct lthread__fd *e = &s->fds[lt->io_fd];
+
+        lthread__queue_remove((lt->io_events & LTHREAD__POLL_IN)
+                                  ? &e->readers
+                                  : &e->writers,
+                              lt);
+    }
     s->nio_waiting--;
 }
 
-/* Wakes whoever waits on *slot with `result`. */
-static void io_wake(struct lthread__sched *s, struct lthread **slot,
-                    int result)
+/* Wakes every single-fd waiter in q with `result`. */
+static void wake_queue(struct lthread__sched *s, struct lthread__queue *q,
+                       int result)
 {
-    struct lthread *lt = *slot;
+    struct lthread *lt;
 
-    if (!lt)
-        return;
-    *slot = NULL;
+    while ((lt = lthread__queue_pop(q))) {
+        s->nio_waiting--;
+        lthread__unpark(s, lt, result);
+    }
+}
+
+/* Wakes the lthread_poll() waiter of set; it re-polls to learn why. */
+static void wake_set(struct lthread__sched *s, struct lthread__io_set *set)
+{
+    struct lthread *lt = set->lt;
+
+    set_unlink(s, set);
+    lthread__free(set);
     s->nio_waiting--;
-    lthread__unpark(s, lt, result);
+    lthread__unpark(s, lt, 0);
 }
 
 static void io_ready(void *ctx, int fd, unsigned bits)
 {
     struct lthread__sched *s = ctx;
+    struct lthread__io_node *node, *next;
     struct lthread__fd *e;
 
-    if (fd >= s->nfds)
+    if (fd < 0 || fd >= s->nfds)
         return;
     e = &s->fds[fd];
     /* An error or hang-up wakes both: each retries and sees it. */
     if (bits & (LTHREAD__POLL_IN | LTHREAD__POLL_ERR))
-        io_wake(s, &e->reader, 0);
+        wake_queue(s, &e->readers, 0);
     if (bits & (LTHREAD__POLL_OUT | LTHREAD__POLL_ERR))
-        io_wake(s, &e->writer, 0);
+        wake_queue(s, &e->writers, 0);
+    /* A set has one node per fd, so waking it unlinks only `node` from
+     * this list: `next` stays valid. */
+    for (node = e->pollers; node; node = next) {
+        next = node->next;
+        if ((node->events & bits) || (bits & LTHREAD__POLL_ERR))
+            wake_set(s, node->set);
+    }
 }
 
 void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns)
@@ -129,6 +291,17 @@ void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns)
     (void)lthread__poller_wait(s->poller, timeout_ns, io_ready, s);
 }
 
+/* Wakes everyone waiting on e: single-fd waiters with `result`, poll sets
+ * with 0. */
+static void wake_all(struct lthread__sched *s, struct lthread__fd *e,
+                     int result)
+{
+    wake_queue(s, &e->readers, result);
+    wake_queue(s, &e->writers, result);
+    while (e->pollers)
+        wake_set(s, e->pollers->set);
+}
+
 void lthread__io_forget(struct lthread__sched *s, int fd)
 {
     struct lthread__fd *e;
@@ -136,11 +309,58 @@ void lthread__io_forget(struct lthread__sched *s, int fd)
     if (!s || fd < 0 || fd >= s->nfds)
         return;
     e = &s->fds[fd];
-    io_wake(s, &e->reader, -EBADF);
-    io_wake(s, &e->writer, -EBADF);
-    if (e->registered) {
+    wake_all(s, e, -EBADF);
+    if (e->flags & LTHREAD__FD_REGISTERED) {
         /* Fails harmlessly when fd is already a different file. */
         (void)lthread__poller_del(s->poller, fd);
-        e->registered = false;
     }
+    e->flags = 0;
+}
+
+void lthread__io_fd_new(struct lthread__sched *s, int fd, unsigned flags)
+{
+    struct lthread__fd *e;
+
+    /* Without an entry there is nothing stale; the flags are only a
+     * cache, so failing to grow the table costs a syscall later. */
+    if (fd < 0 || fd_reserve(s, fd) < 0)
+        return;
+    e = &s->fds[fd];
+    /* Waiters here waited on an fd closed with close(2): it is gone. */
+    wake_all(s, e, -EBADF);
+    e->flags = (uint8_t)flags;
+}
+
+int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want)
+{
+    unsigned flags;
+
+    if (fd < 0)
+        return -EBADF;
+    flags = fd < s->nfds ? s->fds[fd].flags : 0;
+    if ((want & LTHREAD__FD_NONBLOCK) && !(flags & LTHREAD__FD_NONBLOCK)) {
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0)
+            return -errno;
+        if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return -errno;
+        flags |= LTHREAD__FD_NONBLOCK;
+    }
+    if ((want & LTHREAD__FD_KNOWN) && !(flags & LTHREAD__FD_KNOWN)) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+            return -errno;
+        flags |= LTHREAD__FD_KNOWN;
+        if (S_ISSOCK(st.st_mode))
+            flags |= LTHREAD__FD_SOCKET;
+        else if (S_ISFIFO(st.st_mode))
+            flags |= LTHREAD__FD_FIFO;
+    }
+    /* The fd is valid (a syscall said so), so the table may grow to it;
+     * if it cannot, the flags are simply learnt again next time. */
+    if (fd_reserve(s, fd) == 0)
+        s->fds[fd].flags = (uint8_t)flags;
+    return (int)flags;
 }

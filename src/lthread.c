@@ -91,9 +91,8 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
         creator = s->host.current;
         lt->region = creator ? creator->region : NULL;
     }
-    lt->tsan_fiber = lthread__tsan_create_fiber();
+    lthread__fiber_set(lt, lthread__tsan_create_fiber());
     lt->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
-    lthread__link(s, lt);
     s->nlive++;
     lthread__ready(s, lt);
     *new_lt = lt;
@@ -163,10 +162,14 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
         return lthread__fail(-EINVAL);
     if (lt->state != LTHREAD__EXITED) {
         lt->joiner = self;
+        /* Listed so a deadlocked scheduler can still free us. */
+        lthread__queue_push(&s->joining, self);
         err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, timeout);
         if (err) {
-            if (err == -ENOMEM)
-                lt->joiner = NULL; /* never waited */
+            if (err == -ENOMEM) { /* never waited */
+                lt->joiner = NULL;
+                lthread__queue_remove(&s->joining, self);
+            }
             return lthread__fail(err);
         }
     }
@@ -210,7 +213,7 @@ LTHREAD_API int lthread_destroy(lthread_t *lt)
     joiner = lt->joiner;
     if (joiner) {
         if (joiner->state == LTHREAD__WAITING)
-            lthread__unpark(s, joiner, -ECANCELED);
+            lthread__join_wake(s, joiner, -ECANCELED);
         else /* woken by lt's exit, not yet run: it must not free lt */
             joiner->wake_result = -ECANCELED;
     }

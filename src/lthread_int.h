@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debug_hooks.h"
 #include "lthread.h"
 
 struct lthread__sched;
@@ -29,7 +30,8 @@ struct lthread__poller;
 
 /* A FIFO of lthreads linked through their next/prev fields. An lthread is
  * in at most one queue at a time: the ready queue, a condition variable's
- * waiters, a region's waiters or the scheduler's zombies. */
+ * waiters, a region's waiters, an fd's waiters (io.c) or the scheduler's
+ * zombies. */
 struct lthread__queue {
     struct lthread *head;
     struct lthread *tail;
@@ -53,8 +55,12 @@ enum lthread__wait {
     LTHREAD__WAIT_SLEEP,    /* only its timer */
     LTHREAD__WAIT_COND,     /* wait_obj: the cond, whose queue holds it */
     LTHREAD__WAIT_JOIN,     /* wait_obj: the lthread it joins */
-    LTHREAD__WAIT_IO,       /* wait_obj: unused; sched->fds[fd] names it */
+    LTHREAD__WAIT_IO,       /* wait_obj: NULL for one fd (io_fd, queued in
+                             * sched->fds[io_fd]), or the lthread_poll()
+                             * set of fds (io.c), freed by whoever wakes or
+                             * cancels the wait */
     LTHREAD__WAIT_REGION,   /* in its region's waiters: a mate computes */
+    LTHREAD__WAIT_MEMORY,   /* in sched->starved: see there */
 };
 
 /* lthread flags */
@@ -70,7 +76,9 @@ enum lthread__wait {
 
 /*
  * One lthread. Kept small: a million suspended lthreads cost a million of
- * these plus their saved stack images.
+ * these plus their saved stack images. (There is deliberately no list of
+ * all lthreads: teardown finds the leftovers through the zombies, the
+ * joiners and the conds that have waiters.)
  */
 struct lthread {
     /* Saved stack pointer while not running: points at the switch frame,
@@ -85,9 +93,6 @@ struct lthread {
     /* Queue links (see struct lthread__queue). */
     struct lthread *next;
     struct lthread *prev;
-    /* Every lthread of the scheduler, for teardown. */
-    struct lthread *all_next;
-    struct lthread *all_prev;
     /* Copy of [sp, region->top) while another lthread uses the region;
      * image_len is 0 while the frames are in place (or not yet made). */
     char *image;
@@ -101,21 +106,27 @@ struct lthread {
     /* Result of the last wait: 0 woken, -2 timed out, or a negative errno. */
     int32_t wake_result;
     uint32_t timer_slot;        /* index in sched->timers while F_TIMER */
-    uint64_t deadline;          /* CLOCK_MONOTONIC ns, while F_TIMER */
+    int io_fd;                  /* fd awaited (WAIT_IO) */
     uint64_t id;
-    lthread_func fn;
-    void *arg;
+    lthread_func fn;            /* entry function (also: compute learning) */
+    union {
+        void *arg;              /* fn's argument, until it starts */
+        void *exit_value;       /* lthread_exit()'s value, once exited */
+    };
     void *data;                 /* lthread_set_data() */
-    void *exit_value;           /* lthread_exit() */
     void *wait_obj;             /* see enum lthread__wait */
     struct lthread *joiner;     /* lthread waiting in join on us */
     const char *funcname;
-    int io_fd;                  /* fd awaited (WAIT_IO) */
-    /* Compute section bookkeeping (compute.c). */
-    void *compute_ctx;
-    /* Sanitizer state (unused in normal builds: see debug_hooks.h). */
-    void *asan_fake_stack;
-    void *tsan_fiber;
+    /* Sanitizer state: present in sanitizer builds only. */
+    LTHREAD__ASAN_FIELDS
+    LTHREAD__TSAN_FIELDS
+};
+
+/* A timer heap entry: the deadline lives here, not in struct lthread,
+ * so lthreads that wait without a timeout do not pay for it. */
+struct lthread__timer {
+    uint64_t deadline;          /* CLOCK_MONOTONIC ns */
+    struct lthread *lt;
 };
 
 /* ---- Stack regions ---------------------------------------------------- */
@@ -150,12 +161,29 @@ struct lthread__region {
 
 /* ---- Per-fd state ----------------------------------------------------- */
 
-/* The lthreads parked on one fd, one per direction, and whether the fd is
- * registered with the poller. Indexed by fd in sched->fds. */
+struct lthread__io_node;
+
+/* fd flags (struct lthread__fd) */
+#define LTHREAD__FD_REGISTERED 0x1u /* watched by the poller */
+#define LTHREAD__FD_NONBLOCK 0x2u   /* O_NONBLOCK is known to be set */
+#define LTHREAD__FD_KNOWN 0x4u      /* the kind below is known */
+#define LTHREAD__FD_SOCKET 0x8u     /* kind: a socket */
+#define LTHREAD__FD_FIFO 0x10u      /* kind: a pipe or FIFO (SIGPIPE) */
+
+/*
+ * What the scheduler knows of one fd, indexed by fd in sched->fds: the
+ * lthreads parked on it and what earlier calls learnt about it. Any number
+ * of lthreads may wait on one fd; a readiness edge wakes every waiter of
+ * its direction (each retries its call; those that lose the race park
+ * again). The flags are cleared when the fd is closed by lthread_close()
+ * or created anew by lthread_socket(), lthread_accept() or lthread_pipe();
+ * an fd closed with close(2) keeps them until then (see socket.c).
+ */
 struct lthread__fd {
-    struct lthread *reader;
-    struct lthread *writer;
-    bool registered;
+    struct lthread__queue readers;  /* single-fd waits for input */
+    struct lthread__queue writers;  /* single-fd waits for output */
+    struct lthread__io_node *pollers; /* lthread_poll() waits (io.c) */
+    uint8_t flags;                  /* LTHREAD__FD_* */
 };
 
 /* ---- Hosts ------------------------------------------------------------ */
@@ -208,13 +236,16 @@ struct lthread__sched {
     size_t nready;
     size_t round_left;          /* runs left in this round (see lthread_run) */
     struct lthread__queue zombies;  /* exited, not yet joined */
-    struct lthread *all;        /* list of every lthread (all_next) */
+    /* lthreads waiting in lthread_join(), and conds that have waiters:
+     * with the zombies, all a deadlocked scheduler must free. */
+    struct lthread__queue joining;
+    struct lthread_cond *busy_conds;
     /* Counts that decide whether lthread_run() can still make progress. */
     size_t nlive;               /* lthreads not exited */
     size_t nwaiting_forever;    /* WAITING with no timer on cond or join */
     size_t ncompute;            /* away in compute sections */
     /* Timer heap: lthreads ordered by deadline (timer.c). */
-    struct lthread **timers;
+    struct lthread__timer *timers;
     uint32_t ntimers;
     uint32_t timers_cap;
     /* Shared regions, created on demand up to max_regions. */
@@ -232,7 +263,9 @@ struct lthread__sched {
     struct lthread__queue remote;
     _Atomic bool remote_pending;
     bool running;               /* inside lthread_run() */
-    bool mem_starved;           /* an image could not be saved: retry */
+    /* READY lthreads that could not enter their region because a mate's
+     * image could not be saved (ENOMEM): retried after a short wait. */
+    struct lthread__queue starved;
     /* Default region size for the next lthreads (lthread_init). */
 };
 
@@ -275,30 +308,15 @@ static inline struct lthread *lthread__sched_self(struct lthread__sched **s)
     return sched ? sched->host.current : NULL;
 }
 
-/* Appends lt to the ready queue and sets it READY. */
-void lthread__ready(struct lthread__sched *s, struct lthread *lt);
-
-/*
- * Parks `self` as WAITING on `kind` (wait_obj already linked by the caller)
- * with a timeout in ms (0: none) and suspends. Returns self->wake_result:
- * 0 when woken, -2 on timeout, a negative errno when the wait was cancelled.
- */
-int lthread__park(struct lthread__sched *s, struct lthread *self,
-                  enum lthread__wait kind, void *wait_obj, uint64_t timeout);
-
-/* Wakes a WAITING lthread with `result`: stops its timer and queues it.
- * The caller has already unlinked it from what it waited on. */
-void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
-                     int result);
-
 /* Unlinks lt from whatever it waits on (timer excluded). */
 void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
 
 /* Frees s if no lthread was ever added to it (after a failed create). */
 void lthread__sched_release_if_idle(struct lthread__sched *s);
 
-/* Adds a new lthread to the scheduler's list of all lthreads. */
-void lthread__link(struct lthread__sched *s, struct lthread *lt);
+/* Wakes `joiner`, waiting in lthread_join(), with `result`. */
+void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,
+                        int result);
 
 /* Unlinks and frees an lthread that will never run again (exited or
  * destroyed; already out of every queue and wait). */
@@ -360,8 +378,9 @@ static inline void lthread__queue_remove(struct lthread__queue *q,
 
 /* ---- timer.c: a binary min-heap on deadline ---------------------------- */
 
-/* Adds lt with deadline lt->deadline. Returns 0 or -ENOMEM. */
-int lthread__timer_add(struct lthread__sched *s, struct lthread *lt);
+/* Adds lt to fire at `deadline` (ns). Returns 0 or -ENOMEM. */
+int lthread__timer_add(struct lthread__sched *s, struct lthread *lt,
+                       uint64_t deadline);
 /* Removes lt if it is in the heap. */
 void lthread__timer_remove(struct lthread__sched *s, struct lthread *lt);
 /* The earliest deadline, or UINT64_MAX when the heap is empty. */
@@ -371,6 +390,57 @@ struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
                                            uint64_t now);
 /* Reserves room for one more timer, so that a later add cannot fail. */
 int lthread__timer_reserve(struct lthread__sched *s);
+
+/* ---- waiting and waking (inline: they sit on every hand-off) ---------- */
+
+/* Appends lt to the ready queue and sets it READY. */
+static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
+{
+    lt->state = LTHREAD__READY;
+    lthread__queue_push(&s->ready, lt);
+    s->nready++;
+}
+
+/*
+ * Parks `self` as WAITING on `kind` (wait_obj already linked by the caller)
+ * with a timeout in ms (0: none) and suspends. Returns self->wake_result:
+ * 0 when woken, -2 on timeout, a negative errno when the wait was
+ * cancelled, or -ENOMEM (before parking) when no timer could be added.
+ */
+static inline int lthread__park(struct lthread__sched *s,
+                                struct lthread *self,
+                                enum lthread__wait kind, void *wait_obj,
+                                uint64_t timeout)
+{
+    if (timeout) {
+        /* Saturate instead of wrapping for absurd timeouts. */
+        uint64_t ns = timeout > UINT64_MAX / 2000000u
+                          ? UINT64_MAX / 2
+                          : timeout * 1000000u;
+
+        if (lthread__timer_add(s, self, lthread__now_ns() + ns) < 0)
+            return -ENOMEM;
+    }
+    self->state = LTHREAD__WAITING;
+    self->wait = (uint8_t)kind;
+    self->wait_obj = wait_obj;
+    self->wake_result = 0;
+    lthread__switch_out(self, false);
+    return self->wake_result;
+}
+
+/* Wakes a WAITING lthread with `result`: stops its timer and queues it.
+ * The caller has already unlinked it from what it waited on. */
+static inline void lthread__unpark(struct lthread__sched *s,
+                                   struct lthread *lt, int result)
+{
+    if (lt->flags & LTHREAD__F_TIMER)
+        lthread__timer_remove(s, lt);
+    lt->wait = LTHREAD__WAIT_NONE;
+    lt->wait_obj = NULL;
+    lt->wake_result = result;
+    lthread__ready(s, lt);
+}
 
 /* ---- region.c --------------------------------------------------------- */
 
@@ -417,9 +487,11 @@ void lthread__io_free(struct lthread__sched *s);
 
 /*
  * Parks self until fd is ready for `events` (LTHREAD__POLL_IN or _OUT) or
- * timeout ms pass (0: never). Returns 0 when ready, -2 on timeout, -EBADF
- * when the fd is closed by lthread_close() meanwhile, or a negative errno
- * from registering it.
+ * timeout ms pass (0: never). Returns 0 when ready (also at once for a
+ * regular file, which the poller refuses and which is always ready), -2 on
+ * timeout, -EBADF when the fd is closed by lthread_close() meanwhile, or a
+ * negative errno from registering it. Other lthreads may wait on the same
+ * fd and direction.
  */
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout);
@@ -431,14 +503,44 @@ void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt);
  * lthreads whose fds are ready, and drains the remote queue. */
 void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns);
 
-/* fd is going away (lthread_close): wakes its waiters with -EBADF and
- * unregisters it from the calling pthread's scheduler. */
+/* fd is going away (lthread_close): wakes its waiters with -EBADF (an
+ * lthread_poll() waiter with 0: its poll(2) reports POLLNVAL), unregisters
+ * it and clears its flags. s may be NULL. */
 void lthread__io_forget(struct lthread__sched *s, int fd);
+
+/*
+ * fd was just created by the library (socket, accept, pipe): resets its
+ * entry, which may be stale if its number was closed with close(2), and
+ * sets its flags to `flags`. No syscall: the kernel dropped the old
+ * registration with the old file (or keeps it keyed to that file).
+ */
+void lthread__io_fd_new(struct lthread__sched *s, int fd, unsigned flags);
+
+/*
+ * Makes sure the flags in `want` (LTHREAD__FD_NONBLOCK: set O_NONBLOCK;
+ * LTHREAD__FD_KNOWN: learn the kind) hold for fd, caching them. Returns
+ * the fd's flags, or a negative errno (-EBADF for a bad fd). The slow path
+ * of the inline check in socket.c.
+ */
+int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want);
+
+/*
+ * Parks self until one of the n fds is ready for its pollfd events, an
+ * error or hang-up happens on one, one is closed by lthread_close(), or
+ * timeout ms pass (0: never). fds is only read before parking. Returns 0,
+ * -2 on timeout, or a negative errno (-ENOMEM, or from registering).
+ */
+int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
+                          const struct pollfd *fds, nfds_t n,
+                          uint64_t timeout);
 
 /* ---- cond.c ----------------------------------------------------------- */
 
 /* Unlinks a WAIT_COND lthread from its cond's waiters. */
 void lthread__cond_unlink(struct lthread *lt);
+
+/* Teardown after a deadlock: frees every lthread waiting on a cond of s. */
+void lthread__cond_abandon(struct lthread__sched *s);
 
 /* ---- compute.c -------------------------------------------------------- */
 

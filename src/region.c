@@ -258,6 +258,7 @@ static int region_take(struct lthread__region *r, struct lthread *lt)
      * that now hold someone else's data. */
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
     if (lt->image_len) {
+        lthread__valgrind_make_writable(lt->sp, lt->image_len);
         stack_copy(lt->sp, lt->image, lt->image_len);
         lt->image_len = 0;
     }
@@ -290,6 +291,9 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt)
     err = region_take(r, lt);
     if (err)
         return err; /* stays bound; it starts when it gets the region */
+    lthread__valgrind_make_writable(
+        r->top - sizeof(struct lthread__switch_frame),
+        sizeof(struct lthread__switch_frame));
     lt->sp = lthread__frame_init(r->top, lthread__entry, lt);
     return 0;
 }

@@ -82,7 +82,7 @@ struct lthread *lthread__switch_in(struct lthread__host *h,
     *h->errno_loc = lt->saved_errno;
     lthread__asan_start_switch(&h->asan_fake_stack, r->base,
                                (size_t)(r->top - r->base));
-    lthread__tsan_switch_to(lt->tsan_fiber);
+    lthread__tsan_switch_to(lthread__fiber_of(lt));
     lthread__switch(&h->sp, lt->sp);
     lthread__asan_finish_switch(h->asan_fake_stack, NULL, NULL);
     /* lt may have handed over to others directly: the one switching back
@@ -98,31 +98,32 @@ struct lthread *lthread__switch_in(struct lthread__host *h,
  * switches), a suspending lthread switches straight into the next ready
  * one when that one's frames are already in place (no copy needed) and
  * the current round still has budget (so timers and I/O are not starved).
- * Returns false when the scheduler loop must decide.
+ * Returns 0 when the scheduler loop must decide, 1 after a switch, 2 when
+ * self was itself next (a yield with nobody else ready: no switch).
  */
-static inline bool switch_direct(struct lthread__sched *s,
-                                 struct lthread *self)
+static inline int switch_direct(struct lthread__sched *s,
+                                struct lthread *self)
 {
     struct lthread *next = s->ready.head;
 
     if (!next || !s->round_left || !next->sp ||
         next->region->owner != next)
-        return false;
+        return 0;
     s->round_left--;
     lthread__queue_pop(&s->ready);
     s->nready--;
     next->state = LTHREAD__RUNNING;
     if (next == self)
-        return true; /* a yield with nobody else ready */
+        return 2;
     s->host.current = next;
     self->saved_errno = *s->host.errno_loc;
     *s->host.errno_loc = next->saved_errno;
-    lthread__asan_start_switch(&self->asan_fake_stack, next->region->base,
+    lthread__asan_start_switch(lthread__fake_slot(self), next->region->base,
                                (size_t)(next->region->top -
                                         next->region->base));
-    lthread__tsan_switch_to(next->tsan_fiber);
+    lthread__tsan_switch_to(lthread__fiber_of(next));
     lthread__switch(&self->sp, next->sp);
-    return true;
+    return 1;
 }
 
 void lthread__switch_out(struct lthread *self, bool exiting)
@@ -133,57 +134,25 @@ void lthread__switch_out(struct lthread *self, bool exiting)
     /* Exits and compute hand-overs need the scheduler to act after the
      * switch; on a compute pthread there is no one else to run. */
     if (lthread__likely(!exiting && h == &s->host &&
-                        self->state != LTHREAD__COMPUTE) &&
-        switch_direct(s, self))
-        goto resumed;
-    lthread__asan_start_switch(exiting ? NULL : &self->asan_fake_stack,
+                        self->state != LTHREAD__COMPUTE)) {
+        switch (switch_direct(s, self)) {
+        case 1:
+            goto resumed;
+        case 2:
+            return; /* never left */
+        default:
+            break;
+        }
+    }
+    lthread__asan_start_switch(exiting ? NULL : lthread__fake_slot(self),
                                h->asan_bottom, h->asan_size);
     lthread__tsan_switch_to(h->tsan_fiber);
     lthread__switch(&self->sp, h->sp);
 resumed:
-    lthread__asan_finish_switch(self->asan_fake_stack, NULL, NULL);
+    lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
 }
 
 /* ---- queues and waits ------------------------------------------------- */
-
-void lthread__ready(struct lthread__sched *s, struct lthread *lt)
-{
-    lt->state = LTHREAD__READY;
-    lthread__queue_push(&s->ready, lt);
-    s->nready++;
-}
-
-int lthread__park(struct lthread__sched *s, struct lthread *self,
-                  enum lthread__wait kind, void *wait_obj, uint64_t timeout)
-{
-    if (timeout) {
-        /* Saturate instead of wrapping for absurd timeouts. */
-        uint64_t ns = timeout > UINT64_MAX / 2000000u
-                          ? UINT64_MAX / 2
-                          : timeout * 1000000u;
-
-        self->deadline = lthread__now_ns() + ns;
-        /* Room was reserved by the caller or is made here; on ENOMEM
-         * the wait is refused before anything changed. */
-        if (lthread__timer_add(s, self) < 0)
-            return -ENOMEM;
-    }
-    self->state = LTHREAD__WAITING;
-    self->wait = (uint8_t)kind;
-    self->wait_obj = wait_obj;
-    self->wake_result = 0;
-    lthread__switch_out(self, false);
-    return self->wake_result;
-}
-
-void lthread__unpark(struct lthread__sched *s, struct lthread *lt, int result)
-{
-    lthread__timer_remove(s, lt);
-    lt->wait = LTHREAD__WAIT_NONE;
-    lt->wait_obj = NULL;
-    lt->wake_result = result;
-    lthread__ready(s, lt);
-}
 
 void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
 {
@@ -193,12 +162,16 @@ void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
         break;
     case LTHREAD__WAIT_JOIN:
         ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        lthread__queue_remove(&s->joining, lt);
         break;
     case LTHREAD__WAIT_IO:
         lthread__io_cancel(s, lt);
         break;
     case LTHREAD__WAIT_REGION:
         lthread__queue_remove(&lt->region->waiters, lt);
+        break;
+    case LTHREAD__WAIT_MEMORY:
+        lthread__queue_remove(&s->starved, lt);
         break;
     case LTHREAD__WAIT_SLEEP:
     case LTHREAD__WAIT_NONE:
@@ -210,26 +183,18 @@ void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
 
 /* ---- lifetime --------------------------------------------------------- */
 
-void lthread__link(struct lthread__sched *s, struct lthread *lt)
-{
-    lt->all_prev = NULL;
-    lt->all_next = s->all;
-    if (s->all)
-        s->all->all_prev = lt;
-    s->all = lt;
-}
-
 void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
-    if (lt->all_prev)
-        lt->all_prev->all_next = lt->all_next;
-    else
-        s->all = lt->all_next;
-    if (lt->all_next)
-        lt->all_next->all_prev = lt->all_prev;
     lthread__region_leave(s, lt);
-    lthread__tsan_destroy_fiber(lt->tsan_fiber);
+    lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
     lthread__free(lt);
+}
+
+void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,
+                        int result)
+{
+    lthread__queue_remove(&s->joining, joiner);
+    lthread__unpark(s, joiner, result);
 }
 
 /* lt switched out for the last time: its frames are dead. */
@@ -246,7 +211,7 @@ static void sched_reap(struct lthread__sched *s, struct lthread *lt)
     /* A zombie until joined; the joiner takes it off this queue. */
     lthread__queue_push(&s->zombies, lt);
     if (joiner)
-        lthread__unpark(s, joiner, 0);
+        lthread__join_wake(s, joiner, 0);
 }
 
 /* Runs lt until it switches out, then deals with why it did. */
@@ -257,10 +222,11 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
 
     if (lthread__unlikely(err)) {
         if (err == -ENOMEM) {
-            /* A mate's image could not be saved: try again later rather
-             * than lose anyone. */
-            s->mem_starved = true;
-            lthread__ready(s, lt);
+            /* A mate's image could not be saved: try again in a while
+             * rather than lose anyone or spin. */
+            lt->state = LTHREAD__WAITING;
+            lt->wait = LTHREAD__WAIT_MEMORY;
+            lthread__queue_push(&s->starved, lt);
         }
         /* -EAGAIN: lt now waits for its region (see region.c). */
         return;
@@ -292,6 +258,18 @@ static void sched_fire_timers(struct lthread__sched *s, uint64_t now)
 
         lthread__wait_cancel(s, lt);
         lthread__unpark(s, lt, result);
+    }
+}
+
+/* Gives the lthreads that could not get their region for want of memory
+ * another try. */
+static void sched_retry_starved(struct lthread__sched *s)
+{
+    struct lthread *lt;
+
+    while ((lt = lthread__queue_pop(&s->starved))) {
+        lt->wait = LTHREAD__WAIT_NONE;
+        lthread__ready(s, lt);
     }
 }
 
@@ -330,15 +308,17 @@ static void sched_free(struct lthread__sched *s)
 {
     struct lthread *lt;
 
-    /* Unlink every wait first: a join's target may be freed before its
-     * joiner. */
-    for (lt = s->all; lt; lt = lt->all_next) {
-        lthread__timer_remove(s, lt);
-        if (lt->state == LTHREAD__WAITING)
-            lthread__wait_cancel(s, lt);
-    }
-    while ((lt = s->all))
+    /*
+     * What can be left when the loop ends: zombies (exited, never joined)
+     * and, after a deadlock, lthreads waiting forever on a cond or a join
+     * (no timer, no fd, no compute section: else it was no deadlock). A
+     * scheduler that failed its first create has nothing at all.
+     */
+    while ((lt = lthread__queue_pop(&s->zombies)))
         lthread__lt_free(s, lt);
+    while ((lt = lthread__queue_pop(&s->joining)))
+        lthread__lt_free(s, lt);
+    lthread__cond_abandon(s);
     lthread__regions_free(s);
     lthread__io_free(s);
     lthread__free(s->timers);
@@ -350,7 +330,7 @@ static void sched_free(struct lthread__sched *s)
 
 void lthread__sched_release_if_idle(struct lthread__sched *s)
 {
-    if (!s->all && !s->running)
+    if (!s->nlive && !s->zombies.head && !s->running)
         sched_free(s);
 }
 
@@ -387,6 +367,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
     return s;
 
 out_io:
+    lthread__regions_free(s);
     lthread__io_free(s);
 out_free:
     pthread_mutex_destroy(&s->remote_lock);
@@ -401,7 +382,7 @@ int lthread__sched_set_region_size(size_t size)
     if (size < LTHREAD__MIN_STACK || size > LTHREAD__MAX_STACK)
         return -EINVAL;
     if (s) {
-        if (s->all || s->running)
+        if (s->nlive || s->zombies.head || s->running)
             return -EBUSY;
         /* No lthread is bound: the regions can be remade at the new size. */
         lthread__regions_free(s);
@@ -427,7 +408,7 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
 
     if (s->nready)
         return 0;
-    if (s->mem_starved)
+    if (s->starved.head)
         return 1000000; /* 1 ms: memory may come back */
     next = lthread__timer_next(s);
     if (next == UINT64_MAX)
@@ -469,13 +450,13 @@ int lthread_run(void)
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
-            !s->mem_starved) {
+            !s->starved.head) {
             /* Everyone left waits for a cond or join nobody can end. */
             result = -EDEADLK;
             break;
         }
-        s->mem_starved = false;
         lthread__io_poll(s, sched_poll_timeout(s));
+        sched_retry_starved(s);
         sched_take_remote(s);
         if (s->ntimers)
             sched_fire_timers(s, lthread__now_ns());

@@ -1,5 +1,5 @@
 /*
- * Timers: a binary min-heap of lthreads ordered by deadline. Each lthread
+ * Timers: a binary min-heap of (deadline, lthread) pairs. Each lthread
  * remembers its slot, so removal (a cond signalled before its timeout, a
  * wakeup, a destroy) is O(log n) too.
  */
@@ -7,30 +7,30 @@
 #include "lthread_int.h"
 
 static inline void heap_set(struct lthread__sched *s, uint32_t i,
-                            struct lthread *lt)
+                            struct lthread__timer t)
 {
-    s->timers[i] = lt;
-    lt->timer_slot = i;
+    s->timers[i] = t;
+    t.lt->timer_slot = i;
 }
 
 static void sift_up(struct lthread__sched *s, uint32_t i)
 {
-    struct lthread *lt = s->timers[i];
+    struct lthread__timer t = s->timers[i];
 
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
 
-        if (s->timers[parent]->deadline <= lt->deadline)
+        if (s->timers[parent].deadline <= t.deadline)
             break;
         heap_set(s, i, s->timers[parent]);
         i = parent;
     }
-    heap_set(s, i, lt);
+    heap_set(s, i, t);
 }
 
 static void sift_down(struct lthread__sched *s, uint32_t i)
 {
-    struct lthread *lt = s->timers[i];
+    struct lthread__timer t = s->timers[i];
 
     for (;;) {
         uint32_t child = 2 * i + 1;
@@ -38,19 +38,19 @@ static void sift_down(struct lthread__sched *s, uint32_t i)
         if (child >= s->ntimers)
             break;
         if (child + 1 < s->ntimers &&
-            s->timers[child + 1]->deadline < s->timers[child]->deadline)
+            s->timers[child + 1].deadline < s->timers[child].deadline)
             child++;
-        if (lt->deadline <= s->timers[child]->deadline)
+        if (t.deadline <= s->timers[child].deadline)
             break;
         heap_set(s, i, s->timers[child]);
         i = child;
     }
-    heap_set(s, i, lt);
+    heap_set(s, i, t);
 }
 
 int lthread__timer_reserve(struct lthread__sched *s)
 {
-    struct lthread **bigger;
+    struct lthread__timer *bigger;
     uint32_t cap;
 
     if (s->ntimers < s->timers_cap)
@@ -64,14 +64,15 @@ int lthread__timer_reserve(struct lthread__sched *s)
     return 0;
 }
 
-int lthread__timer_add(struct lthread__sched *s, struct lthread *lt)
+int lthread__timer_add(struct lthread__sched *s, struct lthread *lt,
+                       uint64_t deadline)
 {
     int err = lthread__timer_reserve(s);
 
     if (err)
         return err;
     lt->flags |= LTHREAD__F_TIMER;
-    heap_set(s, s->ntimers++, lt);
+    heap_set(s, s->ntimers++, (struct lthread__timer){deadline, lt});
     sift_up(s, lt->timer_slot);
     return 0;
 }
@@ -79,17 +80,17 @@ int lthread__timer_add(struct lthread__sched *s, struct lthread *lt)
 void lthread__timer_remove(struct lthread__sched *s, struct lthread *lt)
 {
     uint32_t i = lt->timer_slot;
-    struct lthread *last;
+    struct lthread__timer last;
 
     if (!(lt->flags & LTHREAD__F_TIMER))
         return;
     lt->flags &= ~LTHREAD__F_TIMER;
     last = s->timers[--s->ntimers];
-    if (last == lt)
+    if (last.lt == lt)
         return;
     heap_set(s, i, last);
     /* The moved element may belong above or below its new slot. */
-    if (i > 0 && s->timers[(i - 1) / 2]->deadline > last->deadline)
+    if (i > 0 && s->timers[(i - 1) / 2].deadline > last.deadline)
         sift_up(s, i);
     else
         sift_down(s, i);
@@ -97,7 +98,7 @@ void lthread__timer_remove(struct lthread__sched *s, struct lthread *lt)
 
 uint64_t lthread__timer_next(const struct lthread__sched *s)
 {
-    return s->ntimers ? s->timers[0]->deadline : UINT64_MAX;
+    return s->ntimers ? s->timers[0].deadline : UINT64_MAX;
 }
 
 struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
@@ -105,9 +106,9 @@ struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
 {
     struct lthread *lt;
 
-    if (!s->ntimers || s->timers[0]->deadline > now)
+    if (!s->ntimers || s->timers[0].deadline > now)
         return NULL;
-    lt = s->timers[0];
+    lt = s->timers[0].lt;
     lthread__timer_remove(s, lt);
     return lt;
 }

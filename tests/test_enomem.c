@@ -1,0 +1,361 @@
+/*
+ * Out of memory: every allocation of the library can be made to fail with
+ * the internal hook lthread__alloc_fail_after(n) (src/alloc.h): the next n
+ * allocations succeed, then all fail; n < 0 turns failing off.
+ *
+ * Leaks are checked twice: by LeakSanitizer in the sanitizer build, and
+ * here by the heap bytes in use (mallinfo2) and the number of mappings in
+ * /proc/self/maps (stack regions are mmap'd), which must come back to what
+ * they were once the scheduler is gone.
+ */
+#include <lthread.h>
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "check.h"
+
+enum { MAX_N = 64 };
+
+static int ran;
+
+static long heap_in_use(void)
+{
+    return (long)mallinfo2().uordblks;
+}
+
+static int nmaps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+
+    if (!f)
+        return 0;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void set_ran(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    ran++;
+}
+
+/*
+ * Runs cycle(ctx) 10 times, then 100 times more, and checks that the heap
+ * bytes in use and the mappings are the same before and after the 100.
+ * (Not after one: glibc's tcache keeps freed chunks counted as in use
+ * until it is full; in a steady state a leak-free cycle changes nothing.)
+ */
+static void leak_check(void (*cycle)(void *), void *ctx, const char *what)
+{
+    long h0;
+    int m0;
+
+    for (int i = 0; i < 10; i++)
+        cycle(ctx);
+    h0 = heap_in_use();
+    m0 = nmaps();
+    for (int i = 0; i < 100; i++)
+        cycle(ctx);
+    CHECK_EQ(heap_in_use(), h0);
+    CHECK_EQ(nmaps(), m0);
+    if (heap_in_use() != h0 || nmaps() != m0)
+        fprintf(stderr, "    leak in: %s\n", what);
+}
+
+struct create_case {
+    const lthread_attr_t *attr;
+    int others; /* lthreads created normally first */
+    long n;     /* allocations that succeed */
+    int result; /* of the create under test */
+};
+
+/* One lthread_create_ex() that may fail, then a run of the scheduler. */
+static void create_cycle(void *p)
+{
+    struct create_case *cc = p;
+    lthread_t *lt = NULL;
+    int m0 = nmaps(), e;
+
+    ran = 0;
+    for (int i = 0; i < cc->others; i++)
+        CHECK_EQ(lthread_create(&lt, set_ran, NULL), 0);
+    lthread__alloc_fail_after(cc->n);
+    errno = 0;
+    cc->result = lthread_create_ex(&lt, set_ran, NULL, cc->attr);
+    e = errno;
+    lthread__alloc_fail_after(-1);
+    if (cc->result != 0) {
+        CHECK_EQ(cc->result, -1);
+        CHECK_EQ(e, ENOMEM);
+        /* Nothing is left of a scheduler that failed half-way. */
+        if (cc->others == 0)
+            CHECK_EQ(nmaps(), m0);
+        /* Usable again once allocations succeed. */
+        CHECK_EQ(lthread_create_ex(&lt, set_ran, NULL, cc->attr), 0);
+    }
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(ran, cc->others + 1);
+}
+
+/* lthread_create (or _ex with attr) failing at every allocation in turn. */
+static void create_until_success(const lthread_attr_t *attr, int others,
+                                 const char *what)
+{
+    struct create_case cc = {attr, others, 0, -1};
+
+    for (cc.n = 0; cc.n < MAX_N; cc.n++) {
+        create_cycle(&cc);
+        if (cc.result == 0)
+            break;
+        leak_check(create_cycle, &cc, what);
+    }
+    CHECK_EQ(cc.result, 0);
+    CHECK(cc.n >= 1); /* at least the lthread itself is allocated */
+    printf("note: %s succeeds from %ld allocations on\n", what, cc.n);
+}
+
+/* The same, from inside a running lthread. */
+static void create_inside_cycle(void *p)
+{
+    struct create_case *cc = p;
+    lthread_t *child = NULL;
+    int e;
+
+    lthread__alloc_fail_after(cc->n);
+    errno = 0;
+    cc->result = lthread_create_ex(&child, set_ran, NULL, cc->attr);
+    e = errno;
+    lthread__alloc_fail_after(-1);
+    if (cc->result == 0) {
+        CHECK_EQ(lthread_join(child, NULL, 0), 0);
+    } else {
+        CHECK_EQ(cc->result, -1);
+        CHECK_EQ(e, ENOMEM);
+    }
+}
+
+static void create_inside(lthread_t *lt, void *arg)
+{
+    struct create_case cc = {arg, 0, 0, -1};
+
+    (void)lt;
+    for (cc.n = 0; cc.n < MAX_N; cc.n++) {
+        create_inside_cycle(&cc);
+        if (cc.result == 0)
+            break;
+        leak_check(create_inside_cycle, &cc, "lthread_create in an lthread");
+    }
+    CHECK_EQ(cc.result, 0);
+}
+
+static void test_create(void)
+{
+    lthread_attr_t a;
+    lthread_t *lt;
+
+    create_until_success(NULL, 0, "the first lthread_create");
+    create_until_success(NULL, 2, "a later lthread_create");
+    CHECK_EQ(lthread_attr_init(&a), 0);
+    a.flags = LTHREAD_ATTR_PRIVATE_STACK;
+    create_until_success(&a, 0, "a first private-stack lthread_create_ex");
+    create_until_success(&a, 2, "a later private-stack lthread_create_ex");
+
+    CHECK_EQ(lthread_create(&lt, create_inside, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(lthread_create(&lt, create_inside, &a), 0);
+    CHECK_EQ(lthread_run(), 0);
+}
+
+static void cond_cycle(void *p)
+{
+    long *n = p;
+    lthread_cond_t *c = NULL;
+    int r, e;
+
+    lthread__alloc_fail_after(*n);
+    errno = 0;
+    r = lthread_cond_create(&c);
+    e = errno;
+    lthread__alloc_fail_after(-1);
+    if (r == 0) {
+        CHECK(c != NULL);
+        CHECK_EQ(lthread_cond_destroy(c), 0);
+    } else {
+        CHECK_EQ(r, -1);
+        CHECK_EQ(e, ENOMEM);
+    }
+}
+
+static void test_cond_create(void)
+{
+    long n = 0;
+
+    leak_check(cond_cycle, &n, "lthread_cond_create");
+    n = 1;
+    leak_check(cond_cycle, &n, "lthread_cond_create");
+}
+
+/*
+ * Waits with a timeout need room in the timer heap. The header documents
+ * no ENOMEM for lthread_sleep, lthread_cond_wait or lthread_join; what we
+ * accept: the call works, or it fails with -1/ENOMEM having changed
+ * nothing (the cond has no waiter, the joined lthread can still be joined).
+ */
+static lthread_cond_t *cond;
+static const char *wait_notes[3];
+
+static void waits_when_out_of_memory(lthread_t *lt, void *arg)
+{
+    lthread_t *child;
+    int r, e;
+
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(lthread_create(&child, set_ran, NULL), 0);
+
+    lthread__alloc_fail_after(0);
+    errno = 0;
+    r = lthread_sleep(5);
+    e = errno;
+    lthread__alloc_fail_after(-1);
+    CHECK(r == 0 || (r == -1 && e == ENOMEM));
+    wait_notes[0] = r == 0 ? "works" : "fails with -1/ENOMEM";
+
+    lthread__alloc_fail_after(0);
+    errno = 0;
+    r = lthread_cond_wait(cond, 5);
+    e = errno;
+    lthread__alloc_fail_after(-1);
+    CHECK(r == -2 || (r == -1 && e == ENOMEM));
+    wait_notes[1] = r == -2 ? "works" : "fails with -1/ENOMEM";
+
+    lthread__alloc_fail_after(0);
+    errno = 0;
+    r = lthread_join(child, NULL, 1000);
+    e = errno;
+    lthread__alloc_fail_after(-1);
+    CHECK(r == 0 || (r == -1 && e == ENOMEM));
+    wait_notes[2] = r == 0 ? "works" : "fails with -1/ENOMEM";
+    if (r != 0)
+        CHECK_EQ(lthread_join(child, NULL, 1000), 0);
+}
+
+static void test_waits(void)
+{
+    lthread_t *lt;
+
+    ran = 0;
+    CHECK_EQ(lthread_cond_create(&cond), 0);
+    CHECK_EQ(lthread_create(&lt, waits_when_out_of_memory, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(ran, 1);
+    CHECK_EQ(lthread_cond_destroy(cond), 0); /* no waiter left behind */
+    printf("note: out of memory in a fresh scheduler, a timed sleep %s, "
+           "a timed cond wait %s, a timed join %s\n",
+           wait_notes[0], wait_notes[1], wait_notes[2]);
+}
+
+/*
+ * An lthread's stack image must be saved when memory runs out: with one
+ * shared region, A owns it and B must start there, which needs a copy of
+ * A's frames. What we require: nobody is lost, B runs once memory is back,
+ * both stacks are intact. C, on a private stack, gives memory back after
+ * 30 ms.
+ */
+static double reset_at, b_started_at;
+static int b_ran, a_ok, b_ok;
+
+static void lt_a(lthread_t *lt, void *arg)
+{
+    char pattern[3000];
+
+    (void)lt;
+    (void)arg;
+    memset(pattern, 'a', sizeof(pattern));
+    lthread__alloc_fail_after(0);
+    lthread_sleep(0); /* B cannot start: A's image cannot be saved */
+    CHECK_EQ(b_ran, 0);
+    lthread_sleep(5); /* the timer heap has room: no allocation */
+    while (!b_ran)
+        lthread_sleep(1);
+    a_ok = pattern[0] == 'a' && pattern[sizeof(pattern) - 1] == 'a' &&
+           memchr(pattern, 0, sizeof(pattern)) == NULL;
+}
+
+static void lt_b(lthread_t *lt, void *arg)
+{
+    char pattern[2000];
+
+    (void)lt;
+    (void)arg;
+    b_started_at = check_now_ms();
+    b_ran = 1;
+    memset(pattern, 'b', sizeof(pattern));
+    lthread_sleep(1); /* A runs again: B's image is saved */
+    b_ok = pattern[0] == 'b' && pattern[sizeof(pattern) - 1] == 'b';
+}
+
+static void lt_c(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    lthread_sleep(30);
+    reset_at = check_now_ms();
+    lthread__alloc_fail_after(-1);
+}
+
+static double cpu_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void test_image_save(void)
+{
+    lthread_attr_t a;
+    lthread_t *lt;
+    double c0;
+
+    setenv("LTHREAD_REGIONS", "1", 1); /* read when the scheduler is made */
+    b_ran = a_ok = b_ok = 0;
+    CHECK_EQ(lthread_attr_init(&a), 0);
+    a.flags = LTHREAD_ATTR_PRIVATE_STACK;
+    CHECK_EQ(lthread_create_ex(&lt, lt_c, NULL, &a), 0);
+    CHECK_EQ(lthread_create(&lt, lt_a, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, lt_b, NULL), 0);
+    c0 = cpu_ms();
+    CHECK_EQ(lthread_run(), 0);
+    c0 = cpu_ms() - c0;
+    unsetenv("LTHREAD_REGIONS");
+    lthread__alloc_fail_after(-1);
+    CHECK_EQ(b_ran, 1);
+    CHECK(b_started_at >= reset_at);
+    CHECK_EQ(a_ok, 1);
+    CHECK_EQ(b_ok, 1);
+    /* Retrying is fine, spinning is not: region.c means to retry every
+     * millisecond. */
+    CHECK(c0 < 15 * check_slow());
+    printf("note: a region-mate whose owner's image cannot be saved waits "
+           "until memory comes back (%.1f ms after), the scheduler used "
+           "%.1f ms of CPU in those ~30 ms\n",
+           b_started_at - reset_at, c0);
+}
+
+int main(void)
+{
+    test_create();
+    test_cond_create();
+    test_waits();
+    test_image_save();
+    return check_summary("test_enomem");
+}
