@@ -167,10 +167,11 @@ static void *worker_main(void *arg)
         lt = lthread__queue_pop(&pool.jobs);
         pthread_mutex_unlock(&pool.lock);
 
-        /* Only lt runs here: nothing hands over directly on a worker. */
+        /* Only lt runs here: nothing hands over directly on a worker.
+         * Its state stays COMPUTE throughout: only its scheduler's
+         * pthread writes it, and reads it meanwhile (join, destroy). */
         lt = lthread__switch_in(&w->host, lt);
         /* lt called lthread_compute_end(): send it home. */
-        lt->state = LTHREAD__COMPUTE;
         lthread__sched_remote_ready(lt->sched, lt);
 
         pthread_mutex_lock(&pool.lock);

@@ -91,7 +91,6 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
         creator = s->host.current;
         lt->region = creator ? creator->region : NULL;
     }
-    lthread__fiber_set(lt, lthread__tsan_create_fiber());
     lt->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
     s->nlive++;
     lthread__ready(s, lt);

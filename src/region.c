@@ -18,6 +18,7 @@
  *   +-------+---------------------+-----------+
  *   map     base                  owner->sp   top
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,11 +35,15 @@
 
 static size_t page_size(void)
 {
-    static size_t cached;
+    /* Schedulers of several pthreads may fill it at once: same value. */
+    static _Atomic size_t cached;
+    size_t pg = atomic_load_explicit(&cached, memory_order_relaxed);
 
-    if (!cached)
-        cached = (size_t)sysconf(_SC_PAGESIZE);
-    return cached;
+    if (!pg) {
+        pg = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&cached, pg, memory_order_relaxed);
+    }
+    return pg;
 }
 
 void lthread__regions_init(struct lthread__sched *s)

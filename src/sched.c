@@ -78,7 +78,6 @@ struct lthread *lthread__switch_in(struct lthread__host *h,
     struct lthread *back;
 
     h->current = lt;
-    lt->state = LTHREAD__RUNNING;
     *h->errno_loc = lt->saved_errno;
     lthread__asan_start_switch(&h->asan_fake_stack, r->base,
                                (size_t)(r->top - r->base));
@@ -217,9 +216,17 @@ static void sched_reap(struct lthread__sched *s, struct lthread *lt)
 /* Runs lt until it switches out, then deals with why it did. */
 static void sched_resume(struct lthread__sched *s, struct lthread *lt)
 {
-    int err = lt->sp ? lthread__region_enter(s, lt)
-                     : lthread__region_start(s, lt);
+    int err;
 
+    if (lt->sp) {
+        err = lthread__region_enter(s, lt);
+    } else {
+        err = lthread__region_start(s, lt);
+        /* TSan fibers are created at the first run, not at creation:
+         * TSan counts them as threads, and its limit is ~8000. */
+        if (!err)
+            lthread__fiber_set(lt, lthread__tsan_create_fiber());
+    }
     if (lthread__unlikely(err)) {
         if (err == -ENOMEM) {
             /* A mate's image could not be saved: try again in a while
@@ -233,6 +240,7 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     }
     /* Whoever switches back (lt, or one it handed over to directly) is
      * the one whose state matters now. */
+    lt->state = LTHREAD__RUNNING;
     lt = lthread__switch_in(&s->host, lt);
     switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
