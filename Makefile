@@ -274,6 +274,15 @@ check-man:
 check:
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-tsan
+	@if command -v $(AARCH64_CC) >/dev/null 2>&1 && \
+	    command -v $(firstword $(QEMU_AARCH64)) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory check-aarch64; \
+	elif [ -n "$$CI" ]; then \
+	    echo "== CI: $(AARCH64_CC) or qemu missing" >&2; exit 1; \
+	else \
+	    echo "== SKIP aarch64: install gcc-aarch64-linux-gnu qemu-user"; \
+	fi
 	@$(MAKE) --no-print-directory check-man
 	@$(MAKE) --no-print-directory check-install
 

@@ -460,9 +460,12 @@ int lthread__region_private(struct lthread__sched *s, struct lthread *lt,
 
 /* First run of lt (lt->sp still NULL): binds it to a region unless it has
  * one, builds its first frame and makes it the region's owner. Returns 0,
- * -EAGAIN (the owner computes: lt now waits on the region's waiters) or
- * -ENOMEM (the owner's image could not be saved; try again later). */
-int lthread__region_start(struct lthread__sched *s, struct lthread *lt);
+ * -EAGAIN (the owner computes: lt now waits on the region's waiters),
+ * -ENOMEM (the owner's image could not be saved; try again later) or,
+ * when !may_copy, -EBUSY if the region has another owner (lt stays
+ * bound, ready to be started later). */
+int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
+                          bool may_copy);
 
 /*
  * Makes lt's frames present in its region, saving the current owner's

@@ -277,7 +277,8 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt)
     return region_take(lt->region, lt);
 }
 
-int lthread__region_start(struct lthread__sched *s, struct lthread *lt)
+int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
+                          bool may_copy)
 {
     struct lthread__region *r = lt->region;
     int err;
@@ -293,6 +294,8 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt)
         r->nbound++;
     }
     r = lt->region;
+    if (!may_copy && r->owner && r->owner != lt)
+        return -EBUSY;
     err = region_take(r, lt);
     if (err)
         return err; /* stays bound; it starts when it gets the region */

@@ -92,6 +92,19 @@ struct lthread *lthread__switch_in(struct lthread__host *h,
     return back;
 }
 
+/* First run of lt: its region and first frame (see region.c), and its
+ * TSan fiber, created only now since TSan counts fibers as threads (limit
+ * ~8000). */
+static int sched_start(struct lthread__sched *s, struct lthread *lt,
+                       bool may_copy)
+{
+    int err = lthread__region_start(s, lt, may_copy);
+
+    if (!err)
+        lthread__fiber_set(lt, lthread__tsan_create_fiber());
+    return err;
+}
+
 /*
  * The direct path: instead of going through the scheduler loop (two
  * switches), a suspending lthread switches straight into the next ready
@@ -105,9 +118,15 @@ static inline int switch_direct(struct lthread__sched *s,
 {
     struct lthread *next = s->ready.head;
 
-    if (!next || !s->round_left || !next->sp ||
-        next->region->owner != next)
+    if (!next || !s->round_left)
         return 0;
+    if (!next->sp) {
+        /* A new lthread starts directly when its region is free. */
+        if (sched_start(s, next, false))
+            return 0;
+    } else if (next->region->owner != next) {
+        return 0;
+    }
     s->round_left--;
     lthread__queue_pop(&s->ready);
     s->nready--;
@@ -218,15 +237,10 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
 {
     int err;
 
-    if (lt->sp) {
+    if (lt->sp)
         err = lthread__region_enter(s, lt);
-    } else {
-        err = lthread__region_start(s, lt);
-        /* TSan fibers are created at the first run, not at creation:
-         * TSan counts them as threads, and its limit is ~8000. */
-        if (!err)
-            lthread__fiber_set(lt, lthread__tsan_create_fiber());
-    }
+    else
+        err = sched_start(s, lt, true);
     if (lthread__unlikely(err)) {
         if (err == -ENOMEM) {
             /* A mate's image could not be saved: try again in a while
