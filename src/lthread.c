@@ -41,9 +41,14 @@ void lthread__entry(void *p)
 {
     struct lthread *lt = p;
 
-    /* First landing on this stack: no fake stack to restore yet. */
+    /* First landing on this stack: no fake stack to restore yet. Always
+     * on lt's own scheduler, perhaps straight from an exiting lthread. */
     lthread__asan_finish_switch(NULL, NULL, NULL);
+    lthread__after_switch(lt->sched);
     lt->fn(lt, lt->arg);
+    /* Returning from inside a compute section: go home first. */
+    if (!lthread__sched_get())
+        lthread_compute_end();
     lthread__exit_self(lt, NULL);
 }
 
@@ -51,6 +56,7 @@ void lthread__exit_self(struct lthread *self, void *value)
 {
     self->exit_value = value;
     self->state = LTHREAD__EXITED;
+    lthread__sched_exiting(self->sched, self);
     lthread__switch_out(self, true);
     __builtin_trap(); /* an exited lthread is never resumed */
 }

@@ -263,6 +263,11 @@ struct lthread__sched {
     struct lthread__queue remote;
     _Atomic bool remote_pending;
     bool running;               /* inside lthread_run() */
+    /* An lthread that exited by switching straight into another: that
+     * one frees it on landing (lthread__after_switch). dead_sp receives
+     * the exiting context's sp, which nobody resumes. */
+    struct lthread *dying;
+    void *dead_sp;
     /* READY lthreads that could not enter their region because a mate's
      * image could not be saved (ENOMEM): retried after a short wait. */
     struct lthread__queue starved;
@@ -313,6 +318,15 @@ void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
 
 /* Frees s if no lthread was ever added to it (after a failed create). */
 void lthread__sched_release_if_idle(struct lthread__sched *s);
+
+/* The running lthread is exiting: counts it out, makes it a zombie (unless
+ * detached) and wakes its joiner. Its memory is freed later, off its
+ * stack. */
+void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt);
+
+/* Called first thing after landing on an lthread of s on s's pthread:
+ * frees an lthread that exited by switching straight to us. */
+void lthread__after_switch(struct lthread__sched *s);
 
 /* Wakes `joiner`, waiting in lthread_join(), with `result`. */
 void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,

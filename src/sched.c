@@ -108,20 +108,24 @@ static int sched_start(struct lthread__sched *s, struct lthread *lt,
 /*
  * The direct path: instead of going through the scheduler loop (two
  * switches), a suspending lthread switches straight into the next ready
- * one when that one's frames are already in place (no copy needed) and
- * the current round still has budget (so timers and I/O are not starved).
- * Returns 0 when the scheduler loop must decide, 1 after a switch, 2 when
- * self was itself next (a yield with nobody else ready: no switch).
+ * one when that one's frames are already in place, or it is new and its
+ * region is free (no copy needed), and the current round still has budget
+ * (so timers and I/O are not starved). An exiting lthread does the same,
+ * saving into a scratch slot; the lthread it lands in frees it (see
+ * sched_bury). Returns 0 when the scheduler loop must decide, 1 after a
+ * switch, 2 when self was itself next (a yield with nobody else ready).
  */
 static inline int switch_direct(struct lthread__sched *s,
-                                struct lthread *self)
+                                struct lthread *self, bool exiting)
 {
     struct lthread *next = s->ready.head;
+    struct lthread__region *r;
 
     if (!next || !s->round_left)
         return 0;
     if (!next->sp) {
-        /* A new lthread starts directly when its region is free. */
+        /* Safe while exiting too: self still owns its region, so a new
+         * lthread cannot take it without a copy, which is refused here. */
         if (sched_start(s, next, false))
             return 0;
     } else if (next->region->owner != next) {
@@ -136,12 +140,36 @@ static inline int switch_direct(struct lthread__sched *s,
     s->host.current = next;
     self->saved_errno = *s->host.errno_loc;
     *s->host.errno_loc = next->saved_errno;
-    lthread__asan_start_switch(lthread__fake_slot(self), next->region->base,
-                               (size_t)(next->region->top -
-                                        next->region->base));
+    r = next->region;
+    lthread__asan_start_switch(exiting ? NULL : lthread__fake_slot(self),
+                               r->base, (size_t)(r->top - r->base));
     lthread__tsan_switch_to(lthread__fiber_of(next));
+    if (exiting) {
+        s->dying = self;
+        lthread__switch(&s->dead_sp, next->sp);
+        __builtin_unreachable();
+    }
     lthread__switch(&self->sp, next->sp);
     return 1;
+}
+
+/* Frees what an exited lthread still held once nobody runs on its stack:
+ * its region (and image), and itself if detached. */
+static void sched_bury(struct lthread__sched *s, struct lthread *lt)
+{
+    lthread__region_leave(s, lt);
+    if (lt->flags & LTHREAD__F_DETACHED)
+        lthread__lt_free(s, lt);
+}
+
+void lthread__after_switch(struct lthread__sched *s)
+{
+    struct lthread *dead = s->dying;
+
+    if (lthread__unlikely(dead != NULL)) {
+        s->dying = NULL;
+        sched_bury(s, dead);
+    }
 }
 
 void lthread__switch_out(struct lthread *self, bool exiting)
@@ -149,11 +177,10 @@ void lthread__switch_out(struct lthread *self, bool exiting)
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
 
-    /* Exits and compute hand-overs need the scheduler to act after the
-     * switch; on a compute pthread there is no one else to run. */
-    if (lthread__likely(!exiting && h == &s->host &&
-                        self->state != LTHREAD__COMPUTE)) {
-        switch (switch_direct(s, self)) {
+    /* Compute hand-overs need the scheduler to act after the switch; on a
+     * compute pthread there is no one else to run. */
+    if (lthread__likely(h == &s->host && self->state != LTHREAD__COMPUTE)) {
+        switch (switch_direct(s, self, exiting)) {
         case 1:
             goto resumed;
         case 2:
@@ -168,6 +195,10 @@ void lthread__switch_out(struct lthread *self, bool exiting)
     lthread__switch(&self->sp, h->sp);
 resumed:
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
+    /* Landed from an exiting lthread? Only on our own scheduler's pthread
+     * (a compute pthread resumes us too, and must not touch s). */
+    if (lthread__host_get() == &s->host)
+        lthread__after_switch(s);
 }
 
 /* ---- queues and waits ------------------------------------------------- */
@@ -215,21 +246,15 @@ void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,
     lthread__unpark(s, joiner, result);
 }
 
-/* lt switched out for the last time: its frames are dead. */
-static void sched_reap(struct lthread__sched *s, struct lthread *lt)
+void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt)
 {
-    struct lthread *joiner = lt->joiner;
-
-    lthread__region_leave(s, lt);
     s->nlive--;
-    if (lt->flags & LTHREAD__F_DETACHED) {
-        lthread__lt_free(s, lt);
+    if (lt->flags & LTHREAD__F_DETACHED)
         return;
-    }
     /* A zombie until joined; the joiner takes it off this queue. */
     lthread__queue_push(&s->zombies, lt);
-    if (joiner)
-        lthread__join_wake(s, joiner, 0);
+    if (lt->joiner)
+        lthread__join_wake(s, lt->joiner, 0);
 }
 
 /* Runs lt until it switches out, then deals with why it did. */
@@ -258,7 +283,7 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     lt = lthread__switch_in(&s->host, lt);
     switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
-        sched_reap(s, lt);
+        sched_bury(s, lt);
         break;
     case LTHREAD__COMPUTE:
         lthread__compute_submit(s, lt);
