@@ -78,7 +78,7 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
     s = lthread__sched_get_or_create(&err);
     if (!s)
         return lthread__fail(err);
-    lt = lthread__calloc(sizeof(*lt));
+    lt = lthread__lt_alloc(s);
     if (!lt) {
         err = -ENOMEM;
         goto out_sched;
@@ -104,7 +104,7 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
     return 0;
 
 out_free:
-    lthread__free(lt);
+    lthread__lt_release(s, lt);
 out_sched:
     lthread__sched_release_if_idle(s);
     return lthread__fail(err);

@@ -268,6 +268,9 @@ struct lthread__sched {
      * the exiting context's sp, which nobody resumes. */
     struct lthread *dying;
     void *dead_sp;
+    /* Freed control blocks kept for reuse (linked by next). */
+    struct lthread *lt_cache;
+    uint32_t nlt_cache;
     /* READY lthreads that could not enter their region because a mate's
      * image could not be saved (ENOMEM): retried after a short wait. */
     struct lthread__queue starved;
@@ -331,6 +334,11 @@ void lthread__after_switch(struct lthread__sched *s);
 /* Wakes `joiner`, waiting in lthread_join(), with `result`. */
 void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,
                         int result);
+
+/* A zeroed control block, recycled or new; NULL on ENOMEM. */
+struct lthread *lthread__lt_alloc(struct lthread__sched *s);
+/* Gives back a control block (to the recycling list, or to malloc). */
+void lthread__lt_release(struct lthread__sched *s, struct lthread *lt);
 
 /* Unlinks and frees an lthread that will never run again (exited or
  * destroyed; already out of every queue and wait). */
