@@ -106,37 +106,54 @@ static int sched_start(struct lthread__sched *s, struct lthread *lt,
 }
 
 /*
+ * Where the running lthread `self` goes when it switches out, with all the
+ * bookkeeping done: the sp to switch to and where to save self's sp, or a
+ * NULL sp when self keeps running (a yield with nobody else ready). (Two
+ * pointers: returned in registers on both architectures.)
+ *
  * The direct path: instead of going through the scheduler loop (two
- * switches), a suspending lthread switches straight into the next ready
- * one when that one's frames are already in place, or it is new and its
- * region is free (no copy needed), and the current round still has budget
- * (so timers and I/O are not starved). An exiting lthread does the same,
- * saving into a scratch slot; the lthread it lands in frees it (see
- * sched_bury). Returns 0 when the scheduler loop must decide, 1 after a
- * switch, 2 when self was itself next (a yield with nobody else ready).
+ * switches), self switches straight into the next ready lthread when that
+ * one's frames are already in place, or it is new and its region is free
+ * (no copy needed), and the current round still has budget (so timers and
+ * I/O are not starved). An exiting lthread does the same, saving into a
+ * scratch slot; the lthread it lands in frees it (see sched_bury).
+ * Otherwise self switches to its host: the scheduler, or the compute
+ * pthread it runs on (compute hand-overs need the scheduler to act after
+ * the switch; on a compute pthread there is no one else to run).
+ *
+ * Not inlined on purpose: its frame is gone by the time of the switch, so
+ * it costs nothing in every suspended lthread's saved image.
  */
-static inline int switch_direct(struct lthread__sched *s,
-                                struct lthread *self, bool exiting)
+struct switch_to {
+    void *sp;       /* where to go; NULL: stay */
+    void **save;    /* where to save the running context's sp */
+};
+
+static __attribute__((noinline)) struct switch_to
+switch_target(struct lthread *self, bool exiting)
 {
+    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
+    struct lthread__sched *s = self->sched;
     struct lthread *next = s->ready.head;
     struct lthread__region *r;
 
-    if (!next || !s->round_left)
-        return 0;
+    if (h != &s->host || self->state == LTHREAD__COMPUTE || !next ||
+        !s->round_left)
+        goto to_host;
     if (!next->sp) {
         /* Safe while exiting too: self still owns its region, so a new
          * lthread cannot take it without a copy, which is refused here. */
         if (sched_start(s, next, false))
-            return 0;
+            goto to_host;
     } else if (next->region->owner != next) {
-        return 0;
+        goto to_host;
     }
     s->round_left--;
     lthread__queue_pop(&s->ready);
     s->nready--;
     next->state = LTHREAD__RUNNING;
     if (next == self)
-        return 2;
+        return (struct switch_to){NULL, NULL};
     s->host.current = next;
     self->saved_errno = *s->host.errno_loc;
     *s->host.errno_loc = next->saved_errno;
@@ -146,11 +163,15 @@ static inline int switch_direct(struct lthread__sched *s,
     lthread__tsan_switch_to(lthread__fiber_of(next));
     if (exiting) {
         s->dying = self;
-        lthread__switch(&s->dead_sp, next->sp);
-        __builtin_unreachable();
+        return (struct switch_to){next->sp, &s->dead_sp};
     }
-    lthread__switch(&self->sp, next->sp);
-    return 1;
+    return (struct switch_to){next->sp, &self->sp};
+
+to_host:
+    lthread__asan_start_switch(exiting ? NULL : lthread__fake_slot(self),
+                               h->asan_bottom, h->asan_size);
+    lthread__tsan_switch_to(h->tsan_fiber);
+    return (struct switch_to){h->sp, &self->sp};
 }
 
 /* Frees what an exited lthread still held once nobody runs on its stack:
@@ -162,7 +183,7 @@ static void sched_bury(struct lthread__sched *s, struct lthread *lt)
         lthread__lt_free(s, lt);
 }
 
-void lthread__after_switch(struct lthread__sched *s)
+__attribute__((noinline)) void lthread__after_switch(struct lthread__sched *s)
 {
     struct lthread *dead = s->dying;
 
@@ -174,30 +195,17 @@ void lthread__after_switch(struct lthread__sched *s)
 
 void lthread__switch_out(struct lthread *self, bool exiting)
 {
-    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
-    struct lthread__sched *s = self->sched;
+    struct switch_to to = switch_target(self, exiting);
+    struct lthread__sched *s;
 
-    /* Compute hand-overs need the scheduler to act after the switch; on a
-     * compute pthread there is no one else to run. */
-    if (lthread__likely(h == &s->host && self->state != LTHREAD__COMPUTE)) {
-        switch (switch_direct(s, self, exiting)) {
-        case 1:
-            goto resumed;
-        case 2:
-            return; /* never left */
-        default:
-            break;
-        }
-    }
-    lthread__asan_start_switch(exiting ? NULL : lthread__fake_slot(self),
-                               h->asan_bottom, h->asan_size);
-    lthread__tsan_switch_to(h->tsan_fiber);
-    lthread__switch(&self->sp, h->sp);
-resumed:
+    if (!to.sp)
+        return;
+    lthread__switch(to.save, to.sp);
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
     /* Landed from an exiting lthread? Only on our own scheduler's pthread
      * (a compute pthread resumes us too, and must not touch s). */
-    if (lthread__host_get() == &s->host)
+    s = self->sched;
+    if (lthread__host_get() == &s->host && s->dying)
         lthread__after_switch(s);
 }
 
