@@ -41,16 +41,31 @@ struct worker {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t work;        /* signalled when jobs are queued */
+    pthread_cond_t work;        /* signalled when jobs are queued; waits
+                                 * on CLOCK_MONOTONIC (see pool_init) */
     struct lthread__queue jobs; /* lthreads waiting for a worker */
+    unsigned njobs;             /* in `jobs` */
     unsigned nworkers;
     unsigned nidle;             /* workers waiting on `work` */
     unsigned max_workers;       /* 0 until configured */
     uint64_t idle_ms;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .work = PTHREAD_COND_INITIALIZER,
 };
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+/* The idle deadline is on CLOCK_MONOTONIC, so the condvar must wait on it
+ * too (a static initializer gives CLOCK_REALTIME, for which a monotonic
+ * deadline is long past: workers would quit after every job). */
+static void pool_init(void)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool.work, &attr);
+    pthread_condattr_destroy(&attr);
+}
 
 /* ---- learning which entry functions compute --------------------------- */
 
@@ -165,6 +180,7 @@ static void *worker_main(void *arg)
                 goto out_exit;
         }
         lt = lthread__queue_pop(&pool.jobs);
+        pool.njobs--;
         pthread_mutex_unlock(&pool.lock);
 
         /* Only lt runs here: nothing hands over directly on a worker.
@@ -210,15 +226,20 @@ void lthread__compute_submit(struct lthread__sched *s, struct lthread *lt)
 {
     int err = 0;
 
+    pthread_once(&pool_once, pool_init);
     pthread_mutex_lock(&pool.lock);
     pool_configure();
-    /* Queue first, so a worker that times out right now still sees it. */
+    /* Queue first, so a worker that times out right now still sees it.
+     * Idle workers that were signalled may not have taken their job yet:
+     * only jobs beyond the idle count need a new worker. */
     lthread__queue_push(&pool.jobs, lt);
-    if (pool.nidle == 0 && pool.nworkers < pool.max_workers)
+    pool.njobs++;
+    if (pool.njobs > pool.nidle && pool.nworkers < pool.max_workers)
         err = pool_spawn();
     if (err && pool.nworkers == 0) {
         /* Nobody can ever run it: the section fails, at home. */
         lthread__queue_remove(&pool.jobs, lt);
+        pool.njobs--;
         pthread_mutex_unlock(&pool.lock);
         lt->wake_result = err;
         lthread__ready(s, lt);

@@ -74,6 +74,25 @@
 #define lthread__fiber_set(lt, f) ((void)(f))
 #endif
 
+/*
+ * A switch decided in one function and made in another (the decision's
+ * frame must be gone before the switch, see sched.c): what the sanitizers
+ * must be told just before the switch itself. TSan in particular must
+ * switch fibers after the last instrumented function exit of the old
+ * fiber. Empty in plain builds.
+ */
+struct lthread__san_switch {
+#ifdef LTHREAD__ASAN
+    void **fake_save;
+    const void *bottom;
+    size_t size;
+#endif
+#ifdef LTHREAD__TSAN
+    void *fiber;
+#endif
+    char unused; /* a struct may not be empty */
+};
+
 /* Marks a function that reads or writes other contexts' stacks wholesale:
  * ASan would take their redzones for overflows. */
 #ifdef LTHREAD__ASAN
@@ -103,6 +122,42 @@ static inline void lthread__asan_finish_switch(void *fake_stack_save,
 #else
     (void)fake_stack_save, (void)bottom_old, (void)size_old;
 #endif
+}
+
+/* Records what lthread__san_before_switch() will tell the sanitizers. */
+static inline void lthread__san_prepare(struct lthread__san_switch *p,
+                                        void **fake_save, const void *bottom,
+                                        size_t size, void *fiber)
+{
+#ifdef LTHREAD__ASAN
+    p->fake_save = fake_save;
+    p->bottom = bottom;
+    p->size = size;
+#else
+    (void)fake_save, (void)bottom, (void)size;
+#endif
+#ifdef LTHREAD__TSAN
+    p->fiber = fiber;
+#else
+    (void)fiber;
+#endif
+    (void)p;
+}
+
+static inline void
+lthread__san_before_switch(const struct lthread__san_switch *p)
+{
+    lthread__asan_start_switch(
+#ifdef LTHREAD__ASAN
+        p->fake_save, p->bottom, p->size
+#else
+        NULL, NULL, 0
+#endif
+    );
+#ifdef LTHREAD__TSAN
+    lthread__tsan_switch_to(p->fiber);
+#endif
+    (void)p;
 }
 
 /* The calling pthread's stack, which ASan must be told about when an

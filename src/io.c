@@ -33,10 +33,10 @@
 /* One fd of an lthread_poll() wait, linked in fds[fd].pollers. */
 struct lthread__io_node {
     struct lthread__io_node *next;
-    struct lthread__io_node *prev;  /* NULL: first in fds[fd].pollers */
+    struct lthread__io_node *prev; /* NULL: first in fds[fd].pollers */
     struct lthread__io_set *set;
-    int fd;                         /* -1: not linked (unwatchable, dup) */
-    unsigned events;                /* LTHREAD__POLL_IN / _OUT wanted */
+    int fd;          /* -1: not linked (unwatchable, dup) */
+    unsigned events; /* LTHREAD__POLL_IN / _OUT wanted */
 };
 
 /* The fds of one lthread_poll() wait; lt->wait_obj while it waits. */
@@ -112,8 +112,7 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
     err = fd_register(s, fd);
     if (err)
         return err == -EPERM ? 0 : err;
-    q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers
-                                    : &s->fds[fd].writers;
+    q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers : &s->fds[fd].writers;
     lthread__queue_push(q, self);
     self->io_fd = fd;
     self->io_events = (uint8_t)events;
@@ -163,8 +162,7 @@ static unsigned poll_dirs(short events)
 }
 
 int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
-                          const struct pollfd *fds, nfds_t n,
-                          uint64_t timeout)
+                          const struct pollfd *fds, nfds_t n, uint64_t timeout)
 {
     struct lthread__io_set *set;
     int err;
@@ -230,10 +228,8 @@ void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt)
     } else {
         struct lthread__fd *e = &s->fds[lt->io_fd];
 
-        lthread__queue_remove((lt->io_events & LTHREAD__POLL_IN)
-                                  ? &e->readers
-                                  : &e->writers,
-                              lt);
+        lthread__queue_remove(
+            (lt->io_events & LTHREAD__POLL_IN) ? &e->readers : &e->writers, lt);
     }
     s->nio_waiting--;
 }

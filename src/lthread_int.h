@@ -203,6 +203,8 @@ struct lthread__host {
     void *asan_fake_stack;
     void *tsan_fiber;           /* the host's own TSan fiber */
     int *errno_loc;             /* the host pthread's errno, cached */
+    /* Sanitizer calls owed by the switch being made (sched.c). */
+    struct lthread__san_switch san_pending;
 };
 
 /* initial-exec: a plain %fs-relative load, no __tls_get_addr call. */

@@ -158,9 +158,9 @@ switch_target(struct lthread *self, bool exiting)
     self->saved_errno = *s->host.errno_loc;
     *s->host.errno_loc = next->saved_errno;
     r = next->region;
-    lthread__asan_start_switch(exiting ? NULL : lthread__fake_slot(self),
-                               r->base, (size_t)(r->top - r->base));
-    lthread__tsan_switch_to(lthread__fiber_of(next));
+    lthread__san_prepare(&h->san_pending,
+                         exiting ? NULL : lthread__fake_slot(self), r->base,
+                         (size_t)(r->top - r->base), lthread__fiber_of(next));
     if (exiting) {
         s->dying = self;
         return (struct switch_to){next->sp, &s->dead_sp};
@@ -168,9 +168,9 @@ switch_target(struct lthread *self, bool exiting)
     return (struct switch_to){next->sp, &self->sp};
 
 to_host:
-    lthread__asan_start_switch(exiting ? NULL : lthread__fake_slot(self),
-                               h->asan_bottom, h->asan_size);
-    lthread__tsan_switch_to(h->tsan_fiber);
+    lthread__san_prepare(&h->san_pending,
+                         exiting ? NULL : lthread__fake_slot(self),
+                         h->asan_bottom, h->asan_size, h->tsan_fiber);
     return (struct switch_to){h->sp, &self->sp};
 }
 
@@ -200,6 +200,7 @@ void lthread__switch_out(struct lthread *self, bool exiting)
 
     if (!to.sp)
         return;
+    lthread__san_before_switch(&lthread__tls_host->san_pending);
     lthread__switch(to.save, to.sp);
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
     /* Landed from an exiting lthread? Only on our own scheduler's pthread
