@@ -10,7 +10,7 @@
 # cross builds are the same rules run again with BUILD=build/<flavour>.
 
 # The example that `make demo` builds and runs (an examples/*.c basename).
-DEMO = seed_timer
+DEMO = seed_webserver
 
 -include config.mk
 
