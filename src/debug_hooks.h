@@ -124,42 +124,6 @@ static inline void lthread__asan_finish_switch(void *fake_stack_save,
 #endif
 }
 
-/* Records what lthread__san_before_switch() will tell the sanitizers. */
-static inline void lthread__san_prepare(struct lthread__san_switch *p,
-                                        void **fake_save, const void *bottom,
-                                        size_t size, void *fiber)
-{
-#ifdef LTHREAD__ASAN
-    p->fake_save = fake_save;
-    p->bottom = bottom;
-    p->size = size;
-#else
-    (void)fake_save, (void)bottom, (void)size;
-#endif
-#ifdef LTHREAD__TSAN
-    p->fiber = fiber;
-#else
-    (void)fiber;
-#endif
-    (void)p;
-}
-
-static inline void
-lthread__san_before_switch(const struct lthread__san_switch *p)
-{
-    lthread__asan_start_switch(
-#ifdef LTHREAD__ASAN
-        p->fake_save, p->bottom, p->size
-#else
-        NULL, NULL, 0
-#endif
-    );
-#ifdef LTHREAD__TSAN
-    lthread__tsan_switch_to(p->fiber);
-#endif
-    (void)p;
-}
-
 /* The calling pthread's stack, which ASan must be told about when an
  * lthread switches back to it. */
 static inline void lthread__asan_host_stack(const void **bottom, size_t *size)
@@ -255,6 +219,42 @@ static inline void lthread__valgrind_stack_deregister(unsigned id)
 #else
     (void)id;
 #endif
+}
+
+/* Records what lthread__san_before_switch() will tell the sanitizers. */
+static inline void lthread__san_prepare(struct lthread__san_switch *p,
+                                        void **fake_save, const void *bottom,
+                                        size_t size, void *fiber)
+{
+#ifdef LTHREAD__ASAN
+    p->fake_save = fake_save;
+    p->bottom = bottom;
+    p->size = size;
+#else
+    (void)fake_save, (void)bottom, (void)size;
+#endif
+#ifdef LTHREAD__TSAN
+    p->fiber = fiber;
+#else
+    (void)fiber;
+#endif
+    (void)p;
+}
+
+static inline void
+lthread__san_before_switch(const struct lthread__san_switch *p)
+{
+    lthread__asan_start_switch(
+#ifdef LTHREAD__ASAN
+        p->fake_save, p->bottom, p->size
+#else
+        NULL, NULL, 0
+#endif
+    );
+#ifdef LTHREAD__TSAN
+    lthread__tsan_switch_to(p->fiber);
+#endif
+    (void)p;
 }
 
 #endif /* LTHREAD_DEBUG_HOOKS_H */

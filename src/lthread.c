@@ -37,15 +37,21 @@ LTHREAD_API int lthread_attr_init(lthread_attr_t *attr)
     return 0;
 }
 
-void lthread__entry(void *p)
+void lthread__entry_prologue(void *p)
 {
     struct lthread *lt = p;
 
     /* First landing on this stack: no fake stack to restore yet. Always
      * on lt's own scheduler, perhaps straight from an exiting lthread. */
     lthread__asan_finish_switch(NULL, NULL, NULL);
-    lthread__after_switch(lt->sched);
-    lt->fn(lt, lt->arg);
+    if (lt->sched->dying)
+        lthread__after_switch(lt->sched);
+}
+
+void lthread__entry_epilogue(void *p)
+{
+    struct lthread *lt = p;
+
     /* Returning from inside a compute section: go home first. */
     if (!lthread__sched_get())
         lthread_compute_end();

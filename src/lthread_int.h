@@ -23,6 +23,10 @@ struct lthread__sched;
 struct lthread__region;
 struct lthread__poller;
 
+/* Internal result of a wait whose timeout expired. Not -2 (what the public
+ * calls return), which is also -ENOENT; outside the errno range. */
+#define LTHREAD__TIMEDOUT (-0x10000)
+
 #define lthread__likely(x) __builtin_expect(!!(x), 1)
 #define lthread__unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -103,7 +107,8 @@ struct lthread {
     uint8_t flags;              /* LTHREAD__F_* */
     uint8_t io_events;          /* LTHREAD__POLL_* awaited (WAIT_IO) */
     int32_t saved_errno;        /* errno of the lthread while switched out */
-    /* Result of the last wait: 0 woken, -2 timed out, or a negative errno. */
+    /* Result of the last wait: 0 woken, LTHREAD__TIMEDOUT, or a negative
+     * errno. */
     int32_t wake_result;
     uint32_t timer_slot;        /* index in sched->timers while F_TIMER */
     int io_fd;                  /* fd awaited (WAIT_IO) */
@@ -281,9 +286,10 @@ struct lthread__sched {
 
 /* ---- lthread.c ------------------------------------------------------- */
 
-/* The first code every lthread runs (through the arch trampoline): runs its
- * function, then exits. Never returns. */
-void lthread__entry(void *lt) __attribute__((noreturn));
+/* What every lthread runs, through the arch trampoline: the prologue,
+ * then its function, then the epilogue, which exits and never returns. */
+void lthread__entry_prologue(void *lt);
+void lthread__entry_epilogue(void *lt) __attribute__((noreturn));
 
 /* Ends the running lthread with exit value `value`. */
 void lthread__exit_self(struct lthread *self, void *value)
@@ -428,7 +434,7 @@ static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 /*
  * Parks `self` as WAITING on `kind` (wait_obj already linked by the caller)
  * with a timeout in ms (0: none) and suspends. Returns self->wake_result:
- * 0 when woken, -2 on timeout, a negative errno when the wait was
+ * 0 when woken, LTHREAD__TIMEDOUT, a negative errno when the wait was
  * cancelled, or -ENOMEM (before parking) when no timer could be added.
  */
 static inline int lthread__park(struct lthread__sched *s,
@@ -515,9 +521,9 @@ void lthread__io_free(struct lthread__sched *s);
 /*
  * Parks self until fd is ready for `events` (LTHREAD__POLL_IN or _OUT) or
  * timeout ms pass (0: never). Returns 0 when ready (also at once for a
- * regular file, which the poller refuses and which is always ready), -2 on
- * timeout, -EBADF when the fd is closed by lthread_close() meanwhile, or a
- * negative errno from registering it. Other lthreads may wait on the same
+ * regular file, which the poller refuses and which is always ready),
+ * LTHREAD__TIMEDOUT on timeout, -EBADF when the fd is closed by
+ * lthread_close() meanwhile, or a negative errno from registering it. Other lthreads may wait on the same
  * fd and direction.
  */
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
@@ -555,7 +561,7 @@ int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want);
  * Parks self until one of the n fds is ready for its pollfd events, an
  * error or hang-up happens on one, one is closed by lthread_close(), or
  * timeout ms pass (0: never). fds is only read before parking. Returns 0,
- * -2 on timeout, or a negative errno (-ENOMEM, or from registering).
+ * LTHREAD__TIMEDOUT, or a negative errno (-ENOMEM, or from registering).
  */
 int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
                           const struct pollfd *fds, nfds_t n,
@@ -582,7 +588,7 @@ void lthread__compute_submit(struct lthread__sched *s, struct lthread *lt);
  * a timeout, as the seed's API does). */
 static inline int lthread__fail(int err)
 {
-    if (err == -2) {
+    if (err == LTHREAD__TIMEDOUT) {
         errno = ETIMEDOUT;
         return -2;
     }

@@ -302,7 +302,15 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
     lthread__valgrind_make_writable(
         r->top - sizeof(struct lthread__switch_frame),
         sizeof(struct lthread__switch_frame));
-    lt->sp = lthread__frame_init(r->top, lthread__entry, lt);
+    /* fn is called as void (*)(void *, void *): same ABI as lthread_func
+     * (both arguments are pointers), which the switch code cannot name. */
+    lt->sp = lthread__frame_init(r->top, &(struct lthread__entry){
+        .prologue = lthread__entry_prologue,
+        .body = (void (*)(void *, void *))lt->fn,
+        .epilogue = lthread__entry_epilogue,
+        .ctx = lt,
+        .arg = lt->arg,
+    });
     return 0;
 }
 

@@ -134,11 +134,14 @@ switch_target(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
-    struct lthread *next = s->ready.head;
+    struct lthread *next;
     struct lthread__region *r;
 
-    if (h != &s->host || self->state == LTHREAD__COMPUTE || !next ||
-        !s->round_left)
+    /* On a compute pthread, s is not ours to read. */
+    if (h != &s->host || self->state == LTHREAD__COMPUTE)
+        goto to_host;
+    next = s->ready.head;
+    if (!next || !s->round_left)
         goto to_host;
     if (!next->sp) {
         /* Safe while exiting too: self still owns its region, so a new
@@ -342,7 +345,7 @@ static void sched_fire_timers(struct lthread__sched *s, uint64_t now)
     while ((lt = lthread__timer_pop_expired(s, now))) {
         /* A sleep that ends on time is a success, any other wait a
          * timeout. */
-        int result = lt->wait == LTHREAD__WAIT_SLEEP ? 0 : -2;
+        int result = lt->wait == LTHREAD__WAIT_SLEEP ? 0 : LTHREAD__TIMEDOUT;
 
         lthread__wait_cancel(s, lt);
         lthread__unpark(s, lt, result);

@@ -57,7 +57,7 @@
 #include "lthread_int.h"
 #include "poller.h"
 
-#define TIMED_OUT (-0x10000)
+#define TIMED_OUT LTHREAD__TIMEDOUT
 
 /* ---- portability -------------------------------------------------------- */
 
@@ -111,7 +111,7 @@ static inline ssize_t put_result(ssize_t r)
     if (lthread__likely(r >= 0))
         return r;
     if (r == TIMED_OUT)
-        return lthread__fail(-2);
+        return lthread__fail(TIMED_OUT);
     errno = (int)-r;
     return -1;
 }
@@ -172,7 +172,7 @@ static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
     if (expired)
         return TIMED_OUT;
     err = lthread__io_wait(self->sched, self, fd, dir, ms);
-    return err == -2 ? TIMED_OUT : err;
+    return err;
 }
 
 /*
@@ -800,7 +800,7 @@ LTHREAD_API int lthread_poll(struct pollfd *fds, nfds_t nfds, int timeout)
         if (expired)
             return 0;
         err = lthread__io_wait_many(self->sched, self, fds, nfds, ms);
-        if (err == -2)
+        if (err == TIMED_OUT)
             return 0; /* poll(2) zeroed every revents already */
         if (err)
             return lthread__fail(err);

@@ -63,6 +63,27 @@ static void leave(int id)
     CHECK(!"a finished context was resumed");
 }
 
+/* The trampoline's three steps, for contexts whose entry never returns:
+ * ctx is the entry function itself. */
+static void no_prologue(void *ctx)
+{
+    (void)ctx;
+}
+
+static void call_entry(void *ctx, void *arg)
+{
+    void (*entry)(void *) = (void (*)(void *))ctx;
+
+    entry(arg);
+}
+
+static void no_epilogue(void *ctx)
+{
+    (void)ctx;
+    CHECK(!"a context's entry returned");
+    exit(1);
+}
+
 /* Makes n contexts, each on a fresh stack, ready to run entry(args[i]). */
 static void ring_start(int n, void (*entry)(void *), void *const args[])
 {
@@ -74,7 +95,13 @@ static void ring_start(int n, void (*entry)(void *), void *const args[])
             exit(1);
         }
         unsigned char *top = stacks[i] + STACK_SIZE;
-        ctx_sp[i] = lthread__frame_init(top, entry, args[i]);
+        ctx_sp[i] = lthread__frame_init(top, &(struct lthread__entry){
+            .prologue = no_prologue,
+            .body = call_entry,
+            .epilogue = no_epilogue,
+            .ctx = (void *)entry,
+            .arg = args[i],
+        });
     }
 }
 

@@ -18,10 +18,13 @@
  *          lower addresses (free)
  *
  * A new context is made by writing a frame by hand (lthread__frame_init):
- * its return address is lthread__trampoline, which calls entry(arg) with the
- * two values it finds in the frame's first two integer slots, and never
- * returns (entry must not return either). The trampoline's CFI marks the
- * return address undefined, so debuggers end the backtrace cleanly there.
+ * its return address is lthread__trampoline, which calls, with what it
+ * finds in the frame's callee-saved slots, prologue(ctx), then body(ctx,
+ * arg), then epilogue(ctx), which must not return. The body thus runs with
+ * nothing above its frame but the trampoline's return address: a suspended
+ * context's saved image holds no frame of the library's entry code. The
+ * trampoline's CFI marks the return address undefined, so debuggers end
+ * the backtrace cleanly there.
  */
 #ifndef LTHREAD_ARCH_SWITCH_H
 #define LTHREAD_ARCH_SWITCH_H
@@ -38,13 +41,17 @@ struct lthread__switch_frame {
     uint64_t r15;
     uint64_t r14;
     uint64_t r13;
-    uint64_t r12;       /* trampoline: entry function */
-    uint64_t rbx;       /* trampoline: entry argument */
+    uint64_t r12;
+    uint64_t rbx;
     uint64_t rbp;
     uint64_t ret;       /* where the switch resumes */
 };
-#define LTHREAD__FRAME_ENTRY_FN r12
-#define LTHREAD__FRAME_ENTRY_ARG rbx
+/* Where the trampoline finds struct lthread__entry's fields. */
+#define LTHREAD__FRAME_CTX rbx
+#define LTHREAD__FRAME_PROLOGUE r12
+#define LTHREAD__FRAME_BODY r13
+#define LTHREAD__FRAME_ARG r14
+#define LTHREAD__FRAME_EPILOGUE r15
 _Static_assert(offsetof(struct lthread__switch_frame, r15) == 8, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, r12) == 32, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, rbx) == 40, "switch.S");
@@ -54,16 +61,18 @@ _Static_assert(sizeof(struct lthread__switch_frame) == 64, "switch.S");
 /* Lowest address first: exactly what switch.S stores. */
 struct lthread__switch_frame {
     uint64_t d8, d9, d10, d11, d12, d13, d14, d15; /* low halves of v8-v15 */
-    uint64_t x19;       /* trampoline: entry function */
-    uint64_t x20;       /* trampoline: entry argument */
-    uint64_t x21, x22, x23, x24, x25, x26, x27, x28;
+    uint64_t x19, x20, x21, x22, x23, x24, x25, x26, x27, x28;
     uint64_t fp;        /* x29 */
     uint64_t lr;        /* x30: where the switch resumes */
     uint64_t fpcr;      /* floating-point control: rounding, flush-to-zero */
     uint64_t pad;       /* keeps sp 16-byte aligned */
 };
-#define LTHREAD__FRAME_ENTRY_FN x19
-#define LTHREAD__FRAME_ENTRY_ARG x20
+/* Where the trampoline finds struct lthread__entry's fields. */
+#define LTHREAD__FRAME_CTX x19
+#define LTHREAD__FRAME_PROLOGUE x20
+#define LTHREAD__FRAME_BODY x21
+#define LTHREAD__FRAME_ARG x22
+#define LTHREAD__FRAME_EPILOGUE x23
 _Static_assert(offsetof(struct lthread__switch_frame, x19) == 64, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, fp) == 144, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, lr) == 152, "switch.S");
@@ -81,10 +90,18 @@ void lthread__switch(void **save_sp, void *new_sp);
 /* The first code a new context runs; never called directly. */
 void lthread__trampoline(void);
 
+/* What a new context runs (see above). */
+struct lthread__entry {
+    void (*prologue)(void *ctx);
+    void (*body)(void *ctx, void *arg);
+    void (*epilogue)(void *ctx);    /* must not return */
+    void *ctx;
+    void *arg;
+};
+
 /* Builds the first frame of a new context just below stack_top (which must
  * be 16-byte aligned) and returns the sp to pass to lthread__switch(). The
  * control words are copied from the running context. */
-void *lthread__frame_init(void *stack_top, void (*entry)(void *),
-                          void *arg);
+void *lthread__frame_init(void *stack_top, const struct lthread__entry *e);
 
 #endif /* LTHREAD_ARCH_SWITCH_H */

@@ -7,8 +7,8 @@
  *    16     d10  d11                stp
  *    32     d12  d13                stp
  *    48     d14  d15                stp
- *    64     x19                     trampoline: entry function
- *    72     x20                     trampoline: entry argument
+ *    64     x19
+ *    72     x20
  *    80     x21 ... x28
  *   144     x29 (fp)
  *   152     x30 (lr)                where the switch resumes
@@ -122,11 +122,13 @@ lthread__switch:
         .size   lthread__switch, .-lthread__switch
 
 /*
- * First code of a new context: entry(arg), with entry in x19 and arg in x20
- * (see lthread__frame_init). sp is the 16-byte aligned stack top here, as a
- * call needs, and x29 is 0, which ends frame-pointer walks. Reached only by
- * the switch's ret, which BTI does not check, so no landing pad is needed.
- * entry never returns; brk traps if it ever does.
+ * First code of a new context, reached by the first switch into it. The
+ * frame lthread__frame_init wrote holds, in callee-saved registers (which
+ * the calls below preserve): x19 ctx, x20 prologue, x21 body, x22 arg, x23
+ * epilogue. sp is the 16-byte aligned stack top and x29 is 0, which ends
+ * frame-pointer walks. The body's frame is the first on the stack: nothing
+ * of ours stays there while it runs.
+ * No BTI landing pad: only ever reached by `ret`.
  */
         .globl  lthread__trampoline
         .hidden lthread__trampoline
@@ -135,8 +137,13 @@ lthread__switch:
 lthread__trampoline:
         .cfi_startproc
         .cfi_undefined x30              /* the outermost frame: stop here */
-        mov     x0, x20
-        blr     x19
+        mov     x0, x19
+        blr     x20                     /* prologue(ctx) */
+        mov     x0, x19
+        mov     x1, x22
+        blr     x21                     /* body(ctx, arg) */
+        mov     x0, x19
+        blr     x23                     /* epilogue(ctx): never returns */
         brk     #0x3e8                  /* the immediate __builtin_trap uses */
         .cfi_endproc
         .size   lthread__trampoline, .-lthread__trampoline

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-void *lthread__frame_init(void *stack_top, void (*entry)(void *), void *arg)
+void *lthread__frame_init(void *stack_top, const struct lthread__entry *e)
 {
     struct lthread__switch_frame *f =
         (struct lthread__switch_frame *)stack_top - 1;
@@ -17,8 +17,11 @@ void *lthread__frame_init(void *stack_top, void (*entry)(void *), void *arg)
     memset(f, 0, sizeof(*f));
     f->mxcsr = mxcsr;
     f->x87_cw = cw;
-    f->LTHREAD__FRAME_ENTRY_FN = (uint64_t)(uintptr_t)entry;
-    f->LTHREAD__FRAME_ENTRY_ARG = (uint64_t)(uintptr_t)arg;
+    f->LTHREAD__FRAME_CTX = (uint64_t)(uintptr_t)e->ctx;
+    f->LTHREAD__FRAME_PROLOGUE = (uint64_t)(uintptr_t)e->prologue;
+    f->LTHREAD__FRAME_BODY = (uint64_t)(uintptr_t)e->body;
+    f->LTHREAD__FRAME_ARG = (uint64_t)(uintptr_t)e->arg;
+    f->LTHREAD__FRAME_EPILOGUE = (uint64_t)(uintptr_t)e->epilogue;
     f->ret = (uint64_t)(uintptr_t)lthread__trampoline;
     return f;
 }

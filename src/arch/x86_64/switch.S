@@ -7,8 +7,8 @@
  *     8     r15
  *    16     r14
  *    24     r13
- *    32     r12                     trampoline: entry function
- *    40     rbx                     trampoline: entry argument
+ *    32     r12
+ *    40     rbx
  *    48     rbp
  *    56     return address          the caller's `call`
  *
@@ -80,9 +80,11 @@ lthread__switch:
         .size   lthread__switch, .-lthread__switch
 
 /*
- * First code of a new context: entry(arg), with entry in r12 and arg in rbx
- * (see lthread__frame_init). rsp is 16-byte aligned here, as a call needs.
- * entry never returns; ud2 traps if it ever does.
+ * First code of a new context, reached by the first switch into it. The
+ * frame lthread__frame_init wrote holds, in callee-saved registers (which
+ * the calls below preserve): rbx ctx, r12 prologue, r13 body, r14 arg,
+ * r15 epilogue. rsp is the 16-byte aligned stack top, as a call needs.
+ * The body's frame sits right below our return address: nothing else.
  */
         .globl  lthread__trampoline
         .hidden lthread__trampoline
@@ -93,7 +95,12 @@ lthread__trampoline:
         .cfi_undefined rip              /* the outermost frame: stop here */
         endbr64
         movq    %rbx, %rdi
-        callq   *%r12
+        callq   *%r12                   /* prologue(ctx) */
+        movq    %rbx, %rdi
+        movq    %r14, %rsi
+        callq   *%r13                   /* body(ctx, arg) */
+        movq    %rbx, %rdi
+        callq   *%r15                   /* epilogue(ctx): never returns */
         ud2
         .cfi_endproc
         .size   lthread__trampoline, .-lthread__trampoline
