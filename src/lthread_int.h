@@ -72,6 +72,7 @@ enum lthread__wait {
 #define LTHREAD__F_PRIVATE 0x2u     /* region is its own private stack */
 #define LTHREAD__F_TIMER 0x4u       /* in the timer heap */
 #define LTHREAD__F_BOUND 0x8u       /* `region` is its region for life */
+#define LTHREAD__F_SAVED 0x10u      /* its frames are in `image`, not in place */
 
 /* Bounds of stack sizes (lthread_init, private stacks). */
 #define LTHREAD__MIN_STACK (16u * 1024)
@@ -97,10 +98,10 @@ struct lthread {
     /* Queue links (see struct lthread__queue). */
     struct lthread *next;
     struct lthread *prev;
-    /* Copy of [sp, region->top) while another lthread uses the region;
-     * image_len is 0 while the frames are in place (or not yet made). */
+    /* Copy of [sp, region->top) while another lthread uses the region
+     * (flag F_SAVED). The buffer, of image_cap bytes, is kept for the next
+     * save while the frames are in place. */
     char *image;
-    uint32_t image_len;
     uint32_t image_cap;
     uint8_t state;              /* enum lthread__state */
     uint8_t wait;               /* enum lthread__wait */
@@ -113,13 +114,17 @@ struct lthread {
     uint32_t timer_slot;        /* index in sched->timers while F_TIMER */
     int io_fd;                  /* fd awaited (WAIT_IO) */
     uint64_t id;
-    lthread_func fn;            /* entry function (also: compute learning) */
+    /* Fields used in disjoint periods of the lthread's life share room. */
     union {
-        void *arg;              /* fn's argument, until it starts */
+        lthread_func fn;        /* entry function, until it exits (also
+                                 * compute learning) */
         void *exit_value;       /* lthread_exit()'s value, once exited */
     };
+    union {
+        void *arg;              /* fn's argument, until it starts */
+        void *wait_obj;         /* once started: see enum lthread__wait */
+    };
     void *data;                 /* lthread_set_data() */
-    void *wait_obj;             /* see enum lthread__wait */
     struct lthread *joiner;     /* lthread waiting in join on us */
     const char *funcname;
     /* Sanitizer state: present in sanitizer builds only. */
@@ -147,7 +152,7 @@ struct lthread__timer {
  * Invariants:
  *  - owner is the only lthread whose frames are in the region now; every
  *    other lthread bound here and started has its frames saved in its
- *    image (image_len > 0);
+ *    image (flag F_SAVED);
  *  - an lthread bound here that computes stays owner until it is back:
  *    mates that become ready meanwhile wait in `waiters`.
  */

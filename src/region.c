@@ -233,8 +233,9 @@ static int region_save_owner(struct lthread__region *r)
         o->image = img;
         o->image_cap = (uint32_t)cap;
     }
+    /* The length needs no field: it is always top - sp. */
     stack_copy(o->image, o->sp, len);
-    o->image_len = (uint32_t)len;
+    o->flags |= LTHREAD__F_SAVED;
     r->owner = NULL;
     return 0;
 }
@@ -262,10 +263,12 @@ static int region_take(struct lthread__region *r, struct lthread *lt)
     /* The previous owner's redzones must not stay in the shadow of frames
      * that now hold someone else's data. */
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    if (lt->image_len) {
-        lthread__valgrind_make_writable(lt->sp, lt->image_len);
-        stack_copy(lt->sp, lt->image, lt->image_len);
-        lt->image_len = 0;
+    if (lt->flags & LTHREAD__F_SAVED) {
+        size_t len = (size_t)(r->top - (char *)lt->sp);
+
+        lthread__valgrind_make_writable(lt->sp, len);
+        stack_copy(lt->sp, lt->image, len);
+        lt->flags &= ~LTHREAD__F_SAVED;
     }
     r->owner = lt;
     return 0;
@@ -321,7 +324,8 @@ void lthread__region_leave(struct lthread__sched *s, struct lthread *lt)
     (void)s;
     lthread__free(lt->image);
     lt->image = NULL;
-    lt->image_len = lt->image_cap = 0;
+    lt->image_cap = 0;
+    lt->flags &= ~LTHREAD__F_SAVED;
     if (!(lt->flags & LTHREAD__F_BOUND))
         return; /* `region` was only a hint */
     lt->flags &= ~LTHREAD__F_BOUND;
