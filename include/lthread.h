@@ -67,11 +67,11 @@ LTHREAD_API const char *lthread_version(void);
 
 /*
  * Sets the size in bytes of the shared stack regions of the calling
- * pthread's scheduler (default 256 KiB; rounded up to whole pages; at least
- * 16 KiB). An lthread's deepest call chain must fit in it. Call it before the
- * first lthread_create() of the pthread, or between two lthread_run()s.
- * Returns 0, or -1 with EINVAL (size out of range) or EBUSY (the scheduler
- * already runs lthreads).
+ * pthread's scheduler (default 256 KiB; rounded up to whole pages; 16 KiB
+ * to 1 GiB). An lthread's deepest call chain must fit in it. Call it before
+ * the first lthread_create() of the pthread, or between two lthread_run()s.
+ * Returns 0, or -1 with EINVAL (size out of range), EBUSY (the scheduler
+ * already has lthreads) or ENOMEM (its regions could not be remapped).
  */
 LTHREAD_API int lthread_init(size_t size);
 
@@ -80,7 +80,9 @@ LTHREAD_API int lthread_init(size_t size);
  * The scheduler of the calling pthread is created on its first call. The
  * new lthread first runs when the scheduler next picks it: inside
  * lthread_run(), or after the creating lthread suspends. Returns 0, or -1
- * with EINVAL (new_lt or fn NULL) or ENOMEM.
+ * with EINVAL (new_lt or fn NULL), ENOMEM, EPERM (inside a compute
+ * section) or, when the scheduler is created, the error of its poller
+ * (EMFILE, ENFILE).
  */
 LTHREAD_API int lthread_create(lthread_t **new_lt, lthread_func fn, void *arg);
 
@@ -88,10 +90,11 @@ LTHREAD_API int lthread_create(lthread_t **new_lt, lthread_func fn, void *arg);
 typedef struct lthread_attr {
     /* LTHREAD_ATTR_* flags. */
     unsigned flags;
-    /* Size of a private stack, in bytes; 0 means the scheduler's region
-     * size. Only used with LTHREAD_ATTR_PRIVATE_STACK. */
+    /* Size of a private stack, in bytes (16 KiB to 1 GiB); 0 means the
+     * scheduler's region size. Must be 0 without LTHREAD_ATTR_PRIVATE_STACK
+     * (EINVAL otherwise). */
     size_t stack_size;
-    /* Kept zero; room to grow without changing the struct's size. */
+    /* Kept zero (not checked); room to grow without changing the size. */
     void *reserved[6];
 } lthread_attr_t;
 
@@ -139,8 +142,8 @@ LTHREAD_API int lthread_detach(void);
  * -2 (errno ETIMEDOUT) if the timeout expired, leaving lt alive and joinable
  * again; -1 with EINVAL (lt NULL, detached, or already being joined),
  * EDEADLK (lt is the caller), EPERM (called outside an lthread, or lt belongs
- * to another pthread's scheduler) or ECANCELED (lt was destroyed while we
- * waited). Joining an lthread that was already joined or destroyed is
+ * to another pthread's scheduler), ECANCELED (lt was destroyed while we
+ * waited) or ENOMEM (no room for the timeout's timer; nothing changed). Joining an lthread that was already joined or destroyed is
  * undefined: its memory is gone.
  */
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout);
@@ -166,7 +169,7 @@ LTHREAD_API int lthread_destroy(lthread_t *lt);
 /*
  * Suspends the calling lthread for msecs milliseconds; 0 only yields to the
  * other ready lthreads. lthread_wakeup() ends the sleep early. Returns 0, or
- * -1 with EPERM outside an lthread.
+ * -1 with EPERM outside an lthread or ENOMEM (no room for its timer).
  */
 LTHREAD_API int lthread_sleep(uint64_t msecs);
 
@@ -194,8 +197,8 @@ LTHREAD_API int lthread_cond_destroy(lthread_cond_t *c);
 /*
  * Suspends the calling lthread until c is signalled or timeout ms expire
  * (0: no timeout). Returns 0 if signalled, -2 on timeout, -1 with EINVAL
- * (c NULL) or EPERM (outside an lthread, or c belongs to another
- * scheduler).
+ * (c NULL), EPERM (outside an lthread, or c belongs to another scheduler)
+ * or ENOMEM (no room for the timeout's timer; nothing changed).
  */
 LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout);
 
@@ -240,8 +243,10 @@ LTHREAD_API const char *lthread_get_funcname(const lthread_t *lt);
  * computation or a blocking call made before lthread_compute_end() does not
  * stall the other lthreads of its scheduler. Locals and pointers to them
  * stay valid. Between begin and end, only lthread_compute_end() may be
- * called of this API. Returns 0, or -1 with EPERM (outside an lthread),
- * EDEADLK (already inside a compute section) or ENOMEM.
+ * called of this API (the others fail with EPERM). Returns 0, or -1 with
+ * EPERM (outside an lthread), EDEADLK (already inside a compute section),
+ * or ENOMEM/EAGAIN (no compute pthread exists and none could be started:
+ * the lthread then simply continues on its own scheduler).
  */
 LTHREAD_API int lthread_compute_begin(void);
 
@@ -254,8 +259,11 @@ LTHREAD_API int lthread_compute_end(void);
 /*
  * Each call below behaves like its POSIX twin, except that where the twin
  * would block, the calling lthread is suspended and the scheduler runs the
- * others. The fds they use are switched to non-blocking mode. Called
- * outside an lthread they fail with EPERM.
+ * others. The fds they read or write are switched to non-blocking mode
+ * (lthread_wait_read/write and lthread_poll leave the mode alone). Called
+ * outside an lthread they fail with EPERM; when the wait itself cannot be
+ * set up they fail with ENOMEM. Man pages: lthread_socket(3) and the pages
+ * it names.
  */
 
 /* socket(2), returning a non-blocking socket. */
@@ -329,15 +337,19 @@ struct sf_hdtr {
 #endif
 
 /*
- * Sends nbytes of file fd from offset (0: up to the end of the file) to
- * socket s, preceded and followed by hdtr's iovecs if hdtr is not NULL.
- * The seed's FreeBSD call, on every platform. Returns 0 or -1.
+ * Sends nbytes of file fd, starting at offset, to socket s (nbytes 0: up
+ * to the end of the file; a shorter file sends what there is), preceded
+ * and followed by hdtr's iovecs if hdtr is not NULL. The seed's FreeBSD
+ * call, on every platform. Returns 0 or -1 (EINVAL for a negative offset
+ * or more than IOV_MAX iovecs).
  */
 LTHREAD_API int lthread_sendfile(int fd, int s, off_t offset, size_t nbytes,
                                  struct sf_hdtr *hdtr);
 
 /* getaddrinfo(3) run in a compute section, so that a slow resolver does
- * not stall the scheduler. Returns what getaddrinfo returns. */
+ * not stall the scheduler (outside an lthread, or when no compute pthread
+ * can be had, it simply blocks the caller). Returns what getaddrinfo
+ * returns. */
 LTHREAD_API int lthread_getaddrinfo(const char *node, const char *service,
                                     const struct addrinfo *hints,
                                     struct addrinfo **res);
