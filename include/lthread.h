@@ -247,6 +247,12 @@ LTHREAD_API const char *lthread_get_funcname(const lthread_t *lt);
  * EPERM (outside an lthread), EDEADLK (already inside a compute section),
  * or ENOMEM/EAGAIN (no compute pthread exists and none could be started:
  * the lthread then simply continues on its own scheduler).
+ *
+ * Caveat: the section runs on another pthread, but a compiler may keep
+ * thread-local addresses it computed before the call (&errno, the result
+ * of pthread_self()) in the same function. Read errno and other
+ * thread-locals inside a section only in a function called from it (mark
+ * it noinline), not in the function that calls lthread_compute_begin().
  */
 LTHREAD_API int lthread_compute_begin(void);
 
