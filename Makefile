@@ -221,9 +221,12 @@ demo: $(BUILD)/examples/$(DEMO)
 
 # Runs every test of this build (and the seed timer's output check, when
 # tests/seed_timer.sh exists) under TEST_ENV and TEST_WRAPPER; fails if any
-# of them fails.
+# of them fails. The example servers are checked from outside (curl, their
+# clients) in native builds only: a wrapper (qemu) is not applied there.
 SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
-run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer)
+EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(wildcard tests/test_examples.sh))
+run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
+    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS))
 	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \
 	    exit 1; }
 	@echo "== tests: $(BUILD)$(if $(SAN), ($(SAN)))$(if \
@@ -234,6 +237,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer)
 	$(RUN_TESTS) $(TEST_BINS) || status=1; \
 	$(if $(SEED_TIMER_CHECK),sh $(SEED_TIMER_CHECK) \
 	    $(BUILD)/examples/seed_timer || status=1;) \
+	$(if $(EXAMPLES_CHECK),EXAMPLES_DIR=$(BUILD)/examples \
+	    bash $(EXAMPLES_CHECK) || status=1;) \
 	exit $$status
 
 check-unit: lib examples
