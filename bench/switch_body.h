@@ -1,0 +1,83 @@
+/*
+ * The ping-pong loop shared by switch_lthread.c, switch_st.c and
+ * switch_fcontext.cc. The includer defines HANDOFF(me) first: give control
+ * to the other player and return when it gives control back.
+ *
+ * Each player runs loop_<N>(me), a non-inlined function with
+ * `volatile char pad[N]` live across every hand-off: the pad is filled
+ * before the loop, one byte of it is read after each hand-off, and every
+ * byte is checked after the loop (so a library that copies stacks must
+ * copy it back intact; S.errors counts the bytes that came back wrong).
+ *
+ * Timing is taken by player 0 only: one HANDOFF of player 0 is a round
+ * trip (0 -> 1 -> 0), i.e. two one-way hand-offs.
+ */
+#ifndef SWITCH_BODY_H
+#define SWITCH_BODY_H
+
+#include "bench.h"
+
+struct switch_state {
+    long rounds[2];     /* HANDOFFs each player makes */
+    long warm;          /* player 0's rounds before t0 */
+    uint64_t t0, t1;    /* player 0's clock */
+    volatile int turn;  /* whose turn it is (the cond variant waits on it) */
+    uint64_t errors;    /* pad bytes that changed, alternation misses */
+    uintptr_t frame[2]; /* each player's frame address, to see regions */
+};
+static struct switch_state S;
+
+#define PAD_BYTE(i, me) ((char)((i)*7u + 13u * (unsigned)(me) + 1u))
+
+#define DEFINE_LOOP(N)                                                         \
+    static __attribute__((noinline)) void loop_##N(int me)                     \
+    {                                                                          \
+        volatile char pad[N];                                                  \
+        uint64_t acc = 0;                                                      \
+        long r, rounds = S.rounds[me];                                         \
+        size_t i;                                                              \
+        for (i = 0; i < (size_t)(N); i++)                                      \
+            pad[i] = PAD_BYTE(i, me);                                          \
+        S.frame[me] = (uintptr_t)__builtin_frame_address(0);                   \
+        for (r = 0; r < rounds; r++) {                                         \
+            if (me == 0 && r == S.warm)                                        \
+                S.t0 = bench_now_ns();                                         \
+            HANDOFF(me);                                                       \
+            if ((N) > 0)                                                       \
+                acc += (unsigned char)pad[(size_t)r % ((N) > 0 ? (N) : 1)];    \
+        }                                                                      \
+        if (me == 0)                                                           \
+            S.t1 = bench_now_ns();                                             \
+        for (i = 0; i < (size_t)(N); i++)                                      \
+            if (pad[i] != PAD_BYTE(i, me))                                     \
+                S.errors++;                                                    \
+        bench_sink += acc;                                                     \
+    }
+
+DEFINE_LOOP(0)
+DEFINE_LOOP(200)
+DEFINE_LOOP(1024)
+DEFINE_LOOP(4096)
+
+typedef void (*loop_fn)(int me);
+static const struct {
+    int pad;
+    loop_fn fn;
+} PADS[] = {{0, loop_0}, {200, loop_200}, {1024, loop_1024}, {4096, loop_4096}};
+#define NPADS ((int)(sizeof PADS / sizeof PADS[0]))
+
+/* ns per one-way hand-off, from player 0's clock. */
+static inline double switch_ns_per_handoff(void)
+{
+    long timed = S.rounds[0] - S.warm;
+    return (double)(S.t1 - S.t0) / (2.0 * (double)timed);
+}
+
+static inline void switch_reset(long rounds)
+{
+    memset(&S, 0, sizeof S);
+    S.rounds[0] = S.rounds[1] = rounds;
+    S.warm = rounds / 10;
+}
+
+#endif
