@@ -222,9 +222,10 @@ demo: $(BUILD)/examples/$(DEMO)
 # Runs every test of this build (and the seed timer's output check, when
 # tests/seed_timer.sh exists) under TEST_ENV and TEST_WRAPPER; fails if any
 # of them fails. The example servers are checked from outside (curl, their
-# clients) in native builds only: a wrapper (qemu) is not applied there.
+# clients) in the plain native build only: the script runs them through
+# stdbuf (an LD_PRELOAD, which ASan refuses) and applies no wrapper (qemu).
 SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
-EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(wildcard tests/test_examples.sh))
+EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_examples.sh))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
     $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS))
 	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \

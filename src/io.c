@@ -266,6 +266,10 @@ static void io_ready(void *ctx, int fd, unsigned bits)
     if (fd < 0 || fd >= s->nfds)
         return;
     e = &s->fds[fd];
+    if (bits & (LTHREAD__POLL_IN | LTHREAD__POLL_ERR))
+        e->flags &= (uint8_t)~LTHREAD__FD_DRAINED;
+    if (bits & (LTHREAD__POLL_PRI | LTHREAD__POLL_HUP | LTHREAD__POLL_ERR))
+        e->flags |= LTHREAD__FD_NOHINT;
     /* An error or hang-up wakes both: each retries and sees it. */
     if (bits & (LTHREAD__POLL_IN | LTHREAD__POLL_ERR))
         wake_queue(s, &e->readers, 0);

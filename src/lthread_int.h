@@ -179,6 +179,17 @@ struct lthread__io_node;
 #define LTHREAD__FD_KNOWN 0x4u      /* the kind below is known */
 #define LTHREAD__FD_SOCKET 0x8u     /* kind: a socket */
 #define LTHREAD__FD_FIFO 0x10u      /* kind: a pipe or FIFO (SIGPIPE) */
+#define LTHREAD__FD_TCP 0x20u       /* kind: a TCP socket (see DRAINED) */
+/* The last recv() on this TCP socket returned less than asked: its receive
+ * queue was empty then, so the next recv() parks before trying, saving a
+ * syscall that would fail with EAGAIN. Any readiness the poller reports
+ * for the fd afterwards clears it. */
+#define LTHREAD__FD_DRAINED 0x40u
+/* Urgent data, the peer's close or an error was seen: a read may then stop
+ * short with more to read (data past the urgent mark, the EOF or error
+ * behind the last bytes) and no further readiness report would come, so
+ * DRAINED is never used again for this fd. */
+#define LTHREAD__FD_NOHINT 0x80u
 
 /*
  * What the scheduler knows of one fd, indexed by fd in sched->fds: the

@@ -19,6 +19,8 @@ struct lthread__poller;
 #define LTHREAD__POLL_IN 0x1u   /* readable, or the peer closed */
 #define LTHREAD__POLL_OUT 0x2u  /* writable */
 #define LTHREAD__POLL_ERR 0x4u  /* error or hang-up: wakes both directions */
+#define LTHREAD__POLL_PRI 0x8u  /* urgent (TCP out-of-band) data: also _IN */
+#define LTHREAD__POLL_HUP 0x10u /* the peer closed its side: also _IN */
 
 /* Creates a poller. Returns 0 or a negative errno. */
 int lthread__poller_create(struct lthread__poller **out);

@@ -63,7 +63,7 @@ void lthread__poller_destroy(struct lthread__poller *p)
 int lthread__poller_add(struct lthread__poller *p, int fd)
 {
     struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
         .data.fd = fd,
     };
 
@@ -109,6 +109,10 @@ int lthread__poller_wait(struct lthread__poller *p, int64_t timeout_ns,
         }
         if (e & (EPOLLIN | EPOLLRDHUP | EPOLLPRI))
             bits |= LTHREAD__POLL_IN;
+        if (e & EPOLLPRI)
+            bits |= LTHREAD__POLL_PRI;
+        if (e & (EPOLLRDHUP | EPOLLHUP))
+            bits |= LTHREAD__POLL_HUP;
         if (e & EPOLLOUT)
             bits |= LTHREAD__POLL_OUT;
         if (e & (EPOLLERR | EPOLLHUP))

@@ -154,6 +154,12 @@ int lthread__poller_wait(struct lthread__poller *p, int64_t timeout_ns,
             continue; /* a failed change; none are made here */
         if (ev->filter == EVFILT_READ)
             bits |= LTHREAD__POLL_IN; /* data, or EV_EOF: peer done */
+        if (ev->filter == EVFILT_READ && (ev->flags & EV_EOF))
+            bits |= LTHREAD__POLL_HUP;
+#ifdef EV_OOBAND /* macOS */
+        if (ev->filter == EVFILT_READ && (ev->flags & EV_OOBAND))
+            bits |= LTHREAD__POLL_PRI;
+#endif
         else if (ev->filter == EVFILT_WRITE)
             bits |= LTHREAD__POLL_OUT; /* room, or EV_EOF: EPIPE next */
         else

@@ -232,6 +232,14 @@ static void sigpipe_unblock(struct sigpipe_guard *g, bool epipe)
 
 /* ---- creating and closing ------------------------------------------------ */
 
+/* True for the arguments of socket(2) that make a TCP socket. */
+static bool is_tcp(int domain, int type, int protocol)
+{
+    return (domain == AF_INET || domain == AF_INET6) &&
+           (type & 0xf) == SOCK_STREAM &&
+           (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
 LTHREAD_API int lthread_socket(int domain, int type, int protocol)
 {
     struct lthread__sched *s;
@@ -248,8 +256,11 @@ LTHREAD_API int lthread_socket(int domain, int type, int protocol)
         close(fd);
         return lthread__fail(err);
     }
-    lthread__io_fd_new(
-        s, fd, LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN | LTHREAD__FD_SOCKET);
+    lthread__io_fd_new(s, fd,
+                       LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN |
+                           LTHREAD__FD_SOCKET |
+                           (is_tcp(domain, type, protocol) ? LTHREAD__FD_TCP
+                                                           : 0));
     return fd;
 }
 
@@ -325,9 +336,14 @@ LTHREAD_API int lthread_accept(int fd, struct sockaddr *addr,
         close(c);
         return lthread__fail(err);
     }
+    /* A TCP listener's connections are TCP (the listener's entry exists:
+     * accept parked on it, or fd_prep made it). */
     lthread__io_fd_new(self->sched, c,
                        LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN |
-                           LTHREAD__FD_SOCKET);
+                           LTHREAD__FD_SOCKET |
+                           (fd < self->sched->nfds
+                                ? self->sched->fds[fd].flags & LTHREAD__FD_TCP
+                                : 0));
     return c;
 }
 
@@ -408,18 +424,47 @@ LTHREAD_API int lthread_connect(int fd, const struct sockaddr *addr,
 
 /* ---- receiving ----------------------------------------------------------- */
 
+/*
+ * The plain recv() of a TCP socket skips the attempt that would fail with
+ * EAGAIN: after a short read (the receive queue was empty then) it parks
+ * first, until the poller reports the fd readable again (see
+ * LTHREAD__FD_DRAINED). A request/response server then makes one recv per
+ * request instead of two. Only TCP, whose short reads mean an empty queue
+ * (a Unix stream socket may stop short at a message carrying fds), only
+ * without flags (MSG_PEEK consumes nothing), and not once urgent data, the
+ * peer's close or an error was reported (a read stops short at the urgent
+ * mark, and a pending EOF or error gives no further report).
+ */
+#define DRAIN_HINT_FLAGS (LTHREAD__FD_TCP | LTHREAD__FD_NOHINT)
+
 static ssize_t sock_recvfrom(struct lthread *self, int fd, void *buf,
                              size_t len, int flags, struct sockaddr *addr,
                              socklen_t *addrlen, uint64_t timeout)
 {
+    struct lthread__sched *s = self->sched;
     struct budget b = BUDGET(timeout);
+    bool hint = false;
     ssize_t n;
     int err;
 
+    if (flags == 0 && fd < s->nfds &&
+        (s->fds[fd].flags & DRAIN_HINT_FLAGS) == LTHREAD__FD_TCP) {
+        hint = true;
+        if (s->fds[fd].flags & LTHREAD__FD_DRAINED) {
+            err = park_fd(self, fd, LTHREAD__POLL_IN, &b);
+            if (err)
+                return err;
+        }
+    }
     for (;;) {
         n = recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, addrlen);
-        if (n >= 0)
+        if (n >= 0) {
+            /* The table may have moved while we were parked. */
+            if (hint && n > 0 && (size_t)n < len && fd < s->nfds &&
+                !(s->fds[fd].flags & LTHREAD__FD_NOHINT))
+                s->fds[fd].flags |= LTHREAD__FD_DRAINED;
             return n;
+        }
         err = io_again(self, fd, LTHREAD__POLL_IN, &b, -errno);
         if (err)
             return err;
