@@ -3,8 +3,11 @@
  *
  * Every call tries the operation first and parks on the fd only when the
  * kernel says EAGAIN; the fd is registered with the poller on its first
- * park and stays registered (io.c), so a keep-alive request costs one
- * recv(), one send() and a share of one epoll_wait(): nothing is re-armed.
+ * park and stays registered (io.c): nothing is re-armed. On a TCP socket
+ * made by lthread_socket()/lthread_accept(), a recv() that came back short
+ * makes the next one park before trying (see sock_recvfrom), so a
+ * keep-alive request costs one recv(), one send() and a share of one
+ * epoll_wait(), as in a hand-written epoll loop.
  *
  * Decisions a user can see:
  *  - Non-blocking mode. Fds made here (lthread_socket, _accept, _pipe) are
