@@ -99,7 +99,7 @@ static int cond_check(struct lthread_cond *c, struct lthread__sched **s)
 {
     if (!c)
         return -EINVAL;
-    *s = lthread__sched_get();
+    *s = lthread__tls_sched; /* entry of a public call: no switch yet */
     if (c->waiters.head && c->sched != *s)
         return -EPERM;
     return 0;

@@ -35,6 +35,12 @@
 #endif
 #endif
 
+#ifdef LTHREAD__TSAN
+#define LTHREAD__HAVE_TSAN 1
+#else
+#define LTHREAD__HAVE_TSAN 0
+#endif
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #define LTHREAD__VALGRIND 1

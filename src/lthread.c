@@ -41,11 +41,9 @@ void lthread__entry_prologue(void *p)
 {
     struct lthread *lt = p;
 
-    /* First landing on this stack: no fake stack to restore yet. Always
-     * on lt's own scheduler, perhaps straight from an exiting lthread. */
+    /* First landing on this stack: no fake stack to restore yet. */
     lthread__asan_finish_switch(NULL, NULL, NULL);
-    if (lt->sched->dying)
-        lthread__after_switch(lt->sched);
+    (void)lt;
 }
 
 void lthread__entry_epilogue(void *p)
@@ -151,7 +149,7 @@ static int check_target(struct lthread__sched **s, struct lthread *lt)
 {
     if (!lt)
         return -EINVAL;
-    *s = lthread__sched_get();
+    *s = lthread__tls_sched; /* entry of a public call: no switch yet */
     if (lt->sched != *s)
         return -EPERM;
     return 0;

@@ -286,10 +286,8 @@ struct lthread__sched {
     struct lthread__queue remote;
     _Atomic bool remote_pending;
     bool running;               /* inside lthread_run() */
-    /* An lthread that exited by switching straight into another: that
-     * one frees it on landing (lthread__after_switch). dead_sp receives
-     * the exiting context's sp, which nobody resumes. */
-    struct lthread *dying;
+    /* Where an lthread that exits by switching straight into another
+     * saves its sp, which nobody resumes (it freed itself first). */
     void *dead_sp;
     /* Freed control blocks kept for reuse (linked by next). */
     struct lthread *lt_cache;
@@ -350,10 +348,6 @@ void lthread__sched_release_if_idle(struct lthread__sched *s);
  * detached) and wakes its joiner. Its memory is freed later, off its
  * stack. */
 void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt);
-
-/* Called first thing after landing on an lthread of s on s's pthread:
- * frees an lthread that exited by switching straight to us. */
-void lthread__after_switch(struct lthread__sched *s);
 
 /* Wakes `joiner`, waiting in lthread_join(), with `result`. */
 void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,

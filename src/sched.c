@@ -10,7 +10,8 @@
  *
  * Invariants:
  *  - an lthread is in at most one queue (ready, a cond's waiters, a
- *    region's waiters, zombies) and, independently, in the timer heap;
+ *    region's waiters, zombies, joiners, starved, an fd's waiters) and,
+ *    independently, in the timer heap;
  *  - only the scheduler's pthread touches its queues, timers and regions,
  *    except `remote`, the queue by which compute pthreads hand lthreads
  *    back, which is guarded by remote_lock;
@@ -105,6 +106,15 @@ static int sched_start(struct lthread__sched *s, struct lthread *lt,
     return err;
 }
 
+/* Frees what an exited lthread still held once nobody runs on its stack:
+ * its region (and image), and itself if detached. */
+static void sched_bury(struct lthread__sched *s, struct lthread *lt)
+{
+    lthread__region_leave(s, lt);
+    if (lt->flags & LTHREAD__F_DETACHED)
+        lthread__lt_free(s, lt);
+}
+
 /*
  * Where the running lthread `self` goes when it switches out, with all the
  * bookkeeping done: the sp to switch to and where to save self's sp, or a
@@ -115,8 +125,8 @@ static int sched_start(struct lthread__sched *s, struct lthread *lt,
  * switches), self switches straight into the next ready lthread when that
  * one's frames are already in place, or it is new and its region is free
  * (no copy needed), and the current round still has budget (so timers and
- * I/O are not starved). An exiting lthread does the same, saving into a
- * scratch slot; the lthread it lands in frees it (see sched_bury).
+ * I/O are not starved). An exiting lthread does the same after freeing
+ * itself, saving into a scratch slot.
  * Otherwise self switches to its host: the scheduler, or the compute
  * pthread it runs on (compute hand-overs need the scheduler to act after
  * the switch; on a compute pthread there is no one else to run).
@@ -137,8 +147,11 @@ switch_target(struct lthread *self, bool exiting)
     struct lthread *next;
     struct lthread__region *r;
 
-    /* On a compute pthread, s is not ours to read. */
-    if (h != &s->host || self->state == LTHREAD__COMPUTE)
+    /* On a compute pthread, s is not ours to read. An exiting lthread
+     * with a private stack (unmapped when it is freed) or a TSan fiber
+     * (destroyed only once another runs) is freed by its host. */
+    if (h != &s->host || self->state == LTHREAD__COMPUTE ||
+        (exiting && ((self->flags & LTHREAD__F_PRIVATE) || LTHREAD__HAVE_TSAN)))
         goto to_host;
     next = s->ready.head;
     if (!next || !s->round_left)
@@ -165,7 +178,10 @@ switch_target(struct lthread *self, bool exiting)
                          exiting ? NULL : lthread__fake_slot(self), r->base,
                          (size_t)(r->top - r->base), lthread__fiber_of(next));
     if (exiting) {
-        s->dying = self;
+        /* Nothing runs between here and the switch: self's region may be
+         * released (next, chosen while self owned it, is elsewhere) and
+         * self freed; the switch saves into a scratch slot. */
+        sched_bury(s, self);
         return (struct switch_to){next->sp, &s->dead_sp};
     }
     return (struct switch_to){next->sp, &self->sp};
@@ -177,40 +193,17 @@ to_host:
     return (struct switch_to){h->sp, &self->sp};
 }
 
-/* Frees what an exited lthread still held once nobody runs on its stack:
- * its region (and image), and itself if detached. */
-static void sched_bury(struct lthread__sched *s, struct lthread *lt)
-{
-    lthread__region_leave(s, lt);
-    if (lt->flags & LTHREAD__F_DETACHED)
-        lthread__lt_free(s, lt);
-}
-
-__attribute__((noinline)) void lthread__after_switch(struct lthread__sched *s)
-{
-    struct lthread *dead = s->dying;
-
-    if (lthread__unlikely(dead != NULL)) {
-        s->dying = NULL;
-        sched_bury(s, dead);
-    }
-}
-
 void lthread__switch_out(struct lthread *self, bool exiting)
 {
     struct switch_to to = switch_target(self, exiting);
-    struct lthread__sched *s;
 
     if (!to.sp)
         return;
     lthread__san_before_switch(&lthread__tls_host->san_pending);
     lthread__switch(to.save, to.sp);
+    /* (self may be freed memory when it exited: then this is never
+     * reached.) */
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
-    /* Landed from an exiting lthread? Only on our own scheduler's pthread
-     * (a compute pthread resumes us too, and must not touch s). */
-    s = self->sched;
-    if (lthread__host_get() == &s->host && s->dying)
-        lthread__after_switch(s);
 }
 
 /* ---- queues and waits ------------------------------------------------- */

@@ -129,6 +129,22 @@ static inline int fd_prep(struct lthread__sched *s, int fd, unsigned want)
     return lthread__io_fd_prep(s, fd, want);
 }
 
+/* The running lthread, for a call on fd that may park: NULL with *err
+ * set (-EPERM outside an lthread, or fd_prep's error for fd), else fd has
+ * the flags in `want` and *err is its flags. */
+static inline struct lthread *fd_call(int fd, unsigned want, int *err)
+{
+    struct lthread__sched *s;
+    struct lthread *self = lthread__sched_self(&s);
+
+    if (!self) {
+        *err = -EPERM;
+        return NULL;
+    }
+    *err = fd_prep(s, fd, want);
+    return *err < 0 ? NULL : self;
+}
+
 /* The time budget of one call: its timeout (ms, 0: none) and, from its
  * first park on, the deadline, so that parks after spurious wakes share
  * one timeout. */
@@ -313,15 +329,12 @@ LTHREAD_API int lthread_close(int fd)
 LTHREAD_API int lthread_accept(int fd, struct sockaddr *addr,
                                socklen_t *addrlen)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     struct budget b = BUDGET(0);
     int c, err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     for (;;) {
         c = sys_accept(fd, addr, addrlen);
@@ -413,14 +426,11 @@ static int sock_connect(struct lthread *self, int fd,
 LTHREAD_API int lthread_connect(int fd, const struct sockaddr *addr,
                                 socklen_t addrlen, uint64_t timeout)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     int err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     return (int)put_result(sock_connect(self, fd, addr, addrlen, timeout));
 }
@@ -515,14 +525,11 @@ static ssize_t sock_recv_all(struct lthread *self, int fd, char *buf,
 LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
                                  uint64_t timeout)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     int err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     if (lthread__unlikely(flags & MSG_WAITALL) && is_stream(fd))
         return put_result(
@@ -535,14 +542,11 @@ LTHREAD_API ssize_t lthread_recvfrom(int fd, void *buf, size_t len, int flags,
                                      struct sockaddr *addr, socklen_t *addrlen,
                                      uint64_t timeout)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     int err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     return put_result(
         sock_recvfrom(self, fd, buf, len, flags, addr, addrlen, timeout));
@@ -551,16 +555,13 @@ LTHREAD_API ssize_t lthread_recvfrom(int fd, void *buf, size_t len, int flags,
 LTHREAD_API ssize_t lthread_recvmsg(int fd, struct msghdr *msg, int flags,
                                     uint64_t timeout)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     struct budget b = BUDGET(timeout);
     ssize_t n;
     int err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     for (;;) {
         n = recvmsg(fd, msg, flags | MSG_DONTWAIT);
@@ -575,16 +576,13 @@ LTHREAD_API ssize_t lthread_recvmsg(int fd, struct msghdr *msg, int flags,
 LTHREAD_API ssize_t lthread_read(int fd, void *buf, size_t len,
                                  uint64_t timeout)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     struct budget b = BUDGET(timeout);
     ssize_t n;
     int err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     for (;;) {
         n = read(fd, buf, len);
@@ -686,18 +684,15 @@ LTHREAD_API ssize_t lthread_sendto(int fd, const void *buf, size_t len,
                                    int flags, const struct sockaddr *addr,
                                    socklen_t addrlen)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread *self;
     struct budget b = BUDGET(0);
     const char *p = buf;
     size_t done = 0;
     ssize_t n;
     int err;
 
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
-        return lthread__fail(-EPERM);
-    err = fd_prep(s, fd, LTHREAD__FD_NONBLOCK);
-    if (err < 0)
         return lthread__fail(err);
     flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
     /* At least once: a zero-length datagram is a datagram. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "threads_util.h"
 
 /*
  * Lateness limits. A lthread held up by a compute section would be late by
@@ -26,26 +27,6 @@
  */
 #define WORST_LATE_MS (20.0 * check_slow())
 #define MEAN_LATE_MS (2.0 * check_slow())
-
-static int nthreads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static long gettid_(void)
-{
-    return (long)syscall(SYS_gettid);
-}
 
 /*
  * A compute section moves the calling code to another pthread, but the

@@ -14,48 +14,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "threads_util.h"
 
 enum { MAX = 2, IDLE_MS = 300, SECTION_MS = 200, NSECTIONS = 6 };
-
-static int nthreads(void);
-
-static void *noop(void *arg)
-{
-    return arg;
-}
-
-/* Threads of the process before any compute worker: main, plus whatever a
- * runtime starts with the first pthread_create (TSan's background thread),
- * which a thrown-away pthread triggers first. */
-static int base_threads(void)
-{
-    pthread_t th;
-
-    if (pthread_create(&th, NULL, noop, NULL) == 0)
-        pthread_join(th, NULL);
-    usleep(10000);
-    return nthreads();
-}
-
-static int nthreads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static long gettid_(void)
-{
-    return (long)syscall(SYS_gettid);
-}
 
 static int base; /* threads before any section: main only */
 

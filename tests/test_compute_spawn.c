@@ -12,43 +12,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "threads_util.h"
 
 enum { SECTION_MS = 200, ROUNDS = 5, EXTRA = 3 };
-
-static int nthreads(void);
-
-static void *noop(void *arg)
-{
-    return arg;
-}
-
-/* Threads of the process before any compute worker: main, plus whatever a
- * runtime starts with the first pthread_create (TSan's background thread),
- * which a thrown-away pthread triggers first. */
-static int base_threads(void)
-{
-    pthread_t th;
-
-    if (pthread_create(&th, NULL, noop, NULL) == 0)
-        pthread_join(th, NULL);
-    usleep(10000);
-    return nthreads();
-}
-
-static int nthreads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
 
 static void section(lthread_t *lt, void *arg)
 {
