@@ -430,6 +430,10 @@ struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
                                            uint64_t now);
 /* Reserves room for one more timer, so that a later add cannot fail. */
 int lthread__timer_reserve(struct lthread__sched *s);
+/* Adds lt to fire `timeout_ms` from now (saturating). Out of line: it
+ * keeps the untimed wait paths lean. Returns 0 or -ENOMEM. */
+int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
+                       uint64_t timeout_ms);
 
 /* ---- waiting and waking (inline: they sit on every hand-off) ---------- */
 
@@ -452,15 +456,8 @@ static inline int lthread__park(struct lthread__sched *s,
                                 enum lthread__wait kind, void *wait_obj,
                                 uint64_t timeout)
 {
-    if (timeout) {
-        /* Saturate instead of wrapping for absurd timeouts. */
-        uint64_t ns = timeout > UINT64_MAX / 2000000u
-                          ? UINT64_MAX / 2
-                          : timeout * 1000000u;
-
-        if (lthread__timer_add(s, self, lthread__now_ns() + ns) < 0)
-            return -ENOMEM;
-    }
+    if (timeout && lthread__timer_arm(s, self, timeout) < 0)
+        return -ENOMEM;
     self->state = LTHREAD__WAITING;
     self->wait = (uint8_t)kind;
     self->wait_obj = wait_obj;

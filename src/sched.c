@@ -96,8 +96,8 @@ struct lthread *lthread__switch_in(struct lthread__host *h,
 /* First run of lt: its region and first frame (see region.c), and its
  * TSan fiber, created only now since TSan counts fibers as threads (limit
  * ~8000). */
-static int sched_start(struct lthread__sched *s, struct lthread *lt,
-                       bool may_copy)
+static __attribute__((noinline, cold)) int
+sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 {
     int err = lthread__region_start(s, lt, may_copy);
 
@@ -108,7 +108,8 @@ static int sched_start(struct lthread__sched *s, struct lthread *lt,
 
 /* Frees what an exited lthread still held once nobody runs on its stack:
  * its region (and image), and itself if detached. */
-static void sched_bury(struct lthread__sched *s, struct lthread *lt)
+static __attribute__((noinline, cold)) void
+sched_bury(struct lthread__sched *s, struct lthread *lt)
 {
     lthread__region_leave(s, lt);
     if (lt->flags & LTHREAD__F_DETACHED)

@@ -96,6 +96,16 @@ void lthread__timer_remove(struct lthread__sched *s, struct lthread *lt)
         sift_down(s, i);
 }
 
+int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
+                       uint64_t timeout_ms)
+{
+    /* Saturate instead of wrapping for absurd timeouts. */
+    uint64_t ns = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2
+                                                     : timeout_ms * 1000000u;
+
+    return lthread__timer_add(s, lt, lthread__now_ns() + ns);
+}
+
 uint64_t lthread__timer_next(const struct lthread__sched *s)
 {
     return s->ntimers ? s->timers[0].deadline : UINT64_MAX;
