@@ -109,6 +109,12 @@ SHARED_LIB := $(BUILD)/$(SHLIB_REAL)
 
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# The tests that use the public API alone also run against the shared
+# library, as users link it (the others read internal state).
+PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/switch\.h' \
+                        $(TEST_SRCS) /dev/null 2>/dev/null)
+SHARED_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,\
+                        $(filter tests/%,$(PUBLIC_TEST_SRCS)))
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 MAN_PAGES := $(wildcard man/*.3)
@@ -136,7 +142,7 @@ QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 
 # ---- Build rules ------------------------------------------------------------
 
-.PHONY: all lib examples demo tests check check-unit check-asan check-tsan \
+.PHONY: all lib examples demo tests check check-unit check-shared check-asan check-tsan \
         check-valgrind check-aarch64 check-install check-man run-tests \
         install uninstall clean bench format format-check help platform FORCE
 
@@ -194,6 +200,13 @@ $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    $(STATIC_LIB) -pthread -lm $(LDLIBS)
 
+# The same tests against the shared library (found through an rpath).
+$(BUILD)/tests-shared/%: tests/%.c $(SHARED_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    -L$(BUILD) -llthread -Wl,-rpath,$(abspath $(BUILD)) -pthread -lm \
+	    $(LDLIBS)
+
 # The context switch alone, without the library around it.
 $(BUILD)/tests/test_switch: tests/test_switch.c $(ARCH_OBJS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
@@ -245,6 +258,11 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 check-unit: lib examples
 	@$(MAKE) --no-print-directory run-tests
 
+check-shared: lib $(SHARED_TEST_BINS)
+	@echo "== tests: $(BUILD)/tests-shared (public API, liblthread.so)"
+	@LTHREAD_TEST_SLOW="$${LTHREAD_TEST_SLOW:-$(TEST_SLOW)}" \
+	    $(RUN_TESTS) $(SHARED_TEST_BINS)
+
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan \
 	    TEST_ENV='$(ASAN_ENV)' TEST_SLOW=3 run-tests
@@ -279,6 +297,7 @@ check-man:
 # each phase builds in parallel.
 check:
 	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-shared
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-tsan
 	@if command -v $(AARCH64_CC) >/dev/null 2>&1 && \
@@ -367,7 +386,7 @@ help:
 	@echo 'make examples     examples/*.c into $(BUILD)/examples/'
 	@echo 'make demo         build and run examples/$(DEMO).c'
 	@echo 'make check        tests, ASan+UBSan tests, man lint, install check'
-	@echo 'make check-unit | check-asan | check-tsan | check-valgrind'
+	@echo 'make check-unit | check-shared | check-asan | check-tsan | check-valgrind'
 	@echo 'make check-aarch64  cross-build, tests under qemu-aarch64'
 	@echo 'make check-install  install into a temporary prefix and use it'
 	@echo 'make bench        $$(MAKE) -C bench'
