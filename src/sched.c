@@ -83,7 +83,7 @@ struct lthread *lthread__switch_in(struct lthread__host *h,
     lthread__asan_start_switch(&h->asan_fake_stack, r->base,
                                (size_t)(r->top - r->base));
     lthread__tsan_switch_to(lthread__fiber_of(lt));
-    lthread__switch(&h->sp, lt->sp);
+    lthread__switch_cross(&h->sp, lt->sp);
     lthread__asan_finish_switch(h->asan_fake_stack, NULL, NULL);
     /* lt may have handed over to others directly: the one switching back
      * is whoever runs now. */
@@ -137,8 +137,13 @@ sched_bury(struct lthread__sched *s, struct lthread *lt)
  */
 struct switch_to {
     void *sp;       /* where to go; NULL: stay */
-    void **save;    /* where to save the running context's sp */
+    /* Where to save the running context's sp, its low bit set when the
+     * two sides' call chains differ (to or from a host, into a new
+     * lthread, out of an exiting one): see lthread__switch_cross. */
+    void **save;
 };
+
+#define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
 
 static __attribute__((noinline)) struct switch_to
 switch_target(struct lthread *self, bool exiting)
@@ -147,6 +152,7 @@ switch_target(struct lthread *self, bool exiting)
     struct lthread__sched *s = self->sched;
     struct lthread *next;
     struct lthread__region *r;
+    bool fresh;
 
     /* On a compute pthread, s is not ours to read. An exiting lthread
      * with a private stack (unmapped when it is freed) or a TSan fiber
@@ -157,7 +163,8 @@ switch_target(struct lthread *self, bool exiting)
     next = s->ready.head;
     if (!next || !s->round_left)
         goto to_host;
-    if (!next->sp) {
+    fresh = !next->sp;
+    if (fresh) {
         /* Safe while exiting too: self still owns its region, so a new
          * lthread cannot take it without a copy, which is refused here. */
         if (sched_start(s, next, false))
@@ -183,25 +190,31 @@ switch_target(struct lthread *self, bool exiting)
          * released (next, chosen while self owned it, is elsewhere) and
          * self freed; the switch saves into a scratch slot. */
         sched_bury(s, self);
-        return (struct switch_to){next->sp, &s->dead_sp};
+        /* The exiting call chain is not the resumed one's: cross. */
+        return (struct switch_to){next->sp, CROSS(&s->dead_sp)};
     }
-    return (struct switch_to){next->sp, &self->sp};
+    return (struct switch_to){next->sp, fresh ? CROSS(&self->sp) : &self->sp};
 
 to_host:
     lthread__san_prepare(&h->san_pending,
                          exiting ? NULL : lthread__fake_slot(self),
                          h->asan_bottom, h->asan_size, h->tsan_fiber);
-    return (struct switch_to){h->sp, &self->sp};
+    return (struct switch_to){h->sp, CROSS(&self->sp)};
 }
 
 void lthread__switch_out(struct lthread *self, bool exiting)
 {
     struct switch_to to = switch_target(self, exiting);
 
+    void (*sw)(void **, void *);
+
     if (!to.sp)
         return;
     lthread__san_before_switch(&lthread__tls_host->san_pending);
-    lthread__switch(to.save, to.sp);
+    /* One call site for both variants, so that every lthread switched out
+     * here resumes at the same return address. */
+    sw = ((uintptr_t)to.save & 1u) ? lthread__switch_cross : lthread__switch;
+    sw((void **)((uintptr_t)to.save & ~(uintptr_t)1u), to.sp);
     /* (self may be freed memory when it exited: then this is never
      * reached.) */
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);

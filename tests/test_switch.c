@@ -28,6 +28,9 @@
 
 #define STACK_SIZE (64 * 1024)
 
+/* The switch under test: lthread__switch or lthread__switch_cross. */
+static void (*switch_fn)(void **, void *) = lthread__switch;
+
 static void *main_sp;   /* main's frame while a context runs */
 static void *ctx_sp[2]; /* each context's frame while it is parked */
 static void *dead_sp;   /* written by contexts leaving for good */
@@ -44,13 +47,13 @@ static void *next_sp(int id)
 /* Context id passes control to the next one in the ring. */
 static void hop(int id)
 {
-    lthread__switch(&ctx_sp[id], next_sp(id));
+    switch_fn(&ctx_sp[id], next_sp(id));
 }
 
 /* Main passes control to context 0. */
 static void main_hop(void)
 {
-    lthread__switch(&main_sp, ctx_sp[0]);
+    switch_fn(&main_sp, ctx_sp[0]);
 }
 
 /* Context id hands on for the last time; its frame is never resumed. If
@@ -59,7 +62,7 @@ static void main_hop(void)
  * __asan_handle_no_return on a stack it does not know, and warn. */
 static void leave(int id)
 {
-    lthread__switch(&dead_sp, next_sp(id));
+    switch_fn(&dead_sp, next_sp(id));
     CHECK(!"a finished context was resumed");
 }
 
@@ -441,7 +444,7 @@ static long fenv_run(int who, int mode, int ftz, void **save, int id)
     /* Flush-to-zero turns the subnormal DBL_MIN / 2 into zero. */
     CHECK_EQ(tiny / 2 == 0.0, ftz);
     for (long r = 0; r < FENV_ROUNDS; r++) {
-        lthread__switch(save, id < 0 ? ctx_sp[0] : next_sp(id));
+        switch_fn(save, id < 0 ? ctx_sp[0] : next_sp(id));
         bad += read_fp_control() != control;
         bad += fegetround() != mode;
         bad += bits(one / three) != bits(third[who]);
@@ -587,10 +590,17 @@ static void test_locals(void)
 
 int main(void)
 {
-    test_pingpong();
-    test_registers();
-    test_fenv();
-    test_entry();
-    test_locals();
+    /* Both ways of leaving the switch (ret, and pop + jmp on x86-64). */
+    void (*const variants[])(void **, void *) = {lthread__switch,
+                                                  lthread__switch_cross};
+
+    for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        switch_fn = variants[v];
+        test_pingpong();
+        test_registers();
+        test_fenv();
+        test_entry();
+        test_locals();
+    }
     return check_summary("test_switch");
 }

@@ -87,6 +87,14 @@ _Static_assert(sizeof(struct lthread__switch_frame) == 176, "switch.S");
  * back to *save_sp. */
 void lthread__switch(void **save_sp, void *new_sp);
 
+/* The same, tuned for a switch between different call sites (see
+ * x86_64/switch.S); elsewhere the same function. */
+#if defined(__x86_64__)
+void lthread__switch_cross(void **save_sp, void *new_sp);
+#else
+#define lthread__switch_cross lthread__switch
+#endif
+
 /* The first code a new context runs; never called directly. */
 void lthread__trampoline(void);
 
