@@ -309,6 +309,12 @@ check:
 	    echo "== SKIP aarch64: install gcc-aarch64-linux-gnu qemu-user"; \
 	fi
 	@$(MAKE) --no-print-directory check-man
+	@if command -v $(CLANG_FORMAT) >/dev/null 2>&1; then \
+	    echo "== $(CLANG_FORMAT) --dry-run --Werror"; \
+	    $(MAKE) --no-print-directory format-check; \
+	else \
+	    echo "== $(CLANG_FORMAT) not found: formatting not checked"; \
+	fi
 	@$(MAKE) --no-print-directory check-install
 
 bench:

@@ -143,8 +143,9 @@ LTHREAD_API int lthread_detach(void);
  * again; -1 with EINVAL (lt NULL, detached, or already being joined),
  * EDEADLK (lt is the caller), EPERM (called outside an lthread, or lt belongs
  * to another pthread's scheduler), ECANCELED (lt was destroyed while we
- * waited) or ENOMEM (no room for the timeout's timer; nothing changed). Joining an lthread that was already joined or destroyed is
- * undefined: its memory is gone.
+ * waited) or ENOMEM (no room for the timeout's timer; nothing changed). Joining
+ * an lthread that was already joined or destroyed is undefined: its memory is
+ * gone.
  */
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout);
 
@@ -292,8 +293,8 @@ LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
 
 /* recvfrom(2) with a timeout. */
 LTHREAD_API ssize_t lthread_recvfrom(int fd, void *buf, size_t len, int flags,
-                                     struct sockaddr *addr,
-                                     socklen_t *addrlen, uint64_t timeout);
+                                     struct sockaddr *addr, socklen_t *addrlen,
+                                     uint64_t timeout);
 
 /* recvmsg(2) with a timeout. */
 LTHREAD_API ssize_t lthread_recvmsg(int fd, struct msghdr *msg, int flags,
@@ -313,8 +314,7 @@ LTHREAD_API ssize_t lthread_sendmsg(int fd, const struct msghdr *msg,
 LTHREAD_API ssize_t lthread_sendto(int fd, const void *buf, size_t len,
                                    int flags, const struct sockaddr *addr,
                                    socklen_t addrlen);
-LTHREAD_API ssize_t lthread_writev(int fd, const struct iovec *iov,
-                                   int iovcnt);
+LTHREAD_API ssize_t lthread_writev(int fd, const struct iovec *iov, int iovcnt);
 /* write(2) that writes everything, for any pollable fd. */
 LTHREAD_API ssize_t lthread_write(int fd, const void *buf, size_t len);
 

@@ -46,8 +46,8 @@ static struct {
     struct lthread__queue jobs; /* lthreads waiting for a worker */
     unsigned njobs;             /* in `jobs` */
     unsigned nworkers;
-    unsigned nidle;             /* workers waiting on `work` */
-    unsigned max_workers;       /* 0 until configured */
+    unsigned nidle;       /* workers waiting on `work` */
+    unsigned max_workers; /* 0 until configured */
     uint64_t idle_ms;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -88,8 +88,8 @@ static void learn(lthread_func fn)
     size_t i = fn_hash(fn);
 
     for (size_t n = 0; n < LEARNED_SLOTS; n++, i = (i + 1) % LEARNED_SLOTS) {
-        lthread_func cur = atomic_load_explicit(&learned[i],
-                                                memory_order_relaxed);
+        lthread_func cur =
+            atomic_load_explicit(&learned[i], memory_order_relaxed);
         if (cur == fn)
             return;
         if (!cur) {
@@ -107,8 +107,8 @@ bool lthread__compute_learned(lthread_func fn)
     size_t i = fn_hash(fn);
 
     for (size_t n = 0; n < LEARNED_SLOTS; n++, i = (i + 1) % LEARNED_SLOTS) {
-        lthread_func cur = atomic_load_explicit(&learned[i],
-                                                memory_order_relaxed);
+        lthread_func cur =
+            atomic_load_explicit(&learned[i], memory_order_relaxed);
         if (cur == fn)
             return true;
         if (!cur)
@@ -141,9 +141,8 @@ static void pool_configure(void)
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1)
         ncpu = 1;
-    pool.max_workers = (unsigned)env_ulong("LTHREAD_COMPUTE_MAX",
-                                           (unsigned long)ncpu *
-                                               WORKERS_PER_CPU);
+    pool.max_workers = (unsigned)env_ulong(
+        "LTHREAD_COMPUTE_MAX", (unsigned long)ncpu * WORKERS_PER_CPU);
     pool.idle_ms = env_ulong("LTHREAD_COMPUTE_IDLE_MS", DEFAULT_IDLE_MS);
 }
 

@@ -8,8 +8,8 @@
 #include "lthread_int.h"
 
 struct lthread_cond {
-    struct lthread__sched *sched;   /* the waiters' scheduler */
-    struct lthread__queue waiters;  /* oldest first */
+    struct lthread__sched *sched;  /* the waiters' scheduler */
+    struct lthread__queue waiters; /* oldest first */
     /* The scheduler's list of conds that have waiters (see
      * lthread__cond_abandon). */
     struct lthread_cond *busy_next;

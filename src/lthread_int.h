@@ -44,35 +44,35 @@ struct lthread__queue {
 /* ---- lthreads --------------------------------------------------------- */
 
 enum lthread__state {
-    LTHREAD__NEW,       /* created, never run, in the ready queue */
-    LTHREAD__READY,     /* in the ready queue */
-    LTHREAD__RUNNING,   /* sched->current */
-    LTHREAD__WAITING,   /* suspended; `wait` says on what */
-    LTHREAD__COMPUTE,   /* away on a compute pthread, or on its way back */
-    LTHREAD__EXITED,    /* finished, waiting to be joined */
+    LTHREAD__NEW,     /* created, never run, in the ready queue */
+    LTHREAD__READY,   /* in the ready queue */
+    LTHREAD__RUNNING, /* sched->current */
+    LTHREAD__WAITING, /* suspended; `wait` says on what */
+    LTHREAD__COMPUTE, /* away on a compute pthread, or on its way back */
+    LTHREAD__EXITED,  /* finished, waiting to be joined */
 };
 
 /* What a WAITING lthread waits for; each kind has its own cancel path in
  * lthread__wait_cancel(). */
 enum lthread__wait {
     LTHREAD__WAIT_NONE,
-    LTHREAD__WAIT_SLEEP,    /* only its timer */
-    LTHREAD__WAIT_COND,     /* wait_obj: the cond, whose queue holds it */
-    LTHREAD__WAIT_JOIN,     /* wait_obj: the lthread it joins */
-    LTHREAD__WAIT_IO,       /* wait_obj: NULL for one fd (io_fd, queued in
-                             * sched->fds[io_fd]), or the lthread_poll()
-                             * set of fds (io.c), freed by whoever wakes or
-                             * cancels the wait */
-    LTHREAD__WAIT_REGION,   /* in its region's waiters: a mate computes */
-    LTHREAD__WAIT_MEMORY,   /* in sched->starved: see there */
+    LTHREAD__WAIT_SLEEP,  /* only its timer */
+    LTHREAD__WAIT_COND,   /* wait_obj: the cond, whose queue holds it */
+    LTHREAD__WAIT_JOIN,   /* wait_obj: the lthread it joins */
+    LTHREAD__WAIT_IO,     /* wait_obj: NULL for one fd (io_fd, queued in
+                           * sched->fds[io_fd]), or the lthread_poll()
+                           * set of fds (io.c), freed by whoever wakes or
+                           * cancels the wait */
+    LTHREAD__WAIT_REGION, /* in its region's waiters: a mate computes */
+    LTHREAD__WAIT_MEMORY, /* in sched->starved: see there */
 };
 
 /* lthread flags */
-#define LTHREAD__F_DETACHED 0x1u    /* free at exit */
-#define LTHREAD__F_PRIVATE 0x2u     /* region is its own private stack */
-#define LTHREAD__F_TIMER 0x4u       /* in the timer heap */
-#define LTHREAD__F_BOUND 0x8u       /* `region` is its region for life */
-#define LTHREAD__F_SAVED 0x10u      /* its frames are in `image`, not in place */
+#define LTHREAD__F_DETACHED 0x1u /* free at exit */
+#define LTHREAD__F_PRIVATE 0x2u  /* region is its own private stack */
+#define LTHREAD__F_TIMER 0x4u    /* in the timer heap */
+#define LTHREAD__F_BOUND 0x8u    /* `region` is its region for life */
+#define LTHREAD__F_SAVED 0x10u   /* its frames are in `image`, not in place */
 
 /* Bounds of stack sizes (lthread_init, private stacks). */
 #define LTHREAD__MIN_STACK (16u * 1024)
@@ -89,7 +89,7 @@ struct lthread {
     /* Saved stack pointer while not running: points at the switch frame,
      * inside the region if the image is in place, else where it will be. */
     void *sp;
-    struct lthread__sched *sched;   /* owner, for life */
+    struct lthread__sched *sched; /* owner, for life */
     /* Stack region the lthread is bound to from its first run on. Its
      * frames can only ever live there. Before the first run (state NEW) of
      * an lthread without a private stack it names the creator's region,
@@ -103,29 +103,29 @@ struct lthread {
      * save while the frames are in place. */
     char *image;
     uint32_t image_cap;
-    uint8_t state;              /* enum lthread__state */
-    uint8_t wait;               /* enum lthread__wait */
-    uint8_t flags;              /* LTHREAD__F_* */
-    uint8_t io_events;          /* LTHREAD__POLL_* awaited (WAIT_IO) */
-    int32_t saved_errno;        /* errno of the lthread while switched out */
+    uint8_t state;       /* enum lthread__state */
+    uint8_t wait;        /* enum lthread__wait */
+    uint8_t flags;       /* LTHREAD__F_* */
+    uint8_t io_events;   /* LTHREAD__POLL_* awaited (WAIT_IO) */
+    int32_t saved_errno; /* errno of the lthread while switched out */
     /* Result of the last wait: 0 woken, LTHREAD__TIMEDOUT, or a negative
      * errno. */
     int32_t wake_result;
-    uint32_t timer_slot;        /* index in sched->timers while F_TIMER */
-    int io_fd;                  /* fd awaited (WAIT_IO) */
+    uint32_t timer_slot; /* index in sched->timers while F_TIMER */
+    int io_fd;           /* fd awaited (WAIT_IO) */
     uint64_t id;
     /* Fields used in disjoint periods of the lthread's life share room. */
     union {
-        lthread_func fn;        /* entry function, until it exits (also
-                                 * compute learning) */
-        void *exit_value;       /* lthread_exit()'s value, once exited */
+        lthread_func fn;  /* entry function, until it exits (also
+                           * compute learning) */
+        void *exit_value; /* lthread_exit()'s value, once exited */
     };
     union {
-        void *arg;              /* fn's argument, until it starts */
-        void *wait_obj;         /* once started: see enum lthread__wait */
+        void *arg;      /* fn's argument, until it starts */
+        void *wait_obj; /* once started: see enum lthread__wait */
     };
-    void *data;                 /* lthread_set_data() */
-    struct lthread *joiner;     /* lthread waiting in join on us */
+    void *data;             /* lthread_set_data() */
+    struct lthread *joiner; /* lthread waiting in join on us */
     const char *funcname;
     /* Sanitizer state: present in sanitizer builds only. */
     LTHREAD__ASAN_FIELDS
@@ -135,7 +135,7 @@ struct lthread {
 /* A timer heap entry: the deadline lives here, not in struct lthread,
  * so lthreads that wait without a timeout do not pay for it. */
 struct lthread__timer {
-    uint64_t deadline;          /* CLOCK_MONOTONIC ns */
+    uint64_t deadline; /* CLOCK_MONOTONIC ns */
     struct lthread *lt;
 };
 
@@ -157,14 +157,14 @@ struct lthread__timer {
  *    mates that become ready meanwhile wait in `waiters`.
  */
 struct lthread__region {
-    char *map;                  /* mmap() result, guard page included */
+    char *map; /* mmap() result, guard page included */
     size_t map_len;
-    char *base;                 /* lowest usable byte */
-    char *top;                  /* one past the highest byte; 16-aligned */
+    char *base; /* lowest usable byte */
+    char *top;  /* one past the highest byte; 16-aligned */
     struct lthread *owner;
-    uint32_t nbound;            /* lthreads bound here, not yet exited */
+    uint32_t nbound; /* lthreads bound here, not yet exited */
     bool is_private;
-    uint16_t index;             /* in sched->regions, shared ones only */
+    uint16_t index; /* in sched->regions, shared ones only */
     struct lthread__queue waiters;
     unsigned valgrind_id;
 };
@@ -201,10 +201,10 @@ struct lthread__io_node;
  * an fd closed with close(2) keeps them until then (see socket.c).
  */
 struct lthread__fd {
-    struct lthread__queue readers;  /* single-fd waits for input */
-    struct lthread__queue writers;  /* single-fd waits for output */
+    struct lthread__queue readers;    /* single-fd waits for input */
+    struct lthread__queue writers;    /* single-fd waits for output */
     struct lthread__io_node *pollers; /* lthread_poll() waits (io.c) */
-    uint8_t flags;                  /* LTHREAD__FD_* */
+    uint8_t flags;                    /* LTHREAD__FD_* */
 };
 
 /* ---- Hosts ------------------------------------------------------------ */
@@ -216,14 +216,14 @@ struct lthread__fd {
  * switch, since a compute section changes the pthread).
  */
 struct lthread__host {
-    void *sp;                   /* host's own context while an lthread runs */
-    struct lthread *current;    /* lthread running on this host, or NULL */
+    void *sp;                /* host's own context while an lthread runs */
+    struct lthread *current; /* lthread running on this host, or NULL */
     /* The host's stack as ASan reports it, and its saved fake stack. */
     const void *asan_bottom;
     size_t asan_size;
     void *asan_fake_stack;
-    void *tsan_fiber;           /* the host's own TSan fiber */
-    int *errno_loc;             /* the host pthread's errno, cached */
+    void *tsan_fiber; /* the host's own TSan fiber */
+    int *errno_loc;   /* the host pthread's errno, cached */
     /* Sanitizer calls owed by the switch being made (sched.c). */
     struct lthread__san_switch san_pending;
 };
@@ -248,25 +248,24 @@ void lthread__switch_out(struct lthread *self, bool exiting);
 /* Switches from host h into lt, whose frames are in place. Returns the
  * lthread that switches back to h: lt, or one that lt (or its successors)
  * handed over to directly. */
-struct lthread *lthread__switch_in(struct lthread__host *h,
-                                   struct lthread *lt);
+struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt);
 
 /* ---- The scheduler ---------------------------------------------------- */
 
 struct lthread__sched {
-    struct lthread__host host;  /* first: the pthread's own context */
+    struct lthread__host host; /* first: the pthread's own context */
     struct lthread__queue ready;
     size_t nready;
-    size_t round_left;          /* runs left in this round (see lthread_run) */
-    struct lthread__queue zombies;  /* exited, not yet joined */
+    size_t round_left; /* runs left in this round (see lthread_run) */
+    struct lthread__queue zombies; /* exited, not yet joined */
     /* lthreads waiting in lthread_join(), and conds that have waiters:
      * with the zombies, all a deadlocked scheduler must free. */
     struct lthread__queue joining;
     struct lthread_cond *busy_conds;
     /* Counts that decide whether lthread_run() can still make progress. */
-    size_t nlive;               /* lthreads not exited */
-    size_t nwaiting_forever;    /* WAITING with no timer on cond or join */
-    size_t ncompute;            /* away in compute sections */
+    size_t nlive;            /* lthreads not exited */
+    size_t nwaiting_forever; /* WAITING with no timer on cond or join */
+    size_t ncompute;         /* away in compute sections */
     /* Timer heap: lthreads ordered by deadline (timer.c). */
     struct lthread__timer *timers;
     uint32_t ntimers;
@@ -279,13 +278,13 @@ struct lthread__sched {
     /* Poller and per-fd waiters (io.c). */
     struct lthread__poller *poller;
     struct lthread__fd *fds;
-    int nfds;                   /* entries in fds */
+    int nfds; /* entries in fds */
     size_t nio_waiting;
     /* Lthreads handed back by compute pthreads; guarded by remote_lock. */
     pthread_mutex_t remote_lock;
     struct lthread__queue remote;
     _Atomic bool remote_pending;
-    bool running;               /* inside lthread_run() */
+    bool running; /* inside lthread_run() */
     /* Where an lthread that exits by switching straight into another
      * saves its sp, which nobody resumes (it freed itself first). */
     void *dead_sp;
@@ -370,8 +369,7 @@ int lthread__sched_set_region_size(size_t size);
 uint64_t lthread__now_ns(void);
 
 /* Hands lt, back from a compute section, to its scheduler. Thread-safe. */
-void lthread__sched_remote_ready(struct lthread__sched *s,
-                                 struct lthread *lt);
+void lthread__sched_remote_ready(struct lthread__sched *s, struct lthread *lt);
 
 /* ---- queue helpers (inline: they sit on every switch) ------------------ */
 
@@ -451,8 +449,7 @@ static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
  * 0 when woken, LTHREAD__TIMEDOUT, a negative errno when the wait was
  * cancelled, or -ENOMEM (before parking) when no timer could be added.
  */
-static inline int lthread__park(struct lthread__sched *s,
-                                struct lthread *self,
+static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
                                 enum lthread__wait kind, void *wait_obj,
                                 uint64_t timeout)
 {
@@ -468,8 +465,8 @@ static inline int lthread__park(struct lthread__sched *s,
 
 /* Wakes a WAITING lthread with `result`: stops its timer and queues it.
  * The caller has already unlinked it from what it waited on. */
-static inline void lthread__unpark(struct lthread__sched *s,
-                                   struct lthread *lt, int result)
+static inline void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
+                                   int result)
 {
     if (lt->flags & LTHREAD__F_TIMER)
         lthread__timer_remove(s, lt);
@@ -530,8 +527,8 @@ void lthread__io_free(struct lthread__sched *s);
  * timeout ms pass (0: never). Returns 0 when ready (also at once for a
  * regular file, which the poller refuses and which is always ready),
  * LTHREAD__TIMEDOUT on timeout, -EBADF when the fd is closed by
- * lthread_close() meanwhile, or a negative errno from registering it. Other lthreads may wait on the same
- * fd and direction.
+ * lthread_close() meanwhile, or a negative errno from registering it. Other
+ * lthreads may wait on the same fd and direction.
  */
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout);
@@ -571,8 +568,7 @@ int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want);
  * LTHREAD__TIMEDOUT, or a negative errno (-ENOMEM, or from registering).
  */
 int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
-                          const struct pollfd *fds, nfds_t n,
-                          uint64_t timeout);
+                          const struct pollfd *fds, nfds_t n, uint64_t timeout);
 
 /* ---- cond.c ----------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 
 struct lthread__poller {
     int epfd;
-    int wakefd;   /* eventfd; its readiness means "someone woke us" */
+    int wakefd; /* eventfd; its readiness means "someone woke us" */
     struct epoll_event events[EPOLL_BATCH];
 };
 

@@ -51,8 +51,8 @@ void lthread__regions_init(struct lthread__sched *s)
     const char *env = getenv("LTHREAD_REGIONS");
     long n = env ? strtol(env, NULL, 10) : 0;
 
-    s->max_regions = (n >= 1 && n <= MAX_MAX_REGIONS) ? (uint32_t)n
-                                                       : DEFAULT_MAX_REGIONS;
+    s->max_regions =
+        (n >= 1 && n <= MAX_MAX_REGIONS) ? (uint32_t)n : DEFAULT_MAX_REGIONS;
 }
 
 /* Maps a region of `size` usable bytes (a page multiple) above a guard page. */
@@ -65,9 +65,9 @@ static struct lthread__region *region_map(size_t size, bool is_private)
         return NULL;
     r->map_len = size + guard;
     /* MAP_NORESERVE: only the pages an lthread touches are ever backed. */
-    r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
-                  0);
+    r->map =
+        mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (r->map == MAP_FAILED)
         goto out_free;
     /* The guard page turns an overflow into a SIGSEGV at the faulting
@@ -110,8 +110,8 @@ static struct lthread__region *region_add_shared(struct lthread__sched *s)
 {
     struct lthread__region **bigger, *r;
 
-    bigger = lthread__realloc(s->regions,
-                              (s->nregions + 1) * sizeof(*s->regions));
+    bigger =
+        lthread__realloc(s->regions, (s->nregions + 1) * sizeof(*s->regions));
     if (!bigger)
         return NULL;
     s->regions = bigger;
@@ -302,18 +302,19 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
     err = region_take(r, lt);
     if (err)
         return err; /* stays bound; it starts when it gets the region */
-    lthread__valgrind_make_writable(
-        r->top - sizeof(struct lthread__switch_frame),
-        sizeof(struct lthread__switch_frame));
+    lthread__valgrind_make_writable(r->top -
+                                        sizeof(struct lthread__switch_frame),
+                                    sizeof(struct lthread__switch_frame));
     /* fn is called as void (*)(void *, void *): same ABI as lthread_func
      * (both arguments are pointers), which the switch code cannot name. */
-    lt->sp = lthread__frame_init(r->top, &(struct lthread__entry){
-        .prologue = lthread__entry_prologue,
-        .body = (void (*)(void *, void *))lt->fn,
-        .epilogue = lthread__entry_epilogue,
-        .ctx = lt,
-        .arg = lt->arg,
-    });
+    lt->sp = lthread__frame_init(r->top,
+                                 &(struct lthread__entry){
+                                     .prologue = lthread__entry_prologue,
+                                     .body = (void (*)(void *, void *))lt->fn,
+                                     .epilogue = lthread__entry_epilogue,
+                                     .ctx = lt,
+                                     .arg = lt->arg,
+                                 });
     return 0;
 }
 

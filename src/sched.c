@@ -72,8 +72,7 @@ uint64_t lthread__now_ns(void)
 
 /* ---- switching -------------------------------------------------------- */
 
-struct lthread *lthread__switch_in(struct lthread__host *h,
-                                   struct lthread *lt)
+struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
 {
     struct lthread__region *r = lt->region;
     struct lthread *back;
@@ -108,8 +107,8 @@ sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 
 /* Frees what an exited lthread still held once nobody runs on its stack:
  * its region (and image), and itself if detached. */
-static __attribute__((noinline, cold)) void
-sched_bury(struct lthread__sched *s, struct lthread *lt)
+static __attribute__((noinline, cold)) void sched_bury(struct lthread__sched *s,
+                                                       struct lthread *lt)
 {
     lthread__region_leave(s, lt);
     if (lt->flags & LTHREAD__F_DETACHED)
@@ -136,7 +135,7 @@ sched_bury(struct lthread__sched *s, struct lthread *lt)
  * it costs nothing in every suspended lthread's saved image.
  */
 struct switch_to {
-    void *sp;       /* where to go; NULL: stay */
+    void *sp; /* where to go; NULL: stay */
     /* Where to save the running context's sp, its low bit set when the
      * two sides' call chains differ (to or from a host, into a new
      * lthread, out of an exiting one): see lthread__switch_cross. */
@@ -452,8 +451,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
         *err = -ENOMEM;
         return NULL;
     }
-    s->region_size = tls_region_size ? tls_region_size
-                                     : LTHREAD__DEFAULT_STACK;
+    s->region_size = tls_region_size ? tls_region_size : LTHREAD__DEFAULT_STACK;
     lthread__regions_init(s);
     pthread_mutex_init(&s->remote_lock, NULL);
     *err = lthread__io_init(s);

@@ -275,11 +275,10 @@ LTHREAD_API int lthread_socket(int domain, int type, int protocol)
         close(fd);
         return lthread__fail(err);
     }
-    lthread__io_fd_new(s, fd,
-                       LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN |
-                           LTHREAD__FD_SOCKET |
-                           (is_tcp(domain, type, protocol) ? LTHREAD__FD_TCP
-                                                           : 0));
+    lthread__io_fd_new(
+        s, fd,
+        LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN | LTHREAD__FD_SOCKET |
+            (is_tcp(domain, type, protocol) ? LTHREAD__FD_TCP : 0));
     return fd;
 }
 

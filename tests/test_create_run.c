@@ -453,8 +453,9 @@ static void test_deep_default(void)
      * scheduler has regions, so that images are saved and restored. */
     ran = 0;
     for (int i = 0; i < 40; i++)
-        CHECK_EQ(lthread_create(&lt, deep_lt, (void *)(intptr_t)(i % 2 ? 100 : 60)),
-                 0);
+        CHECK_EQ(
+            lthread_create(&lt, deep_lt, (void *)(intptr_t)(i % 2 ? 100 : 60)),
+            0);
     CHECK_EQ(lthread_run(), 0);
     CHECK_EQ(ran, 40);
 }

@@ -78,8 +78,7 @@ static void reader(lthread_t *lt, void *arg)
     CHECK(memcmp(buf, "XY", 2) == 0);
     /* Everything else, urgent byte excluded, then "end". */
     n = 0;
-    while (n < sizeof(got) &&
-           (n < 3 || memcmp(got + n - 3, "end", 3) != 0)) {
+    while (n < sizeof(got) && (n < 3 || memcmp(got + n - 3, "end", 3) != 0)) {
         r = lthread_recv(c->server, buf, sizeof(buf), 0, RECV_MS);
         CHECK(r > 0);
         if (r <= 0)

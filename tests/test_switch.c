@@ -99,12 +99,12 @@ static void ring_start(int n, void (*entry)(void *), void *const args[])
         }
         unsigned char *top = stacks[i] + STACK_SIZE;
         ctx_sp[i] = lthread__frame_init(top, &(struct lthread__entry){
-            .prologue = no_prologue,
-            .body = call_entry,
-            .epilogue = no_epilogue,
-            .ctx = (void *)entry,
-            .arg = args[i],
-        });
+                                                 .prologue = no_prologue,
+                                                 .body = call_entry,
+                                                 .epilogue = no_epilogue,
+                                                 .ctx = (void *)entry,
+                                                 .arg = args[i],
+                                             });
     }
 }
 
@@ -592,7 +592,7 @@ int main(void)
 {
     /* Both ways of leaving the switch (ret, and pop + jmp on x86-64). */
     void (*const variants[])(void **, void *) = {lthread__switch,
-                                                  lthread__switch_cross};
+                                                 lthread__switch_cross};
 
     for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
         switch_fn = variants[v];

@@ -35,8 +35,8 @@
 #if defined(__x86_64__)
 /* Lowest address first: exactly what switch.S pushes, in reverse. */
 struct lthread__switch_frame {
-    uint32_t mxcsr;     /* SSE control/status: rounding mode, exception masks */
-    uint16_t x87_cw;    /* x87 control word: precision and rounding */
+    uint32_t mxcsr;  /* SSE control/status: rounding mode, exception masks */
+    uint16_t x87_cw; /* x87 control word: precision and rounding */
     uint16_t pad;
     uint64_t r15;
     uint64_t r14;
@@ -44,7 +44,7 @@ struct lthread__switch_frame {
     uint64_t r12;
     uint64_t rbx;
     uint64_t rbp;
-    uint64_t ret;       /* where the switch resumes */
+    uint64_t ret; /* where the switch resumes */
 };
 /* Where the trampoline finds struct lthread__entry's fields. */
 #define LTHREAD__FRAME_CTX rbx
@@ -62,10 +62,10 @@ _Static_assert(sizeof(struct lthread__switch_frame) == 64, "switch.S");
 struct lthread__switch_frame {
     uint64_t d8, d9, d10, d11, d12, d13, d14, d15; /* low halves of v8-v15 */
     uint64_t x19, x20, x21, x22, x23, x24, x25, x26, x27, x28;
-    uint64_t fp;        /* x29 */
-    uint64_t lr;        /* x30: where the switch resumes */
-    uint64_t fpcr;      /* floating-point control: rounding, flush-to-zero */
-    uint64_t pad;       /* keeps sp 16-byte aligned */
+    uint64_t fp;   /* x29 */
+    uint64_t lr;   /* x30: where the switch resumes */
+    uint64_t fpcr; /* floating-point control: rounding, flush-to-zero */
+    uint64_t pad;  /* keeps sp 16-byte aligned */
 };
 /* Where the trampoline finds struct lthread__entry's fields. */
 #define LTHREAD__FRAME_CTX x19
@@ -102,7 +102,7 @@ void lthread__trampoline(void);
 struct lthread__entry {
     void (*prologue)(void *ctx);
     void (*body)(void *ctx, void *arg);
-    void (*epilogue)(void *ctx);    /* must not return */
+    void (*epilogue)(void *ctx); /* must not return */
     void *ctx;
     void *arg;
 };
