@@ -205,7 +205,6 @@ LTHREAD_API int lthread_destroy(lthread_t *lt)
     case LTHREAD__EXITED:
         lthread__queue_remove(&s->zombies, lt);
         break;
-    case LTHREAD__NEW:
     case LTHREAD__READY:
         lthread__queue_remove(&s->ready, lt);
         s->nready--;

@@ -44,8 +44,7 @@ struct lthread__queue {
 /* ---- lthreads --------------------------------------------------------- */
 
 enum lthread__state {
-    LTHREAD__NEW,     /* created, never run, in the ready queue */
-    LTHREAD__READY,   /* in the ready queue */
+    LTHREAD__READY,   /* in the ready queue (never run yet: sp == NULL) */
     LTHREAD__RUNNING, /* sched->current */
     LTHREAD__WAITING, /* suspended; `wait` says on what */
     LTHREAD__COMPUTE, /* away on a compute pthread, or on its way back */
@@ -91,7 +90,7 @@ struct lthread {
     void *sp;
     struct lthread__sched *sched; /* owner, for life */
     /* Stack region the lthread is bound to from its first run on. Its
-     * frames can only ever live there. Before the first run (state NEW) of
+     * frames can only ever live there. Before the first run (sp == NULL) of
      * an lthread without a private stack it names the creator's region,
      * which the binding avoids, or NULL. */
     struct lthread__region *region;
@@ -426,8 +425,6 @@ uint64_t lthread__timer_next(const struct lthread__sched *s);
 /* Removes and returns the earliest lthread if its deadline <= now. */
 struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
                                            uint64_t now);
-/* Reserves room for one more timer, so that a later add cannot fail. */
-int lthread__timer_reserve(struct lthread__sched *s);
 /* Adds lt to fire `timeout_ms` from now (saturating). Out of line: it
  * keeps the untimed wait paths lean. Returns 0 or -ENOMEM. */
 int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,

@@ -48,7 +48,8 @@ static void sift_down(struct lthread__sched *s, uint32_t i)
     heap_set(s, i, t);
 }
 
-int lthread__timer_reserve(struct lthread__sched *s)
+/* Makes room for one more timer. Returns 0 or -ENOMEM. */
+static int timer_reserve(struct lthread__sched *s)
 {
     struct lthread__timer *bigger;
     uint32_t cap;
@@ -67,7 +68,7 @@ int lthread__timer_reserve(struct lthread__sched *s)
 int lthread__timer_add(struct lthread__sched *s, struct lthread *lt,
                        uint64_t deadline)
 {
-    int err = lthread__timer_reserve(s);
+    int err = timer_reserve(s);
 
     if (err)
         return err;
