@@ -86,11 +86,6 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
         cond_busy(c, s);
     lthread__queue_push(&c->waiters, self);
     err = lthread__park(s, self, LTHREAD__WAIT_COND, c, timeout);
-    if (err == -ENOMEM) { /* never waited */
-        lthread__queue_remove(&c->waiters, self);
-        if (!c->waiters.head)
-            cond_idle(c);
-    }
     return err ? lthread__fail(err) : 0;
 }
 
@@ -132,14 +127,18 @@ LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c)
     return 0;
 }
 
-void lthread__cond_unlink(struct lthread *lt)
+/* Unlinks a WAIT_COND lthread from its cond's waiters. */
+static void cond_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread_cond *c = lt->wait_obj;
 
+    (void)s;
     lthread__queue_remove(&c->waiters, lt);
     if (!c->waiters.head)
         cond_idle(c);
 }
+
+const struct lthread__wait_ops lthread__wait_ops_cond = {"cond", cond_cancel};
 
 void lthread__cond_abandon(struct lthread__sched *s)
 {

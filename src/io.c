@@ -117,12 +117,7 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
     self->io_fd = fd;
     self->io_events = (uint8_t)events;
     s->nio_waiting++;
-    err = lthread__park(s, self, LTHREAD__WAIT_IO, NULL, timeout);
-    if (err == -ENOMEM) { /* never parked: q is still valid */
-        lthread__queue_remove(q, self);
-        s->nio_waiting--;
-    }
-    return err;
+    return lthread__park(s, self, LTHREAD__WAIT_IO, NULL, timeout);
 }
 
 /* ---- lthread_poll() sets ------------------------------------------------ */
@@ -206,10 +201,9 @@ int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
     }
     s->nio_waiting++;
     self->io_fd = -1;
-    err = lthread__park(s, self, LTHREAD__WAIT_IO, set, timeout);
-    if (err != -ENOMEM)
-        return err; /* the waker or canceller freed set */
-    s->nio_waiting--;
+    /* The waker or the canceller (also on -ENOMEM) frees set. */
+    return lthread__park(s, self, LTHREAD__WAIT_IO, set, timeout);
+
 out_unlink:
     set_unlink(s, set);
     lthread__free(set);
@@ -218,7 +212,8 @@ out_unlink:
 
 /* ---- waking and cancelling ---------------------------------------------- */
 
-void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt)
+/* Unlinks a WAIT_IO lthread from its fd or fds (timeout, destroy). */
+static void io_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__io_set *set = lt->wait_obj;
 
@@ -233,6 +228,8 @@ void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt)
     }
     s->nio_waiting--;
 }
+
+const struct lthread__wait_ops lthread__wait_ops_io = {"fd", io_cancel};
 
 /* Wakes every single-fd waiter in q with `result`. */
 static void wake_queue(struct lthread__sched *s, struct lthread__queue *q,

@@ -155,6 +155,30 @@ static int check_target(struct lthread__sched **s, struct lthread *lt)
     return 0;
 }
 
+/* Unlinks a joiner whose wait ends without the joinee's exit (timeout,
+ * destroy of the joiner): the joinee becomes joinable again. */
+static void join_cancel(struct lthread__sched *s, struct lthread *lt)
+{
+    ((struct lthread *)lt->wait_obj)->joiner = NULL;
+    lthread__queue_remove(&s->joining, lt);
+}
+
+const struct lthread__wait_ops lthread__wait_ops_join = {"join", join_cancel};
+
+void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread *j = lt->joiner;
+
+    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == lt,
+                   "an lthread's joiner waits in join on it");
+    lthread__queue_remove(&s->joining, j);
+    lthread__unpark(s, j, 0);
+    /* Until j runs, the pair stays tied both ways, so that destroying
+     * either side can untie it (lthread_destroy). */
+    j->wait_obj = lt;
+    j->flags |= LTHREAD__F_JOIN_DONE;
+}
+
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
 {
     struct lthread__sched *s;
@@ -174,13 +198,10 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
         /* Listed so a deadlocked scheduler can still free us. */
         lthread__queue_push(&s->joining, self);
         err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, timeout);
-        if (err) {
-            if (err == -ENOMEM) { /* never waited */
-                lt->joiner = NULL;
-                lthread__queue_remove(&s->joining, self);
-            }
+        self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+        self->wait_obj = NULL;
+        if (err) /* timeout, or lt was destroyed: lt is not ours */
             return lthread__fail(err);
-        }
     }
     if (ptr)
         *ptr = lt->exit_value;
@@ -199,9 +220,16 @@ LTHREAD_API int lthread_destroy(lthread_t *lt)
         return lthread__fail(err);
     if (lt == s->host.current)
         return lthread__fail(-EDEADLK);
-    switch ((enum lthread__state)lt->state) {
-    case LTHREAD__COMPUTE:
+    if (lt->state == LTHREAD__COMPUTE)
         return lthread__fail(-EBUSY);
+    if (lt->flags & LTHREAD__F_JOIN_DONE) {
+        /* lt was woken by its joinee's exit and never ran: the joinee is
+         * an ordinary zombie again. */
+        ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+        lt->wait_obj = NULL;
+    }
+    switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
         lthread__queue_remove(&s->zombies, lt);
         break;
@@ -215,15 +243,24 @@ LTHREAD_API int lthread_destroy(lthread_t *lt)
         lthread__wait_cancel(s, lt);
         s->nlive--;
         break;
-    case LTHREAD__RUNNING:
-        return lthread__fail(-EDEADLK); /* unreachable: only current runs */
+    case LTHREAD__COMPUTE: /* refused above */
+    case LTHREAD__RUNNING: /* only current runs: refused above */
+        return lthread__fail(-EDEADLK);
     }
     joiner = lt->joiner;
     if (joiner) {
-        if (joiner->state == LTHREAD__WAITING)
-            lthread__join_wake(s, joiner, -ECANCELED);
-        else /* woken by lt's exit, not yet run: it must not free lt */
+        if (joiner->wait == LTHREAD__WAIT_JOIN) {
+            lthread__wait_cancel(s, joiner);
+            lthread__unpark(s, joiner, -ECANCELED);
+        } else {
+            /* Woken by lt's exit, not yet run (maybe waiting for its
+             * region or for memory meanwhile): it must not take lt. */
+            LTHREAD__CHECK(joiner->flags & LTHREAD__F_JOIN_DONE,
+                           "an lthread's joiner waits in join on it");
+            joiner->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+            joiner->wait_obj = NULL;
             joiner->wake_result = -ECANCELED;
+        }
     }
     lthread__lt_free(s, lt);
     return 0;

@@ -27,6 +27,24 @@ struct lthread__poller;
  * calls return), which is also -ENOENT; outside the errno range. */
 #define LTHREAD__TIMEDOUT (-0x10000)
 
+/*
+ * Invariant checks, compiled in sanitizer builds and with -DLTHREAD_DEBUG:
+ * a failed check prints which invariant of docs/DESIGN.md broke, where,
+ * and aborts. In other builds they cost nothing.
+ */
+#if defined(LTHREAD__ASAN) || defined(LTHREAD__TSAN) || defined(LTHREAD_DEBUG)
+#define LTHREAD__CHECKS 1
+#define LTHREAD__CHECK(cond, invariant)                                        \
+    (lthread__likely(cond)                                                     \
+         ? (void)0                                                             \
+         : lthread__check_failed((invariant), __FILE__, __LINE__))
+#else
+#define LTHREAD__CHECKS 0
+#define LTHREAD__CHECK(cond, invariant) ((void)0)
+#endif
+void lthread__check_failed(const char *invariant, const char *file, int line)
+    __attribute__((noreturn, cold));
+
 #define lthread__likely(x) __builtin_expect(!!(x), 1)
 #define lthread__unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -51,19 +69,34 @@ enum lthread__state {
     LTHREAD__EXITED,  /* finished, waiting to be joined */
 };
 
-/* What a WAITING lthread waits for; each kind has its own cancel path in
- * lthread__wait_cancel(). */
+/*
+ * What a WAITING lthread waits for. Each kind belongs to one module, which
+ * links the lthread into its own structure before parking it and knows how
+ * to unlink it again (struct lthread__wait_ops, table in wait.c): the
+ * scheduler cancels any wait (timeout, destroy, failure to arm a timer)
+ * through lthread__wait_cancel() without knowing what it is.
+ */
 enum lthread__wait {
     LTHREAD__WAIT_NONE,
-    LTHREAD__WAIT_SLEEP,  /* only its timer */
+    LTHREAD__WAIT_SLEEP,  /* only its timer (lthread.c) */
     LTHREAD__WAIT_COND,   /* wait_obj: the cond, whose queue holds it */
-    LTHREAD__WAIT_JOIN,   /* wait_obj: the lthread it joins */
+    LTHREAD__WAIT_JOIN,   /* wait_obj: the lthread it joins (lthread.c) */
     LTHREAD__WAIT_IO,     /* wait_obj: NULL for one fd (io_fd, queued in
                            * sched->fds[io_fd]), or the lthread_poll()
                            * set of fds (io.c), freed by whoever wakes or
                            * cancels the wait */
     LTHREAD__WAIT_REGION, /* in its region's waiters: a mate computes */
     LTHREAD__WAIT_MEMORY, /* in sched->starved: see there */
+    LTHREAD__WAIT_NKINDS
+};
+
+/* How a module's kind of wait is undone. */
+struct lthread__wait_ops {
+    const char *name; /* for messages and introspection */
+    /* Unlinks lt (WAITING on this kind, on its own scheduler s) from what
+     * it waits on. Leaves its timer, state and wake_result alone. NULL:
+     * nothing to unlink. */
+    void (*cancel)(struct lthread__sched *s, struct lthread *lt);
 };
 
 /* lthread flags */
@@ -72,6 +105,10 @@ enum lthread__wait {
 #define LTHREAD__F_TIMER 0x4u    /* in the timer heap */
 #define LTHREAD__F_BOUND 0x8u    /* `region` is its region for life */
 #define LTHREAD__F_SAVED 0x10u   /* its frames are in `image`, not in place */
+/* Woken by the exit of the lthread it joins, and not yet run: wait_obj
+ * still names that lthread (whose `joiner` is this one) until the join
+ * returns. Destroying either side unties the pair (lthread.c). */
+#define LTHREAD__F_JOIN_DONE 0x20u
 
 /* Bounds of stack sizes (lthread_init, private stacks). */
 #define LTHREAD__MIN_STACK (16u * 1024)
@@ -291,8 +328,16 @@ struct lthread__sched {
     struct lthread *lt_cache;
     uint32_t nlt_cache;
     /* READY lthreads that could not enter their region because a mate's
-     * image could not be saved (ENOMEM): retried after a short wait. */
+     * image could not be saved (ENOMEM), and how they are retried: a few
+     * at a time at starved_retry_at, twice as many after a batch that all
+     * got in, one after a delay that doubles (to 128 ms) while any fails
+     * (sched.c, sched_retry_starved). */
     struct lthread__queue starved;
+    uint64_t starved_retry_at; /* CLOCK_MONOTONIC ns */
+    uint32_t starved_batch;
+    uint32_t starved_delay_ms;
+    uint64_t nstarve_fails;   /* failures to enter, ever */
+    uint64_t starve_fails_at; /* nstarve_fails when the batch was sent */
     /* Default region size for the next lthreads (lthread_init). */
 };
 
@@ -336,8 +381,20 @@ static inline struct lthread *lthread__sched_self(struct lthread__sched **s)
     return sched ? sched->host.current : NULL;
 }
 
-/* Unlinks lt from whatever it waits on (timer excluded). */
+/* Unlinks a WAITING lt from whatever it waits on (timer excluded), through
+ * its kind's cancel (wait.c), and clears its wait. */
 void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
+
+/* The kinds' cancel operations, each defined by the module that owns the
+ * kind (sleep and none have nothing to undo). */
+extern const struct lthread__wait_ops lthread__wait_ops_cond;
+extern const struct lthread__wait_ops lthread__wait_ops_join;
+extern const struct lthread__wait_ops lthread__wait_ops_io;
+extern const struct lthread__wait_ops lthread__wait_ops_region;
+extern const struct lthread__wait_ops lthread__wait_ops_memory;
+
+/* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
+const char *lthread__wait_name(const struct lthread *lt);
 
 /* Frees s if no lthread was ever added to it (after a failed create). */
 void lthread__sched_release_if_idle(struct lthread__sched *s);
@@ -347,9 +404,9 @@ void lthread__sched_release_if_idle(struct lthread__sched *s);
  * stack. */
 void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt);
 
-/* Wakes `joiner`, waiting in lthread_join(), with `result`. */
-void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,
-                        int result);
+/* lt exits and its joiner waits in lthread_join(): wakes the joiner, which
+ * takes lt when it runs (lthread.c). */
+void lthread__join_exited(struct lthread__sched *s, struct lthread *lt);
 
 /* A zeroed control block, recycled or new; NULL on ENOMEM. */
 struct lthread *lthread__lt_alloc(struct lthread__sched *s);
@@ -441,20 +498,25 @@ static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 }
 
 /*
- * Parks `self` as WAITING on `kind` (wait_obj already linked by the caller)
- * with a timeout in ms (0: none) and suspends. Returns self->wake_result:
- * 0 when woken, LTHREAD__TIMEDOUT, a negative errno when the wait was
- * cancelled, or -ENOMEM (before parking) when no timer could be added.
+ * Parks `self` as WAITING on `kind` (already linked into what it waits on
+ * by the caller, wait_obj naming it) with a timeout in ms (0: none) and
+ * suspends. Returns self->wake_result: 0 when woken, LTHREAD__TIMEDOUT, or
+ * a negative errno when the wait was cancelled. When no timer can be
+ * added it does not park: it undoes the caller's linking through the
+ * kind's cancel and returns -ENOMEM.
  */
+int lthread__park_arm(struct lthread__sched *s, struct lthread *self,
+                      uint64_t timeout);
+
 static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
                                 enum lthread__wait kind, void *wait_obj,
                                 uint64_t timeout)
 {
-    if (timeout && lthread__timer_arm(s, self, timeout) < 0)
-        return -ENOMEM;
-    self->state = LTHREAD__WAITING;
     self->wait = (uint8_t)kind;
     self->wait_obj = wait_obj;
+    if (timeout && lthread__park_arm(s, self, timeout) < 0)
+        return -ENOMEM;
+    self->state = LTHREAD__WAITING;
     self->wake_result = 0;
     lthread__switch_out(self, false);
     return self->wake_result;
@@ -477,6 +539,9 @@ static inline void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
 
 /* Reads the region knobs (LTHREAD_REGIONS) into a new scheduler. */
 void lthread__regions_init(struct lthread__sched *s);
+/* Remakes the regions of s (none bound) at `size` bytes; on -ENOMEM they
+ * stay as they were. */
+int lthread__regions_resize(struct lthread__sched *s, size_t size);
 /* Unmaps every region of s. */
 void lthread__regions_free(struct lthread__sched *s);
 
@@ -530,9 +595,6 @@ void lthread__io_free(struct lthread__sched *s);
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout);
 
-/* Unlinks a WAIT_IO lthread from its fd (destroy, timeout). */
-void lthread__io_cancel(struct lthread__sched *s, struct lthread *lt);
-
 /* Waits in the poller up to timeout_ns (negative: forever) and wakes the
  * lthreads whose fds are ready, and drains the remote queue. */
 void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns);
@@ -568,9 +630,6 @@ int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
                           const struct pollfd *fds, nfds_t n, uint64_t timeout);
 
 /* ---- cond.c ----------------------------------------------------------- */
-
-/* Unlinks a WAIT_COND lthread from its cond's waiters. */
-void lthread__cond_unlink(struct lthread *lt);
 
 /* Teardown after a deadlock: frees every lthread waiting on a cond of s. */
 void lthread__cond_abandon(struct lthread__sched *s);

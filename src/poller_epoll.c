@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Events returned by one epoll_wait(); more simply wait for the next call. */
@@ -77,25 +78,47 @@ int lthread__poller_del(struct lthread__poller *p, int fd)
     return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* Milliseconds for epoll_wait() from nanoseconds, rounded up: waking
+ * before the deadline would only loop back here. Negative: no limit. */
+static int ms_of(int64_t ns)
+{
+    if (ns < 0)
+        return -1;
+    if (ns > (int64_t)1000000 * 0x7fffffff)
+        return 0x7fffffff;
+    return (int)((ns + 999999) / 1000000);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int lthread__poller_wait(struct lthread__poller *p, int64_t timeout_ns,
                          void (*ready)(void *ctx, int fd, unsigned bits),
                          void *ctx)
 {
-    int timeout_ms, n, i, reported = 0;
+    /* Only a finite, non-zero wait needs its deadline. */
+    int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+    int n, i, reported = 0;
 
-    /* Round up: waking before the deadline would only loop back here. */
-    if (timeout_ns < 0)
-        timeout_ms = -1;
-    else if (timeout_ns > (int64_t)1000000 * 0x7fffffff)
-        timeout_ms = 0x7fffffff;
-    else
-        timeout_ms = (int)((timeout_ns + 999999) / 1000000);
+    for (;;) {
+        n = epoll_wait(p->epfd, p->events, EPOLL_BATCH, ms_of(timeout_ns));
+        if (n >= 0)
+            break;
+        if (errno != EINTR)
+            return -errno;
+        /* A signal: wait only for what is left, or every signal would
+         * push every timer back by the full timeout. */
+        if (timeout_ns > 0) {
+            int64_t now = now_ns();
 
-    do
-        n = epoll_wait(p->epfd, p->events, EPOLL_BATCH, timeout_ms);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
+            timeout_ns = deadline > now ? deadline - now : 0;
+        }
+    }
 
     for (i = 0; i < n; i++) {
         uint32_t e = p->events[i].events;

@@ -130,6 +130,25 @@ int lthread__regions_reserve(struct lthread__sched *s)
     return region_add_shared(s) ? 0 : -ENOMEM;
 }
 
+int lthread__regions_resize(struct lthread__sched *s, size_t size)
+{
+    struct lthread__region **one = lthread__malloc(sizeof(*one));
+    struct lthread__region *r =
+        one ? region_map(round_to_pages(size), false) : NULL;
+
+    /* The new region first: on ENOMEM everything stays as it was. */
+    if (!r) {
+        lthread__free(one);
+        return -ENOMEM;
+    }
+    lthread__regions_free(s);
+    one[0] = r;
+    s->regions = one;
+    s->nregions = 1;
+    s->region_size = size;
+    return 0;
+}
+
 void lthread__regions_free(struct lthread__sched *s)
 {
     for (uint32_t i = 0; i < s->nregions; i++)
@@ -343,6 +362,19 @@ void lthread__region_wake_waiters(struct lthread__sched *s,
 {
     struct lthread *lt;
 
-    while ((lt = lthread__queue_pop(&r->waiters)))
+    /* Not an unpark: these lthreads were on their way to run, and keep
+     * the result of the wait that made them ready. */
+    while ((lt = lthread__queue_pop(&r->waiters))) {
+        lt->wait = LTHREAD__WAIT_NONE;
         lthread__ready(s, lt);
+    }
 }
+
+static void region_cancel(struct lthread__sched *s, struct lthread *lt)
+{
+    (void)s;
+    lthread__queue_remove(&lt->region->waiters, lt);
+}
+
+const struct lthread__wait_ops lthread__wait_ops_region = {"region",
+                                                           region_cancel};

@@ -219,34 +219,15 @@ void lthread__switch_out(struct lthread *self, bool exiting)
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
 }
 
-/* ---- queues and waits ------------------------------------------------- */
+/* ---- waits owned by the scheduler ------------------------------------- */
 
-void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
+static void memory_cancel(struct lthread__sched *s, struct lthread *lt)
 {
-    switch ((enum lthread__wait)lt->wait) {
-    case LTHREAD__WAIT_COND:
-        lthread__cond_unlink(lt);
-        break;
-    case LTHREAD__WAIT_JOIN:
-        ((struct lthread *)lt->wait_obj)->joiner = NULL;
-        lthread__queue_remove(&s->joining, lt);
-        break;
-    case LTHREAD__WAIT_IO:
-        lthread__io_cancel(s, lt);
-        break;
-    case LTHREAD__WAIT_REGION:
-        lthread__queue_remove(&lt->region->waiters, lt);
-        break;
-    case LTHREAD__WAIT_MEMORY:
-        lthread__queue_remove(&s->starved, lt);
-        break;
-    case LTHREAD__WAIT_SLEEP:
-    case LTHREAD__WAIT_NONE:
-        break;
-    }
-    lt->wait = LTHREAD__WAIT_NONE;
-    lt->wait_obj = NULL;
+    lthread__queue_remove(&s->starved, lt);
 }
+
+const struct lthread__wait_ops lthread__wait_ops_memory = {"memory",
+                                                           memory_cancel};
 
 /* ---- lifetime --------------------------------------------------------- */
 
@@ -289,13 +270,6 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
     lthread__lt_release(s, lt);
 }
 
-void lthread__join_wake(struct lthread__sched *s, struct lthread *joiner,
-                        int result)
-{
-    lthread__queue_remove(&s->joining, joiner);
-    lthread__unpark(s, joiner, result);
-}
-
 void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt)
 {
     s->nlive--;
@@ -304,7 +278,7 @@ void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt)
     /* A zombie until joined; the joiner takes it off this queue. */
     lthread__queue_push(&s->zombies, lt);
     if (lt->joiner)
-        lthread__join_wake(s, lt->joiner, 0);
+        lthread__join_exited(s, lt);
 }
 
 /* Runs lt until it switches out, then deals with why it did. */
@@ -323,6 +297,7 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
             lt->state = LTHREAD__WAITING;
             lt->wait = LTHREAD__WAIT_MEMORY;
             lthread__queue_push(&s->starved, lt);
+            s->nstarve_fails++;
         }
         /* -EAGAIN: lt now waits for its region (see region.c). */
         return;
@@ -358,13 +333,49 @@ static void sched_fire_timers(struct lthread__sched *s, uint64_t now)
     }
 }
 
-/* Gives the lthreads that could not get their region for want of memory
- * another try. */
-static void sched_retry_starved(struct lthread__sched *s)
+/* Longest pause between retries of starved lthreads. */
+#define STARVED_MAX_DELAY_MS 128
+
+/*
+ * Gives the lthreads that could not get their region for want of memory
+ * another try, whatever else is ready, without spinning while memory stays
+ * short: a batch at a time, doubling the batch while every try succeeds,
+ * and after any failure retrying one lthread after a pause that doubles.
+ * The batch sent last time has run by now: it was ready at the start of
+ * this round.
+ */
+static void sched_retry_starved(struct lthread__sched *s, uint64_t now)
 {
     struct lthread *lt;
 
-    while ((lt = lthread__queue_pop(&s->starved))) {
+    if (!s->starved.head) {
+        /* The last batch got in and nobody is left: the next shortage
+         * starts afresh. */
+        s->starved_batch = 0;
+        s->starved_delay_ms = 0;
+        s->starved_retry_at = 0;
+        return;
+    }
+    if (now < s->starved_retry_at)
+        return;
+    if (s->starved_batch && s->nstarve_fails == s->starve_fails_at) {
+        /* The last batch all got in: memory is back. */
+        s->starved_batch *= 2;
+        s->starved_delay_ms = 0;
+    } else if (s->starved_batch) {
+        s->starved_batch = 1;
+        s->starved_delay_ms = s->starved_delay_ms ? s->starved_delay_ms * 2 : 1;
+        if (s->starved_delay_ms > STARVED_MAX_DELAY_MS)
+            s->starved_delay_ms = STARVED_MAX_DELAY_MS;
+    } else {
+        s->starved_batch = 1; /* the first retry */
+    }
+    s->starved_retry_at = now + (uint64_t)s->starved_delay_ms * 1000000u;
+    s->starve_fails_at = s->nstarve_fails;
+    for (uint32_t i = 0; i < s->starved_batch; i++) {
+        lt = lthread__queue_pop(&s->starved);
+        if (!lt)
+            break;
         lt->wait = LTHREAD__WAIT_NONE;
         lthread__ready(s, lt);
     }
@@ -478,6 +489,7 @@ out_free:
 int lthread__sched_set_region_size(size_t size)
 {
     struct lthread__sched *s = tls_sched;
+    int err;
 
     if (size < LTHREAD__MIN_STACK || size > LTHREAD__MAX_STACK)
         return -EINVAL;
@@ -485,10 +497,11 @@ int lthread__sched_set_region_size(size_t size)
         if (s->nlive || s->zombies.head || s->running)
             return -EBUSY;
         /* No lthread is bound: the regions can be remade at the new size. */
-        lthread__regions_free(s);
-        s->region_size = size;
+        err = lthread__regions_resize(s, size);
+        if (err)
+            return err;
         tls_region_size = size;
-        return lthread__regions_reserve(s);
+        return 0;
     }
     tls_region_size = size;
     return 0;
@@ -508,9 +521,9 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
 
     if (s->nready)
         return 0;
-    if (s->starved.head)
-        return 1000000; /* 1 ms: memory may come back */
     next = lthread__timer_next(s);
+    if (s->starved.head && s->starved_retry_at < next)
+        next = s->starved_retry_at; /* memory may come back */
     if (next == UINT64_MAX)
         return -1;
     now = lthread__now_ns();
@@ -546,6 +559,8 @@ int lthread_run(void)
             break;
         if (s->ntimers)
             sched_fire_timers(s, lthread__now_ns());
+        if (s->starved.head || s->starved_batch)
+            sched_retry_starved(s, lthread__now_ns());
         sched_take_remote(s);
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
@@ -556,7 +571,6 @@ int lthread_run(void)
             break;
         }
         lthread__io_poll(s, sched_poll_timeout(s));
-        sched_retry_starved(s);
         sched_take_remote(s);
         if (s->ntimers)
             sched_fire_timers(s, lthread__now_ns());

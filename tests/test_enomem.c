@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "alloc.h"
 #include "check.h"
@@ -354,8 +355,134 @@ static void test_image_save(void)
            b_started_at - reset_at, c0);
 }
 
+/*
+ * Starved lthreads (their region's owner could not be saved) are retried
+ * although another lthread keeps yielding and nothing waits on an fd, and
+ * a long shortage with many of them does not make the scheduler spin.
+ */
+enum { NSTARVED = 100000 };
+static int starved_ran, owner_done;
+static double window_cpu;
+
+static void starved_one(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    starved_ran++;
+}
+
+/* arg: 1 when a yielder runs all along (then the shortage is short). */
+static void region_owner(lthread_t *lt, void *arg)
+{
+    char frame[2000];
+    lthread_t *x;
+    double c0;
+    int n = arg ? NSTARVED / 100 : NSTARVED;
+
+    (void)lt;
+    memset(frame, 'o', sizeof(frame));
+    lthread_sleep(1); /* the yielder starts: the timer heap has room */
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(lthread_create(&x, starved_one, NULL), 0);
+    lthread__alloc_fail_after(0);
+    /* Every starved lthread needs our image saved: none can start while
+     * memory stays short, 100 ms. Without a yielder nothing else runs:
+     * retrying must not make the scheduler spin. */
+    c0 = cpu_ms();
+    CHECK_EQ(lthread_sleep(arg ? 20 : 100), 0);
+    window_cpu = cpu_ms() - c0;
+    CHECK_EQ(starved_ran, 0);
+    lthread__alloc_fail_after(-1);
+    while (starved_ran < n && !owner_done)
+        lthread_sleep(1);
+    CHECK_EQ(starved_ran, n);
+    owner_done = 1;
+    CHECK_EQ(frame[0], 'o');
+}
+
+/* Keeps yielding until the starved all ran (or a long time passed):
+ * nothing waits on an fd, and the ready queue is never empty. */
+static void yielder(lthread_t *lt, void *arg)
+{
+    double t0 = check_now_ms();
+
+    (void)lt;
+    (void)arg;
+    while (!owner_done && check_now_ms() - t0 < 2000.0 * check_slow())
+        lthread_sleep(0);
+    /* The owner saw every starved lthread run while we yielded. */
+    CHECK_EQ(owner_done, 1);
+    owner_done = 1;
+}
+
+static void test_starved_retry(int with_yielder)
+{
+    lthread_attr_t a;
+    lthread_t *lt;
+
+    setenv("LTHREAD_REGIONS", "1", 1);
+    starved_ran = owner_done = 0;
+    CHECK_EQ(lthread_attr_init(&a), 0);
+    a.flags = LTHREAD_ATTR_PRIVATE_STACK;
+    CHECK_EQ(lthread_create(&lt, region_owner, with_yielder ? &a : NULL), 0);
+    if (with_yielder)
+        CHECK_EQ(lthread_create_ex(&lt, yielder, NULL, &a), 0);
+    CHECK_EQ(lthread_run(), 0);
+    unsetenv("LTHREAD_REGIONS");
+    lthread__alloc_fail_after(-1);
+    if (!with_yielder) {
+        CHECK(window_cpu < 20.0 * check_slow());
+        printf("note: 100 ms of shortage with %d starved lthreads: %.1f ms "
+               "of CPU\n",
+               NSTARVED, window_cpu);
+    }
+}
+
+/* Address space in use now, from /proc/self/statm (bytes). */
+static unsigned long long vm_size(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long pages = 0;
+
+    if (f) {
+        if (fscanf(f, "%llu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return pages * 4096ull;
+}
+
+/* lthread_init() that cannot map its new region leaves the scheduler as
+ * it was: the next lthreads still run (they used to find no region). */
+static void test_init_enomem(void)
+{
+    struct rlimit old, lim;
+    lthread_t *lt;
+
+    ran = 0;
+    /* An idle scheduler: created, its only lthread destroyed unrun. */
+    CHECK_EQ(lthread_create(&lt, set_ran, NULL), 0);
+    CHECK_EQ(lthread_destroy(lt), 0);
+    CHECK_EQ(getrlimit(RLIMIT_AS, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)(vm_size() + (64u << 20));
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur)
+        lim.rlim_cur = old.rlim_cur;
+    CHECK_EQ(setrlimit(RLIMIT_AS, &lim), 0);
+    CHECK_EQ(lthread_init((size_t)1 << 30), -1);
+    CHECK_EQ(errno, ENOMEM);
+    /* Still short of address space: the old region must serve. */
+    CHECK_EQ(lthread_create(&lt, set_ran, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(setrlimit(RLIMIT_AS, &old), 0);
+    CHECK_EQ(ran, 1);
+}
+
 int main(void)
 {
+    test_init_enomem();
+    test_starved_retry(0);
+    test_starved_retry(1);
     test_create();
     test_cond_create();
     test_waits();
