@@ -23,6 +23,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 
@@ -80,16 +81,30 @@ static int fd_reserve(struct lthread__sched *s, int fd)
     return 0;
 }
 
-/* Makes sure fd is watched by the poller. Returns 0, -EPERM for a file
+/*
+ * Makes sure fd is watched by the poller. Returns 0, -EPERM for a file
  * the poller refuses (a regular file: always ready), or a negative errno
  * (-EBADF for a closed fd). The table grows only for an fd the kernel
- * accepted, so a wild fd number cannot make it huge. */
-static int fd_register(struct lthread__sched *s, int fd)
+ * accepted, so a wild fd number cannot make it huge.
+ *
+ * With `verify`, an fd believed registered is registered again: the
+ * kernel answers EEXIST if it still is; if it was not, the fd is a new
+ * file under an old number (closed with close(2), reused outside the
+ * library) and what was cached about the old one is dropped.
+ */
+static int fd_register(struct lthread__sched *s, int fd, bool verify)
 {
     int err;
 
-    if (fd < s->nfds && (s->fds[fd].flags & LTHREAD__FD_REGISTERED))
-        return 0;
+    if (fd < s->nfds && (s->fds[fd].flags & LTHREAD__FD_REGISTERED)) {
+        if (!verify)
+            return 0;
+        err = lthread__poller_add(s->poller, fd);
+        if (err == -EEXIST)
+            return 0;
+        s->fds[fd].flags = err ? 0 : LTHREAD__FD_REGISTERED;
+        return err;
+    }
     err = lthread__poller_add(s->poller, fd);
     if (err && err != -EEXIST)
         return err;
@@ -101,15 +116,20 @@ static int fd_register(struct lthread__sched *s, int fd)
     return 0;
 }
 
+/* Longest a hint-parked waiter waits before its fd is re-checked (it is
+ * re-checked after one to two periods). */
+#define HINT_SWEEP_NS (250u * 1000000u)
+
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout)
 {
     struct lthread__queue *q;
+    bool hinted = events & LTHREAD__IO_HINTED;
     int err;
 
     if (fd < 0)
         return -EBADF;
-    err = fd_register(s, fd);
+    err = fd_register(s, fd, !hinted);
     if (err)
         return err == -EPERM ? 0 : err;
     q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers : &s->fds[fd].writers;
@@ -117,7 +137,47 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
     self->io_fd = fd;
     self->io_events = (uint8_t)events;
     s->nio_waiting++;
+    if (hinted && !s->nhint_waiting++)
+        s->hint_sweep_at = lthread__now_ns() + HINT_SWEEP_NS;
     return lthread__park(s, self, LTHREAD__WAIT_IO, NULL, timeout);
+}
+
+/* A single-fd waiter leaves its fd's queue: the counts it was in. */
+static void io_left(struct lthread__sched *s, struct lthread *lt)
+{
+    s->nio_waiting--;
+    if (lt->io_events & LTHREAD__IO_HINTED)
+        s->nhint_waiting--;
+}
+
+void lthread__io_sweep(struct lthread__sched *s, uint64_t now)
+{
+    for (int fd = 0; fd < s->nfds && s->nhint_waiting; fd++) {
+        struct lthread *lt;
+        bool stale = false;
+
+        for (lt = s->fds[fd].readers.head; lt; lt = lt->next) {
+            if (!(lt->io_events & LTHREAD__IO_HINTED))
+                continue;
+            if (lt->io_events & LTHREAD__IO_SEEN)
+                stale = true;
+            else
+                lt->io_events |= LTHREAD__IO_SEEN;
+        }
+        if (!stale)
+            continue;
+        /* Parked on the hint since the last sweep: make sure the fd is
+         * still the file we registered (a spurious wake at most). */
+        (void)fd_register(s, fd, true);
+        for (lt = s->fds[fd].readers.head; lt; lt = lt->next) {
+            if (lt->io_events & LTHREAD__IO_HINTED) {
+                lt->io_events &=
+                    (uint8_t) ~(LTHREAD__IO_HINTED | LTHREAD__IO_SEEN);
+                s->nhint_waiting--;
+            }
+        }
+    }
+    s->hint_sweep_at = now + HINT_SWEEP_NS;
 }
 
 /* ---- lthread_poll() sets ------------------------------------------------ */
@@ -177,7 +237,7 @@ int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
 
         if (fd < 0)
             continue; /* poll(2) ignores it too */
-        err = fd_register(s, fd);
+        err = fd_register(s, fd, true);
         if (err == -EPERM)
             continue; /* a regular file: poll(2) saw it ready */
         if (err)
@@ -225,6 +285,8 @@ static void io_cancel(struct lthread__sched *s, struct lthread *lt)
 
         lthread__queue_remove(
             (lt->io_events & LTHREAD__POLL_IN) ? &e->readers : &e->writers, lt);
+        io_left(s, lt);
+        return;
     }
     s->nio_waiting--;
 }
@@ -238,7 +300,7 @@ static void wake_queue(struct lthread__sched *s, struct lthread__queue *q,
     struct lthread *lt;
 
     while ((lt = lthread__queue_pop(q))) {
-        s->nio_waiting--;
+        io_left(s, lt);
         lthread__unpark(s, lt, result);
     }
 }
@@ -264,7 +326,7 @@ static void io_ready(void *ctx, int fd, unsigned bits)
         return;
     e = &s->fds[fd];
     if (bits & (LTHREAD__POLL_IN | LTHREAD__POLL_ERR))
-        e->flags &= (uint8_t)~LTHREAD__FD_DRAINED;
+        e->flags &= (uint16_t)~LTHREAD__FD_DRAINED;
     if (bits & (LTHREAD__POLL_PRI | LTHREAD__POLL_HUP | LTHREAD__POLL_ERR))
         e->flags |= LTHREAD__FD_NOHINT;
     /* An error or hang-up wakes both: each retries and sees it. */
@@ -325,7 +387,7 @@ void lthread__io_fd_new(struct lthread__sched *s, int fd, unsigned flags)
     e = &s->fds[fd];
     /* Waiters here waited on an fd closed with close(2): it is gone. */
     wake_all(s, e, -EBADF);
-    e->flags = (uint8_t)flags;
+    e->flags = (uint16_t)flags;
 }
 
 int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want)
@@ -358,6 +420,36 @@ int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want)
     /* The fd is valid (a syscall said so), so the table may grow to it;
      * if it cannot, the flags are simply learnt again next time. */
     if (fd_reserve(s, fd) == 0)
-        s->fds[fd].flags = (uint8_t)flags;
+        s->fds[fd].flags = (uint16_t)flags;
     return (int)flags;
+}
+
+uint64_t lthread__io_sock_timeout(struct lthread__sched *s, int fd,
+                                  unsigned dir)
+{
+    struct lthread__fd *e;
+
+    if (fd < 0 || fd_reserve(s, fd) < 0)
+        return 0;
+    e = &s->fds[fd];
+    if (!(e->flags & LTHREAD__FD_TIMEO)) {
+        struct timeval tv[2] = {{0, 0}, {0, 0}};
+        socklen_t len = sizeof(tv[0]);
+        int opt[2] = {SO_RCVTIMEO, SO_SNDTIMEO};
+        uint64_t ms[2];
+
+        for (int i = 0; i < 2; i++) {
+            len = sizeof(tv[i]);
+            if (getsockopt(fd, SOL_SOCKET, opt[i], &tv[i], &len) < 0)
+                tv[i].tv_sec = tv[i].tv_usec = 0; /* not a socket */
+            ms[i] = (uint64_t)tv[i].tv_sec * 1000u +
+                    (uint64_t)(tv[i].tv_usec + 999) / 1000u;
+            if (ms[i] > UINT32_MAX)
+                ms[i] = UINT32_MAX;
+        }
+        e->timeo_rcv_ms = (uint32_t)ms[0];
+        e->timeo_snd_ms = (uint32_t)ms[1];
+        e->flags |= LTHREAD__FD_TIMEO;
+    }
+    return (dir & LTHREAD__POLL_IN) ? e->timeo_rcv_ms : e->timeo_snd_ms;
 }

@@ -226,6 +226,9 @@ struct lthread__io_node;
  * behind the last bytes) and no further readiness report would come, so
  * DRAINED is never used again for this fd. */
 #define LTHREAD__FD_NOHINT 0x80u
+/* timeo_rcv_ms/timeo_snd_ms hold the socket's SO_RCVTIMEO/SO_SNDTIMEO,
+ * read the first time a call on it waits (0 for a non-socket). */
+#define LTHREAD__FD_TIMEO 0x100u
 
 /*
  * What the scheduler knows of one fd, indexed by fd in sched->fds: the
@@ -233,14 +236,23 @@ struct lthread__io_node;
  * of lthreads may wait on one fd; a readiness edge wakes every waiter of
  * its direction (each retries its call; those that lose the race park
  * again). The flags are cleared when the fd is closed by lthread_close()
- * or created anew by lthread_socket(), lthread_accept() or lthread_pipe();
- * an fd closed with close(2) keeps them until then (see socket.c).
+ * or created anew by lthread_socket(), lthread_accept() or lthread_pipe().
+ *
+ * An fd closed with close(2) and its number reused by a file made outside
+ * the library leaves stale flags here. What keeps that from hanging
+ * anyone (io.c): every park that follows a failed attempt re-registers
+ * the fd with the poller (EEXIST: it was registered), and a success means
+ * a new file, whose stale flags are then dropped; parks made on the
+ * drained hint alone (no attempt, no syscall) are re-checked by a sweep
+ * once they have waited a while (lthread__io_sweep).
  */
 struct lthread__fd {
     struct lthread__queue readers;    /* single-fd waits for input */
     struct lthread__queue writers;    /* single-fd waits for output */
     struct lthread__io_node *pollers; /* lthread_poll() waits (io.c) */
-    uint8_t flags;                    /* LTHREAD__FD_* */
+    uint16_t flags;                   /* LTHREAD__FD_* */
+    uint32_t timeo_rcv_ms;            /* see LTHREAD__FD_TIMEO */
+    uint32_t timeo_snd_ms;
 };
 
 /* ---- Hosts ------------------------------------------------------------ */
@@ -316,6 +328,10 @@ struct lthread__sched {
     struct lthread__fd *fds;
     int nfds; /* entries in fds */
     size_t nio_waiting;
+    /* Waiters parked on the drained hint, not re-checked yet, and when
+     * the next sweep looks at them (io.c). */
+    size_t nhint_waiting;
+    uint64_t hint_sweep_at;
     /* Lthreads handed back by compute pthreads; guarded by remote_lock. */
     pthread_mutex_t remote_lock;
     struct lthread__queue remote;
@@ -584,6 +600,17 @@ void lthread__region_wake_waiters(struct lthread__sched *s,
 int lthread__io_init(struct lthread__sched *s);
 void lthread__io_free(struct lthread__sched *s);
 
+/* With LTHREAD__POLL_IN/_OUT in lthread__io_wait()'s `events`: the caller
+ * parks on the drained hint, without a failed attempt (see struct
+ * lthread__fd). Also kept in io_events while parked, with _SEEN once a
+ * sweep has found it parked. */
+#define LTHREAD__IO_HINTED 0x40u
+#define LTHREAD__IO_SEEN 0x80u
+
+/* Re-checks the registration of fds whose hint-parked waiters have waited
+ * since the previous sweep; call when now >= s->hint_sweep_at. */
+void lthread__io_sweep(struct lthread__sched *s, uint64_t now);
+
 /*
  * Parks self until fd is ready for `events` (LTHREAD__POLL_IN or _OUT) or
  * timeout ms pass (0: never). Returns 0 when ready (also at once for a
@@ -619,6 +646,11 @@ void lthread__io_fd_new(struct lthread__sched *s, int fd, unsigned flags);
  * of the inline check in socket.c.
  */
 int lthread__io_fd_prep(struct lthread__sched *s, int fd, unsigned want);
+
+/* The socket's own SO_RCVTIMEO (dir LTHREAD__POLL_IN) or SO_SNDTIMEO in ms,
+ * 0 for none or a non-socket; read once per fd and cached. */
+uint64_t lthread__io_sock_timeout(struct lthread__sched *s, int fd,
+                                  unsigned dir);
 
 /*
  * Parks self until one of the n fds is ready for its pollfd events, an

@@ -524,6 +524,8 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
     next = lthread__timer_next(s);
     if (s->starved.head && s->starved_retry_at < next)
         next = s->starved_retry_at; /* memory may come back */
+    if (s->nhint_waiting && s->hint_sweep_at < next)
+        next = s->hint_sweep_at;
     if (next == UINT64_MAX)
         return -1;
     now = lthread__now_ns();
@@ -572,6 +574,12 @@ int lthread_run(void)
         }
         lthread__io_poll(s, sched_poll_timeout(s));
         sched_take_remote(s);
+        if (s->nhint_waiting) {
+            uint64_t now = lthread__now_ns();
+
+            if (now >= s->hint_sweep_at)
+                lthread__io_sweep(s, now);
+        }
         if (s->ntimers)
             sched_fire_timers(s, lthread__now_ns());
     }

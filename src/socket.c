@@ -147,7 +147,8 @@ static inline struct lthread *fd_call(int fd, unsigned want, int *err)
 
 /* The time budget of one call: its timeout (ms, 0: none) and, from its
  * first park on, the deadline, so that parks after spurious wakes share
- * one timeout. */
+ * one timeout. A call without a timeout of its own takes the socket's
+ * SO_RCVTIMEO or SO_SNDTIMEO, looked up at its first park. */
 struct budget {
     uint64_t timeout_ms;
     uint64_t deadline_ns; /* 0 until the first park */
@@ -180,18 +181,24 @@ static uint64_t budget_left(struct budget *b, bool *expired)
     return (b->deadline_ns - now + 999999u) / 1000000u;
 }
 
-/* Parks self on fd for `dir` within b. Returns 0 (try again), TIMED_OUT
- * or a negative errno. */
+/* Parks self on fd for `dir` (with LTHREAD__IO_HINTED when no attempt
+ * failed first) within b. Returns 0 (try again), TIMED_OUT or a negative
+ * errno. */
 static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
 {
     bool expired;
-    uint64_t ms = budget_left(b, &expired);
-    int err;
+    uint64_t ms;
 
+    if (!b->timeout_ms && !b->deadline_ns) {
+        /* The first park of a call with no timeout of its own. */
+        b->timeout_ms = lthread__io_sock_timeout(self->sched, fd, dir);
+        if (!b->timeout_ms)
+            b->deadline_ns = 1; /* none: do not look again */
+    }
+    ms = budget_left(b, &expired);
     if (expired)
         return TIMED_OUT;
-    err = lthread__io_wait(self->sched, self, fd, dir, ms);
-    return err;
+    return lthread__io_wait(self->sched, self, fd, dir, ms);
 }
 
 /*
@@ -259,14 +266,18 @@ static bool is_tcp(int domain, int type, int protocol)
            (protocol == 0 || protocol == IPPROTO_TCP);
 }
 
+/*
+ * lthread_socket(), lthread_pipe() and lthread_close() work anywhere: in an
+ * lthread, in main() before lthread_run() (where servers make their
+ * listeners), in a compute section or a plain pthread. The fd table they
+ * keep current is the calling pthread's scheduler's, if it has one; a
+ * scheduler that has not seen the fd learns it on first use.
+ */
 LTHREAD_API int lthread_socket(int domain, int type, int protocol)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread__sched *s = lthread__tls_sched;
     int fd, err;
 
-    if (!self)
-        return lthread__fail(-EPERM);
     fd = socket(domain, type | SOCK_FLAGS, protocol);
     if (fd < 0)
         return lthread__fail(-errno);
@@ -275,23 +286,21 @@ LTHREAD_API int lthread_socket(int domain, int type, int protocol)
         close(fd);
         return lthread__fail(err);
     }
-    lthread__io_fd_new(
-        s, fd,
-        LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN | LTHREAD__FD_SOCKET |
-            (is_tcp(domain, type, protocol) ? LTHREAD__FD_TCP : 0));
+    if (s)
+        lthread__io_fd_new(
+            s, fd,
+            LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN | LTHREAD__FD_SOCKET |
+                (is_tcp(domain, type, protocol) ? LTHREAD__FD_TCP : 0));
     return fd;
 }
 
 LTHREAD_API int lthread_pipe(int fds[2])
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
+    struct lthread__sched *s = lthread__tls_sched;
     const unsigned flags =
         LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN | LTHREAD__FD_FIFO;
     int err;
 
-    if (!self)
-        return lthread__fail(-EPERM);
     if (!fds)
         return lthread__fail(-EFAULT);
     if (sys_pipe(fds) < 0)
@@ -302,20 +311,17 @@ LTHREAD_API int lthread_pipe(int fds[2])
         close(fds[1]);
         return lthread__fail(err);
     }
-    lthread__io_fd_new(s, fds[0], flags);
-    lthread__io_fd_new(s, fds[1], flags);
+    if (s) {
+        lthread__io_fd_new(s, fds[0], flags);
+        lthread__io_fd_new(s, fds[1], flags);
+    }
     return 0;
 }
 
 LTHREAD_API int lthread_close(int fd)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
-
-    if (!self)
-        return lthread__fail(-EPERM);
     /* Before close(2): unregistering needs the fd still open. */
-    lthread__io_forget(s, fd);
+    lthread__io_forget(lthread__tls_sched, fd);
     /* Linux and the BSDs free the fd even when close() says EINTR:
      * retrying could close someone else's new fd. */
     if (close(fd) < 0 && errno != EINTR)
@@ -362,7 +368,7 @@ LTHREAD_API int lthread_accept(int fd, struct sockaddr *addr,
     return c;
 }
 
-/* Sleeps ms (at least 1) within b. Returns 0 or TIMED_OUT. */
+/* Sleeps ms (at least 1) within b. Returns 0, TIMED_OUT or -ENOMEM. */
 static int backoff(struct lthread *self, uint64_t ms, struct budget *b)
 {
     bool expired;
@@ -372,8 +378,8 @@ static int backoff(struct lthread *self, uint64_t ms, struct budget *b)
         return TIMED_OUT;
     if (left && left < ms)
         ms = left;
-    (void)lthread__park(self->sched, self, LTHREAD__WAIT_SLEEP, NULL, ms);
-    return 0;
+    /* -ENOMEM (no timer): fail rather than retry at once, forever. */
+    return lthread__park(self->sched, self, LTHREAD__WAIT_SLEEP, NULL, ms);
 }
 
 static int sock_connect(struct lthread *self, int fd,
@@ -463,7 +469,7 @@ static ssize_t sock_recvfrom(struct lthread *self, int fd, void *buf,
         (s->fds[fd].flags & DRAIN_HINT_FLAGS) == LTHREAD__FD_TCP) {
         hint = true;
         if (s->fds[fd].flags & LTHREAD__FD_DRAINED) {
-            err = park_fd(self, fd, LTHREAD__POLL_IN, &b);
+            err = park_fd(self, fd, LTHREAD__POLL_IN | LTHREAD__IO_HINTED, &b);
             if (err)
                 return err;
         }
@@ -493,23 +499,78 @@ static bool is_stream(int fd)
            type == SOCK_STREAM;
 }
 
+/* Advances (*i, *off) by n bytes over iov[0..cnt). */
+static void iov_advance(const struct iovec *iov, size_t cnt, size_t *i,
+                        size_t *off, size_t n)
+{
+    while (*i < cnt) {
+        size_t rest = iov[*i].iov_len - *off;
+
+        if (n < rest) {
+            *off += n;
+            return;
+        }
+        n -= rest;
+        (*i)++;
+        *off = 0;
+    }
+}
+
+/* Points m at what is left of iov from (i, off), using `part` for a
+ * partly filled or sent iovec, so that the caller's array is never
+ * modified. */
+static void iov_rest(struct msghdr *m, const struct iovec *iov, size_t cnt,
+                     size_t i, size_t off, struct iovec *part)
+{
+    if (off) {
+        part->iov_base = (char *)iov[i].iov_base + off;
+        part->iov_len = iov[i].iov_len - off;
+        m->msg_iov = part;
+        m->msg_iovlen = 1;
+    } else {
+        m->msg_iov = (struct iovec *)&iov[i];
+        m->msg_iovlen = cnt - i;
+    }
+}
+
 /*
- * MSG_WAITALL on a stream socket: gathers len bytes, parking as needed.
+ * MSG_WAITALL on a stream socket: fills msg's iovecs, parking as needed.
  * Like recv(2), it returns fewer at EOF, and the bytes already received
  * (rather than the error) when an error or the timeout comes after some.
+ * The address and control data come with the first bytes; msg_flags are
+ * those of the last recvmsg().
  */
-static ssize_t sock_recv_all(struct lthread *self, int fd, char *buf,
-                             size_t len, int flags, uint64_t timeout)
+static ssize_t sock_recv_all(struct lthread *self, int fd, struct msghdr *msg,
+                             int flags, uint64_t timeout)
 {
+    const struct iovec *iov = msg->msg_iov;
+    const size_t cnt = msg->msg_iovlen;
     struct budget b = BUDGET(timeout);
-    size_t got = 0;
+    struct msghdr m = *msg;
+    struct iovec part;
+    size_t got = 0, i = 0, off = 0;
     ssize_t n;
     int err;
 
-    while (got < len) {
-        n = recv(fd, buf + got, len - got, flags | MSG_DONTWAIT);
+    while (i < cnt) {
+        if (!iov[i].iov_len) {
+            i++;
+            continue;
+        }
+        iov_rest(&m, iov, cnt, i, off, &part);
+        n = recvmsg(fd, &m, flags | MSG_DONTWAIT);
         if (n > 0) {
+            if (!got) { /* what came with the first bytes */
+                msg->msg_namelen = m.msg_namelen;
+                msg->msg_controllen = m.msg_controllen;
+                m.msg_name = NULL;
+                m.msg_namelen = 0;
+                m.msg_control = NULL;
+                m.msg_controllen = 0;
+            }
+            msg->msg_flags = m.msg_flags;
             got += (size_t)n;
+            iov_advance(iov, cnt, &i, &off, (size_t)n);
             continue;
         }
         if (n == 0)
@@ -521,8 +582,34 @@ static ssize_t sock_recv_all(struct lthread *self, int fd, char *buf,
     return (ssize_t)got;
 }
 
-LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
-                                 uint64_t timeout)
+/* recv(), recvfrom() with MSG_WAITALL: sock_recv_all on one iovec. */
+static ssize_t sock_recvfrom_all(struct lthread *self, int fd, void *buf,
+                                 size_t len, int flags, struct sockaddr *addr,
+                                 socklen_t *addrlen, uint64_t timeout)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr m = {
+        .msg_name = addr,
+        .msg_namelen = addr && addrlen ? *addrlen : 0,
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+    };
+    ssize_t n = sock_recv_all(self, fd, &m, flags, timeout);
+
+    if (n > 0 && addr && addrlen)
+        *addrlen = m.msg_namelen;
+    return n;
+}
+
+/* MSG_WAITALL applies: asked for, on a stream socket. */
+static bool wait_all(int fd, int flags)
+{
+    return lthread__unlikely(flags & MSG_WAITALL) && is_stream(fd);
+}
+
+static inline ssize_t recvfrom_call(int fd, void *buf, size_t len, int flags,
+                                    struct sockaddr *addr, socklen_t *addrlen,
+                                    uint64_t timeout)
 {
     struct lthread *self;
     int err;
@@ -530,25 +617,24 @@ LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
     self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
         return lthread__fail(err);
-    if (lthread__unlikely(flags & MSG_WAITALL) && is_stream(fd))
-        return put_result(
-            sock_recv_all(self, fd, buf, len, flags & ~MSG_WAITALL, timeout));
+    if (wait_all(fd, flags))
+        return put_result(sock_recvfrom_all(
+            self, fd, buf, len, flags & ~MSG_WAITALL, addr, addrlen, timeout));
     return put_result(
-        sock_recvfrom(self, fd, buf, len, flags, NULL, NULL, timeout));
+        sock_recvfrom(self, fd, buf, len, flags, addr, addrlen, timeout));
+}
+
+LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
+                                 uint64_t timeout)
+{
+    return recvfrom_call(fd, buf, len, flags, NULL, NULL, timeout);
 }
 
 LTHREAD_API ssize_t lthread_recvfrom(int fd, void *buf, size_t len, int flags,
                                      struct sockaddr *addr, socklen_t *addrlen,
                                      uint64_t timeout)
 {
-    struct lthread *self;
-    int err;
-
-    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
-    if (!self)
-        return lthread__fail(err);
-    return put_result(
-        sock_recvfrom(self, fd, buf, len, flags, addr, addrlen, timeout));
+    return recvfrom_call(fd, buf, len, flags, addr, addrlen, timeout);
 }
 
 LTHREAD_API ssize_t lthread_recvmsg(int fd, struct msghdr *msg, int flags,
@@ -562,6 +648,11 @@ LTHREAD_API ssize_t lthread_recvmsg(int fd, struct msghdr *msg, int flags,
     self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
     if (!self)
         return lthread__fail(err);
+    if (!msg)
+        return lthread__fail(-EFAULT);
+    if (wait_all(fd, flags))
+        return put_result(
+            sock_recv_all(self, fd, msg, flags & ~MSG_WAITALL, timeout));
     for (;;) {
         n = recvmsg(fd, msg, flags | MSG_DONTWAIT);
         if (n >= 0)
@@ -648,29 +739,10 @@ static ssize_t send_all(struct lthread *self, int fd, unsigned flags,
         total += (size_t)n;
         m.msg_control = NULL; /* ancillary data went with the first byte */
         m.msg_controllen = 0;
-        /* Advance (i, off) by n over the caller's array. */
-        while (i < iovcnt) {
-            size_t rest = iov[i].iov_len - off;
-
-            if ((size_t)n < rest) {
-                off += (size_t)n;
-                break;
-            }
-            n -= (ssize_t)rest;
-            i++;
-            off = 0;
-        }
+        iov_advance(iov, iovcnt, &i, &off, (size_t)n);
         if (i == iovcnt)
             return (ssize_t)total;
-        if (off) {
-            part.iov_base = (char *)iov[i].iov_base + off;
-            part.iov_len = iov[i].iov_len - off;
-            m.msg_iov = &part;
-            m.msg_iovlen = 1;
-        } else {
-            m.msg_iov = (struct iovec *)&iov[i];
-            m.msg_iovlen = iovcnt - i;
-        }
+        iov_rest(&m, iov, iovcnt, i, off, &part);
     }
 }
 
@@ -767,7 +839,8 @@ LTHREAD_API ssize_t lthread_write(int fd, const void *buf, size_t len)
  * asks poll(2), and asks again after each wake, which may be stale. */
 static int fd_wait(struct lthread *self, int fd, unsigned dir, uint64_t timeout)
 {
-    struct budget b = BUDGET(timeout);
+    /* Like poll(2): the socket's own timeouts do not apply. */
+    struct budget b = {.timeout_ms = timeout, .deadline_ns = !timeout};
     struct pollfd p = {
         .fd = fd,
         .events = dir == LTHREAD__POLL_IN ? POLLIN : POLLOUT,
@@ -946,6 +1019,10 @@ static int sock_sendfile(struct lthread *self, int fd, int s, off_t offset,
     int flags, err, more = 0;
 
     if (offset < 0)
+        return -EINVAL;
+    /* Every count is checked before anything is sent. */
+    if (hdtr && (hdtr->hdr_cnt < 0 || hdtr->hdr_cnt > IOV_MAX ||
+                 hdtr->trl_cnt < 0 || hdtr->trl_cnt > IOV_MAX))
         return -EINVAL;
     flags = fd_prep(self->sched, s, LTHREAD__FD_NONBLOCK | LTHREAD__FD_KNOWN);
     if (flags < 0)
