@@ -19,6 +19,7 @@
  *   map     base                  owner->sp   top
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -158,6 +159,36 @@ void lthread__regions_free(struct lthread__sched *s)
     s->nregions = 0;
 }
 
+/*
+ * Private stacks cost two memory maps each (the stack and its guard page),
+ * and a process has vm.max_map_count of them (65530 by default) for
+ * everything: heap arenas, libraries, thread stacks. Private stacks given
+ * by learning (an entry function that computed) are a convenience, so they
+ * stop at a quarter of that budget and later lthreads share regions
+ * again; those asked for with LTHREAD_ATTR_PRIVATE_STACK are mapped as long
+ * as the kernel allows (ENOMEM after).
+ */
+static _Atomic long nprivate; /* private stacks mapped, process-wide */
+
+static long learned_private_max(void)
+{
+    static _Atomic long cached;
+    long max = atomic_load_explicit(&cached, memory_order_relaxed);
+
+    if (!max) {
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+        long maps = 0;
+
+        if (!f || fscanf(f, "%ld", &maps) != 1 || maps < 1024)
+            maps = 65530; /* Linux's default; the BSDs have no such cap */
+        if (f)
+            fclose(f);
+        max = maps / 8; /* stacks: two maps each, a quarter of the maps */
+        atomic_store_explicit(&cached, max, memory_order_relaxed);
+    }
+    return max;
+}
+
 int lthread__region_private(struct lthread__sched *s, struct lthread *lt,
                             size_t size)
 {
@@ -170,6 +201,7 @@ int lthread__region_private(struct lthread__sched *s, struct lthread *lt,
     r = region_map(round_to_pages(size), true);
     if (!r)
         return -ENOMEM;
+    atomic_fetch_add_explicit(&nprivate, 1, memory_order_relaxed);
     lt->region = r;
     lt->flags |= LTHREAD__F_PRIVATE | LTHREAD__F_BOUND;
     r->nbound = 1;
@@ -307,7 +339,9 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
 
     /* Its siblings computed before: give it a stack of its own, so that
      * its sections never hold up a mate (on ENOMEM: share after all). */
-    if (!(lt->flags & LTHREAD__F_BOUND) && lthread__compute_learned(lt->fn))
+    if (!(lt->flags & LTHREAD__F_BOUND) && lthread__compute_learned(lt->fn) &&
+        atomic_load_explicit(&nprivate, memory_order_relaxed) <
+            learned_private_max())
         (void)lthread__region_private(s, lt, 0);
     if (!(lt->flags & LTHREAD__F_BOUND)) {
         r = region_choose(s, r);
@@ -353,8 +387,10 @@ void lthread__region_leave(struct lthread__sched *s, struct lthread *lt)
     if (r->owner == lt)
         r->owner = NULL;
     r->nbound--;
-    if (r->is_private)
+    if (r->is_private) {
         region_unmap(r);
+        atomic_fetch_sub_explicit(&nprivate, 1, memory_order_relaxed);
+    }
 }
 
 void lthread__region_wake_waiters(struct lthread__sched *s,
