@@ -166,6 +166,9 @@ struct lthread {
     /* Sanitizer state: present in sanitizer builds only. */
     LTHREAD__ASAN_FIELDS
     LTHREAD__TSAN_FIELDS
+#if LTHREAD__CHECKS
+    bool queued; /* in a queue (the fd table's queues move: no address) */
+#endif
 };
 
 /* A timer heap entry: the deadline lives here, not in struct lthread,
@@ -445,9 +448,24 @@ void lthread__sched_remote_ready(struct lthread__sched *s, struct lthread *lt);
 
 /* ---- queue helpers (inline: they sit on every switch) ------------------ */
 
+#if LTHREAD__CHECKS
+#define LTHREAD__QUEUE_IN(lt, q)                                               \
+    ((void)(q),                                                                \
+     LTHREAD__CHECK(!(lt)->queued, "an lthread is in at most one queue"),      \
+     (lt)->queued = true)
+#define LTHREAD__QUEUE_OUT(lt, q)                                              \
+    ((void)(q),                                                                \
+     LTHREAD__CHECK((lt)->queued, "an lthread leaves a queue only if in one"), \
+     (lt)->queued = false)
+#else
+#define LTHREAD__QUEUE_IN(lt, q) ((void)0)
+#define LTHREAD__QUEUE_OUT(lt, q) ((void)0)
+#endif
+
 static inline void lthread__queue_push(struct lthread__queue *q,
                                        struct lthread *lt)
 {
+    LTHREAD__QUEUE_IN(lt, q);
     lt->next = NULL;
     lt->prev = q->tail;
     if (q->tail)
@@ -462,6 +480,7 @@ static inline struct lthread *lthread__queue_pop(struct lthread__queue *q)
     struct lthread *lt = q->head;
 
     if (lt) {
+        LTHREAD__QUEUE_OUT(lt, q);
         q->head = lt->next;
         if (q->head)
             q->head->prev = NULL;
@@ -475,6 +494,7 @@ static inline struct lthread *lthread__queue_pop(struct lthread__queue *q)
 static inline void lthread__queue_remove(struct lthread__queue *q,
                                          struct lthread *lt)
 {
+    LTHREAD__QUEUE_OUT(lt, q);
     if (lt->prev)
         lt->prev->next = lt->next;
     else
@@ -508,6 +528,8 @@ int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
 /* Appends lt to the ready queue and sets it READY. */
 static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 {
+    LTHREAD__CHECK(s == lthread__tls_sched,
+                   "only the scheduler's own pthread touches its queues");
     lt->state = LTHREAD__READY;
     lthread__queue_push(&s->ready, lt);
     s->nready++;

@@ -77,6 +77,9 @@ struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
     struct lthread__region *r = lt->region;
     struct lthread *back;
 
+    LTHREAD__CHECK(r->owner == lt,
+                   "an lthread runs only with its frames in place (it owns "
+                   "its region)");
     h->current = lt;
     *h->errno_loc = lt->saved_errno;
     lthread__asan_start_switch(&h->asan_fake_stack, r->base,
