@@ -68,7 +68,8 @@ static inline int check_one(int ok, const char *what, const char *file,
  *     with CHECK_EXIT_TIMING and tests/run.sh runs the test once more,
  *     saying so on stderr: the second run decides.
  *  4. Values, errors, orders and counts of events are never CHECK_TIME,
- *     even where they were measured with a clock.
+ *     even where they were measured with a clock. Nor is CPU time (does a
+ *     wait spin?): a stall does not add to it.
  *  5. What was measured is printed, so that a log shows how close a bound
  *     came.
  */
