@@ -7,12 +7,27 @@
 #   sh tests/install_check.sh        (`make check-install` runs it)
 #
 # Environment: CC (default cc), CXX (g++), MAKE (make), KEEP_TMP=1 keeps the
-# temporary directory for a look after a failure.
+# temporary directory for a look after a failure, INSTALL_CHECK_TIMEOUT the
+# seconds the whole check may take (default 900).
 
 # Steps are functions run through step(); $cc is split on purpose (CC="ccache gcc").
 # shellcheck disable=SC2317,SC2086
 
 set -u
+
+# The whole check runs under timeout(1), so that nothing in it (a build, a
+# compiler, cmake) can hang make check: it runs itself again under it.
+# timeout stops its process group, everything started here, with SIGTERM
+# and SIGKILL 10 s later.
+if [ -z "${INSTALL_CHECK_LIMITED:-}" ] && command -v timeout >/dev/null; then
+    limit=${INSTALL_CHECK_TIMEOUT:-900}
+    INSTALL_CHECK_LIMITED=1 timeout -k 10 "$limit" sh "$0" "$@"
+    rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "FAIL: install_check: still running after $limit s: stopped"
+    fi
+    exit "$rc"
+fi
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lthread-install.XXXXXX") || exit 1

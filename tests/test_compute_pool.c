@@ -25,6 +25,9 @@ static int base; /* threads before any section: main only */
 static atomic_int in_section, max_in_section;
 static int max_workers_seen;
 static volatile int sampling;
+/* When the last section of a test ended (a worker's idle time starts
+ * after it): written in the section, read after the join. */
+static _Atomic double last_section_end;
 
 static void section(lthread_t *lt, void *arg)
 {
@@ -39,6 +42,7 @@ static void section(lthread_t *lt, void *arg)
         ;
     usleep(SECTION_MS * 1000);
     atomic_fetch_sub(&in_section, 1);
+    last_section_end = check_now_ms(); /* the last one to end wins */
     int rc_end = lthread_compute_end();
     CHECK_EQ(rc_begin, 0);
     CHECK_EQ(rc_end, 0);
@@ -88,8 +92,9 @@ static void test_bound(void)
            "in a section, at most %d workers seen\n",
            NSECTIONS, SECTION_MS, MAX, bound_ms, want,
            atomic_load(&max_in_section), max_workers_seen);
+    /* Never faster than MAX at a time allows; promptly handed on. */
     CHECK(bound_ms >= want - 5);
-    CHECK(bound_ms <= want + 100.0 * check_slow());
+    CHECK_TIME(bound_ms <= want + 100.0 * check_slow());
     CHECK_EQ(atomic_load(&max_in_section), MAX);
     CHECK(max_workers_seen <= MAX);
     CHECK(max_workers_seen >= 1);
@@ -107,6 +112,7 @@ static void small_section(lthread_t *lt, void *arg)
     int rc_begin = lthread_compute_begin(); /* no CHECK inside */
     tid_in_section = gettid_();
     threads_in_section = nthreads();
+    last_section_end = check_now_ms();
     int rc_end = lthread_compute_end();
     CHECK_EQ(rc_begin, 0);
     CHECK_EQ(rc_end, 0);
@@ -130,6 +136,24 @@ static double wait_threads(int n, double ms)
     return check_now_ms() - t0;
 }
 
+/*
+ * Whether the workers idle since the last section can have left by now:
+ * IDLE_MS after it. Checks that they are still there are made only when
+ * not (a stalled machine can make any wait long), and say so otherwise.
+ */
+static int idle_expired(const char *what)
+{
+    double idle = check_now_ms() - last_section_end;
+
+    if (idle < IDLE_MS)
+        return 0;
+    fprintf(stderr,
+            "note: not checked (%s): %.0f ms since the last section, more "
+            "than the workers' idle time (the machine stalled)\n",
+            what, idle);
+    return 1;
+}
+
 static void test_idle(void)
 {
     double waited;
@@ -138,11 +162,14 @@ static void test_idle(void)
     /* Right after test_bound: its MAX workers are idle, not gone. */
     usleep(100000);
     n = nthreads();
-    CHECK_EQ(n, base + MAX);
+    if (!idle_expired("MAX idle workers"))
+        CHECK_EQ(n, base + MAX);
     /* A section now takes an idle worker: no new thread. */
     run_small_section();
-    CHECK_EQ(threads_in_section, base + MAX);
-    CHECK_EQ(nthreads(), base + MAX);
+    if (!idle_expired("a section on an idle worker")) {
+        CHECK_EQ(threads_in_section, base + MAX);
+        CHECK_EQ(nthreads(), base + MAX);
+    }
     CHECK(tid_in_section != gettid_());
 
     /* After IDLE_MS of idleness they leave. */
@@ -158,7 +185,9 @@ static void test_idle(void)
     CHECK(tid_in_section > 0);
     /* It too stays a while, then leaves. */
     usleep(100000);
-    CHECK_EQ(nthreads(), base + 1);
+    n = nthreads();
+    if (!idle_expired("the new worker stays idle"))
+        CHECK_EQ(n, base + 1);
     wait_threads(base, IDLE_MS + 1000.0 * check_slow());
     CHECK_EQ(nthreads(), base);
 }

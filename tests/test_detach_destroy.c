@@ -137,7 +137,8 @@ static void destroy_sleeper(lthread_t *lt, void *arg)
     lthread_sleep(0);
     CHECK_EQ(lthread_destroy(victim), 0);
     lthread_sleep(20);
-    CHECK(check_now_ms() - t0 < 1000);
+    /* The victims' sleeps (10 s) hold nothing up. */
+    CHECK_TIME(check_now_ms() - t0 < 25 + 100 * check_slow());
     done++;
 }
 

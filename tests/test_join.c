@@ -75,7 +75,8 @@ static void joiner_timeout(lthread_t *lt, void *arg)
     el = check_now_ms() - t0;
     CHECK_EQ(errno, ETIMEDOUT);
     CHECK(v == (void *)1);
-    CHECK(el >= 19 && el < 20 + 50 * slow);
+    CHECK(el >= 19);
+    CHECK_TIME(el < 20 + 100 * slow);
     /* Again with a timeout, still too short. */
     errno = 0;
     CHECK_EQ(lthread_join(child, &v, 10), LTHREAD_TIMEOUT);
@@ -84,7 +85,8 @@ static void joiner_timeout(lthread_t *lt, void *arg)
     CHECK_EQ(lthread_join(child, &v, 0), 0);
     CHECK(v == (void *)0x1234);
     el = check_now_ms() - t0;
-    CHECK(el >= 199 && el < 200 + 50 * slow);
+    CHECK(el >= 199);
+    CHECK_TIME(el < 200 + 100 * slow);
     done++;
 }
 
@@ -106,7 +108,7 @@ static void joiner_exited(lthread_t *lt, void *arg)
     v = (void *)1;
     CHECK_EQ(lthread_join(child2, &v, 5), 0); /* no timeout either */
     CHECK(v == NULL);
-    CHECK(check_now_ms() - t0 < 50 * check_slow());
+    CHECK_TIME(check_now_ms() - t0 < 100 * check_slow());
     done++;
 }
 
@@ -194,9 +196,9 @@ static void canceled_joiner(lthread_t *lt, void *arg)
     (void)lt;
     errno = 0;
     CHECK_EQ(lthread_join(victim, &v, (uint64_t)(intptr_t)arg), -1);
-    CHECK_EQ(errno, ECANCELED);
+    CHECK_EQ(errno, ECANCELED); /* not the victim's exit, nor a timeout */
     CHECK(v == (void *)1);
-    CHECK(check_now_ms() - t0 < 1000);
+    CHECK_TIME(check_now_ms() - t0 < 10 + 100 * check_slow());
     done++;
 }
 
