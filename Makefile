@@ -108,7 +108,13 @@ STATIC_LIB := $(BUILD)/liblthread.a
 SHARED_LIB := $(BUILD)/$(SHLIB_REAL)
 
 TEST_SRCS := $(wildcard tests/test_*.c)
-TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# The kqueue backend's test runs against a double of the kernel, built from
+# Linux's headers: on Linux only, in FreeBSD's and macOS's flavours.
+KQUEUE_DOUBLE_BINS := $(if $(filter linux,$(OS)),\
+    $(BUILD)/tests/test_poller_kqueue $(BUILD)/tests/test_poller_kqueue_macos)
+TEST_BINS := $(filter-out $(BUILD)/tests/test_poller_kqueue,\
+                 $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))) \
+             $(KQUEUE_DOUBLE_BINS)
 # The tests that use the public API alone also run against the shared
 # library, as users link it (the others read internal state).
 PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/switch\.h' \
@@ -212,6 +218,24 @@ $(BUILD)/tests/test_switch: tests/test_switch.c $(ARCH_OBJS) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    $(ARCH_OBJS) -pthread -lm $(LDLIBS)
+
+# The poller alone, through src/poller.h: the backend this build compiles.
+POLLER_OBJ := $(call obj_of,src/poller_$(POLLER).c)
+$(BUILD)/tests/test_poller: tests/test_poller.c $(POLLER_OBJ) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(POLLER_OBJ) -pthread $(LDLIBS)
+
+# src/poller_kqueue.c against tests/kqueue_double/sys/event.h and the
+# kevent() double in the test; the macOS flavour has EV_OOBAND.
+$(BUILD)/tests/test_poller_kqueue_macos: KQ_DOUBLE_FLAGS := -DKQ_DOUBLE_MACOS
+$(KQUEUE_DOUBLE_BINS): tests/test_poller_kqueue.c src/poller_kqueue.c \
+    tests/kqueue_double/sys/event.h tests/poller_cases.h tests/check.h \
+    src/poller.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Itests/kqueue_double $(KQ_DOUBLE_FLAGS) \
+	    $(LDFLAGS) -o $@ tests/test_poller_kqueue.c src/poller_kqueue.c \
+	    -pthread $(LDLIBS)
 
 # The seed's examples are kept byte for byte; their one unused variable stays.
 $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
@@ -378,7 +402,8 @@ clean:
 
 CLANG_FORMAT ?= clang-format
 FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
-                         src/arch/*/*.[ch] tests/*.[ch] bench/*.[ch])
+                         src/arch/*/*.[ch] tests/*.[ch] \
+                         tests/kqueue_double/sys/*.h bench/*.[ch])
 
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
