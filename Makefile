@@ -47,7 +47,7 @@ ARCH := $(strip \
 OS := $(strip \
     $(if $(findstring linux,$(MACHINE)),linux) \
     $(if $(findstring freebsd,$(MACHINE)),freebsd) \
-    $(if $(findstring darwin,$(MACHINE)),darwin))
+    $(if $(findstring darwin,$(MACHINE))$(findstring apple,$(MACHINE)),darwin))
 
 # The event poller: one src/poller_<name>.c is compiled, the others are not.
 POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
@@ -145,11 +145,14 @@ VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 AARCH64_AR ?= aarch64-linux-gnu-ar
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+# The cross compiler of check-targets.
+CLANG ?= clang
 
 # ---- Build rules ------------------------------------------------------------
 
 .PHONY: all lib examples demo tests check check-unit check-shared check-asan check-tsan \
-        check-valgrind check-aarch64 check-install check-man run-tests \
+        check-valgrind check-aarch64 check-install check-man check-targets \
+        print-target run-tests \
         install uninstall clean bench format format-check help platform FORCE
 
 all: lib
@@ -307,6 +310,19 @@ check-aarch64:
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
 
+# FreeBSD and macOS targets, with clang and no system headers: the switch
+# assembled for each (ELF and Mach-O), the C files that need no system
+# header compiled with -fsyntax-only; tests/targets_check.sh says which.
+check-targets:
+	@echo "== other systems' builds, as far as clang can check them here"
+	@CLANG='$(CLANG)' MAKE='$(MAKE)' sh tests/targets_check.sh
+
+# For tests/targets_check.sh: what this Makefile builds for $(CC).
+print-target:
+	@echo 'ARCH=$(ARCH)'
+	@echo 'OS=$(OS)'
+	@echo 'LIB_SRCS=$(LIB_SRCS)'
+
 check-man:
 	@if [ -z "$(MAN_PAGES)" ]; then \
 	    echo "== no man/*.3 pages to lint"; \
@@ -331,6 +347,13 @@ check:
 	    echo "== CI: $(AARCH64_CC) or qemu missing" >&2; exit 1; \
 	else \
 	    echo "== SKIP aarch64: install gcc-aarch64-linux-gnu qemu-user"; \
+	fi
+	@if command -v $(CLANG) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory check-targets; \
+	elif [ -n "$$CI" ]; then \
+	    echo "== CI: $(CLANG) missing" >&2; exit 1; \
+	else \
+	    echo "== SKIP other systems' builds: install clang llvm"; \
 	fi
 	@$(MAKE) --no-print-directory check-man
 	@if command -v $(CLANG_FORMAT) >/dev/null 2>&1; then \
@@ -420,6 +443,7 @@ help:
 	@echo 'make check-unit | check-shared | check-asan | check-tsan | check-valgrind'
 	@echo 'make check-aarch64  cross-build, tests under qemu-aarch64'
 	@echo 'make check-install  install into a temporary prefix and use it'
+	@echo 'make check-targets  FreeBSD/macOS: switch assembled, C syntax (clang)'
 	@echo 'make bench        $$(MAKE) -C bench'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
 	@echo 'make format | format-check   clang-format the sources'
