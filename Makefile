@@ -43,7 +43,8 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
 ARCH := $(strip \
     $(if $(filter x86_64-% amd64-%,$(MACHINE)),x86_64) \
-    $(if $(filter aarch64-% arm64-%,$(MACHINE)),aarch64))
+    $(if $(filter aarch64-% arm64-%,$(MACHINE)),aarch64) \
+    $(if $(filter riscv64-%,$(MACHINE)),riscv64))
 OS := $(strip \
     $(if $(findstring linux,$(MACHINE)),linux) \
     $(if $(findstring freebsd,$(MACHINE)),freebsd) \
@@ -145,13 +146,16 @@ VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 AARCH64_AR ?= aarch64-linux-gnu-ar
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+RISCV64_CC ?= riscv64-linux-gnu-gcc
+RISCV64_AR ?= riscv64-linux-gnu-ar
+QEMU_RISCV64 ?= qemu-riscv64 -L /usr/riscv64-linux-gnu
 # The cross compiler of check-targets.
 CLANG ?= clang
 
 # ---- Build rules ------------------------------------------------------------
 
 .PHONY: all lib examples demo tests check check-unit check-shared check-asan check-tsan \
-        check-valgrind check-aarch64 check-install check-man check-targets \
+        check-valgrind check-aarch64 check-riscv64 check-install check-man check-targets \
         print-target run-tests \
         install uninstall clean bench format format-check help platform FORCE
 
@@ -162,7 +166,8 @@ lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/$(SHLIB_SONAME) $(BUILD)/$(SHLIB_LINK)
 # Stop early, with a reason, on a platform the sources do not cover.
 platform:
 	@test -n "$(ARCH)" || { echo "lthread: unsupported architecture" \
-	    "'$(MACHINE)' ($(CC) -dumpmachine); x86_64 and aarch64 are" >&2; \
+	    "'$(MACHINE)' ($(CC) -dumpmachine); x86_64, aarch64 and" \
+	    "riscv64 are" >&2; \
 	    exit 1; }
 	@test -n "$(OS)" || { echo "lthread: unsupported OS '$(MACHINE)';" \
 	    "Linux, FreeBSD and macOS are" >&2; exit 1; }
@@ -307,6 +312,11 @@ check-aarch64:
 	    AR=$(AARCH64_AR) TEST_WRAPPER='$(QEMU_AARCH64)' TEST_SLOW=5 \
 	    lib run-tests
 
+check-riscv64:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/riscv64 CC=$(RISCV64_CC) \
+	    AR=$(RISCV64_AR) TEST_WRAPPER='$(QEMU_RISCV64)' TEST_SLOW=5 \
+	    lib run-tests
+
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
 
@@ -347,6 +357,15 @@ check:
 	    echo "== CI: $(AARCH64_CC) or qemu missing" >&2; exit 1; \
 	else \
 	    echo "== SKIP aarch64: install gcc-aarch64-linux-gnu qemu-user"; \
+	fi
+	@if command -v $(RISCV64_CC) >/dev/null 2>&1 && \
+	    command -v $(firstword $(QEMU_RISCV64)) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory check-riscv64; \
+	elif [ -n "$$CI" ]; then \
+	    echo "== CI: $(RISCV64_CC) or qemu missing" >&2; exit 1; \
+	else \
+	    echo "== SKIP riscv64: install gcc-riscv64-linux-gnu" \
+	        "libc6-dev-riscv64-cross qemu-user"; \
 	fi
 	@if command -v $(CLANG) >/dev/null 2>&1; then \
 	    $(MAKE) --no-print-directory check-targets; \
@@ -442,6 +461,7 @@ help:
 	@echo 'make check        tests, ASan+UBSan tests, man lint, install check'
 	@echo 'make check-unit | check-shared | check-asan | check-tsan | check-valgrind'
 	@echo 'make check-aarch64  cross-build, tests under qemu-aarch64'
+	@echo 'make check-riscv64  cross-build, tests under qemu-riscv64'
 	@echo 'make check-install  install into a temporary prefix and use it'
 	@echo 'make check-targets  FreeBSD/macOS: switch assembled, C syntax (clang)'
 	@echo 'make bench        $$(MAKE) -C bench'
