@@ -52,6 +52,8 @@ OS := $(strip \
 
 # The event poller: one src/poller_<name>.c is compiled, the others are not.
 POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
+# What each system does its own way: src/os/<dir>/*.c (sendfile).
+OS_DIR := $(if $(filter linux,$(OS)),linux,$(if $(filter freebsd darwin,$(OS)),bsd,generic))
 
 # ---- Flags ----------------------------------------------------------------
 
@@ -85,7 +87,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(ARCH_SRCS)
+            $(wildcard src/os/$(OS_DIR)/*.c) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
 ARCH_OBJS := $(call obj_of,$(ARCH_SRCS))
@@ -113,9 +115,13 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 # Linux's headers: on Linux only, in FreeBSD's and macOS's flavours.
 KQUEUE_DOUBLE_BINS := $(if $(filter linux,$(OS)),\
     $(BUILD)/tests/test_poller_kqueue $(BUILD)/tests/test_poller_kqueue_macos)
+# lthread_sendfile() where the system cannot send a file (src/os/generic/),
+# on systems that can: the copying path runs too.
+SENDFILE_COPY_BIN := $(if $(filter-out generic,$(OS_DIR)),\
+    $(BUILD)/tests/test_socket_sendfile_copy)
 TEST_BINS := $(filter-out $(BUILD)/tests/test_poller_kqueue,\
                  $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))) \
-             $(KQUEUE_DOUBLE_BINS)
+             $(KQUEUE_DOUBLE_BINS) $(SENDFILE_COPY_BIN)
 # The tests that use the public API alone also run against the shared
 # library, as users link it (the others read internal state).
 PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/switch\.h' \
@@ -244,6 +250,15 @@ $(KQUEUE_DOUBLE_BINS): tests/test_poller_kqueue.c src/poller_kqueue.c \
 	$(CC) $(TEST_CFLAGS) -Itests/kqueue_double $(KQ_DOUBLE_FLAGS) \
 	    $(LDFLAGS) -o $@ tests/test_poller_kqueue.c src/poller_kqueue.c \
 	    -pthread $(LDLIBS)
+
+# The generic object comes before the archive, so the archive's
+# lthread__os_sendfile is not linked.
+$(BUILD)/tests/test_socket_sendfile_copy: tests/test_socket_sendfile.c \
+    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) -pthread -lm \
+	    $(LDLIBS)
 
 # The seed's examples are kept byte for byte; their one unused variable stays.
 $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
@@ -444,7 +459,7 @@ clean:
 
 CLANG_FORMAT ?= clang-format
 FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
-                         src/arch/*/*.[ch] tests/*.[ch] \
+                         src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h bench/*.[ch])
 
 format:
