@@ -131,6 +131,14 @@ SHARED_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,\
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 MAN_PAGES := $(wildcard man/*.3)
+# The other names the pages document, as "name:page" (man/aliases.sh): each
+# gets an alias page, `.so man3/<page>.3`. $(MAN_TREE) is what is installed
+# in man3/: the pages and their aliases.
+MAN_ALIASES := $(shell sh man/aliases.sh 2>/dev/null | tr ' ' :)
+MAN_TREE := $(BUILD)/man/man3
+MAN_TREE_PAGES := $(addprefix $(MAN_TREE)/,$(notdir $(MAN_PAGES)))
+MAN_TREE_ALIASES := $(foreach a,$(MAN_ALIASES),\
+                        $(MAN_TREE)/$(firstword $(subst :, ,$(a))).3)
 
 # ---- Running tests ----------------------------------------------------------
 
@@ -160,7 +168,7 @@ CLANG ?= clang
 
 # ---- Build rules ------------------------------------------------------------
 
-.PHONY: all lib examples demo tests check check-unit check-shared check-asan check-tsan \
+.PHONY: all lib man examples demo tests check check-unit check-shared check-asan check-tsan \
         check-valgrind check-aarch64 check-riscv64 check-install check-man check-targets \
         print-target run-tests \
         install uninstall clean bench format format-check help platform FORCE
@@ -270,6 +278,21 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
 
+man: $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES)
+
+$(MAN_TREE)/%.3: man/%.3
+	@mkdir -p $(@D)
+	cp $< $@
+
+# An alias page: one line, naming its page (a rule per alias).
+define man_alias_rule
+$(MAN_TREE)/$(1).3: man/$(2).3 man/aliases.sh
+	@mkdir -p $$(@D)
+	@echo '.so man3/$(2).3' > $$@
+endef
+$(foreach a,$(MAN_ALIASES),$(eval $(call man_alias_rule,$(firstword \
+    $(subst :, ,$(a))),$(lastword $(subst :, ,$(a))))))
+
 tests: $(TEST_BINS)
 
 examples: $(EXAMPLE_BINS)
@@ -348,12 +371,24 @@ print-target:
 	@echo 'OS=$(OS)'
 	@echo 'LIB_SRCS=$(LIB_SRCS)'
 
-check-man:
+# The pages are linted; each alias must render its page from the installed
+# layout (.so resolves from the man3/ directory's parent) and name itself
+# there. (mandoc calls .so "fragile" and prefers links; man-db and mandoc
+# both follow it, and it survives any packaging.)
+check-man: man
 	@if [ -z "$(MAN_PAGES)" ]; then \
 	    echo "== no man/*.3 pages to lint"; \
 	elif command -v mandoc >/dev/null 2>&1; then \
 	    echo "== mandoc -Tlint $(MAN_PAGES)"; \
-	    mandoc -Tlint -Wwarning $(MAN_PAGES); \
+	    mandoc -Tlint -Wwarning $(MAN_PAGES) || exit 1; \
+	    echo "== $(words $(MAN_ALIASES)) aliases render their pages"; \
+	    cd $(MAN_TREE)/.. && for a in $(MAN_ALIASES); do \
+	        n=$${a%%:*}; \
+	        mandoc -Tlint -Werror man3/$$n.3 >/dev/null && \
+	        mandoc -Tmarkdown man3/$$n.3 | tr -d '\\' | \
+	            sed -n '/^# NAME/,/^# [A-Z]/p' | grep -qw "$$n" || \
+	        { echo "alias $$n does not render its page" >&2; exit 1; }; \
+	    done; \
 	else \
 	    echo "== mandoc not found: man pages not linted"; \
 	fi
@@ -416,7 +451,7 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' \
             -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|g' \
             -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g'
 
-install: lib
+install: lib man
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	$(INSTALL) -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
@@ -431,7 +466,8 @@ install: lib
 	    > $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake
 ifneq ($(MAN_PAGES),)
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3
-	$(INSTALL) -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	$(INSTALL) -m 644 $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES) \
+	    $(DESTDIR)$(MANDIR)/man3/
 endif
 ifeq ($(OS),linux)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
@@ -449,7 +485,8 @@ uninstall:
 	    $(DESTDIR)$(PKGCONFIGDIR)/lthread.pc \
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake \
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_TREE_PAGES) \
+	                                                 $(MAN_TREE_ALIASES)))
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
 # ---- Housekeeping -------------------------------------------------------------
