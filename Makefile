@@ -119,9 +119,14 @@ KQUEUE_DOUBLE_BINS := $(if $(filter linux,$(OS)),\
 # on systems that can: the copying path runs too.
 SENDFILE_COPY_BIN := $(if $(filter-out generic,$(OS_DIR)),\
     $(BUILD)/tests/test_socket_sendfile_copy)
-TEST_BINS := $(filter-out $(BUILD)/tests/test_poller_kqueue,\
+# src/os/bsd/sendfile.c against a double of the BSDs' sendfile(2): on Linux
+# only, in FreeBSD's and macOS's flavours.
+SENDFILE_BSD_BINS := $(if $(filter linux,$(OS)),\
+    $(BUILD)/tests/test_sendfile_bsd $(BUILD)/tests/test_sendfile_bsd_macos)
+TEST_BINS := $(filter-out $(BUILD)/tests/test_poller_kqueue \
+                          $(BUILD)/tests/test_sendfile_bsd,\
                  $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))) \
-             $(KQUEUE_DOUBLE_BINS) $(SENDFILE_COPY_BIN)
+             $(KQUEUE_DOUBLE_BINS) $(SENDFILE_COPY_BIN) $(SENDFILE_BSD_BINS)
 # The tests that use the public API alone also run against the shared
 # library, as users link it (the others read internal state).
 PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/switch\.h' \
@@ -258,6 +263,15 @@ $(KQUEUE_DOUBLE_BINS): tests/test_poller_kqueue.c src/poller_kqueue.c \
 	$(CC) $(TEST_CFLAGS) -Itests/kqueue_double $(KQ_DOUBLE_FLAGS) \
 	    $(LDFLAGS) -o $@ tests/test_poller_kqueue.c src/poller_kqueue.c \
 	    -pthread $(LDLIBS)
+
+$(BUILD)/tests/test_sendfile_bsd_macos: SENDFILE_DOUBLE_FLAGS := -D__APPLE__
+$(SENDFILE_BSD_BINS): tests/test_sendfile_bsd.c src/os/bsd/sendfile.c \
+    tests/sendfile_double/bsd_sendfile.h src/os/sendfile.h tests/check.h \
+    $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SENDFILE_DOUBLE_FLAGS) \
+	    -include tests/sendfile_double/bsd_sendfile.h $(LDFLAGS) -o $@ \
+	    tests/test_sendfile_bsd.c src/os/bsd/sendfile.c $(LDLIBS)
 
 # The generic object comes before the archive, so the archive's
 # lthread__os_sendfile is not linked.
@@ -497,7 +511,8 @@ clean:
 CLANG_FORMAT ?= clang-format
 FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
-                         tests/kqueue_double/sys/*.h bench/*.[ch])
+                         tests/kqueue_double/sys/*.h \
+                         tests/sendfile_double/*.h bench/*.[ch])
 
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
