@@ -52,8 +52,10 @@ OS := $(strip \
 
 # The event poller: one src/poller_<name>.c is compiled, the others are not.
 POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
-# What each system does its own way: src/os/<dir>/*.c (sendfile).
+# What each system does its own way: src/os/<dir>/*.c (sendfile, a
+# monotonic condition variable).
 OS_DIR := $(if $(filter linux,$(OS)),linux,$(if $(filter freebsd darwin,$(OS)),bsd,generic))
+OS_DIRS := $(OS_DIR) $(if $(filter darwin,$(OS)),darwin,posix)
 
 # ---- Flags ----------------------------------------------------------------
 
@@ -87,7 +89,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(wildcard src/os/$(OS_DIR)/*.c) $(ARCH_SRCS)
+            $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
 ARCH_OBJS := $(call obj_of,$(ARCH_SRCS))
@@ -123,10 +125,13 @@ SENDFILE_COPY_BIN := $(if $(filter-out generic,$(OS_DIR)),\
 # only, in FreeBSD's and macOS's flavours.
 SENDFILE_BSD_BINS := $(if $(filter linux,$(OS)),\
     $(BUILD)/tests/test_sendfile_bsd $(BUILD)/tests/test_sendfile_bsd_macos)
+# src/os/darwin/cond.c against a double of macOS's relative wait.
+COND_DARWIN_BIN := $(if $(filter linux,$(OS)),$(BUILD)/tests/test_os_cond_darwin)
 TEST_BINS := $(filter-out $(BUILD)/tests/test_poller_kqueue \
                           $(BUILD)/tests/test_sendfile_bsd,\
                  $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))) \
-             $(KQUEUE_DOUBLE_BINS) $(SENDFILE_COPY_BIN) $(SENDFILE_BSD_BINS)
+             $(KQUEUE_DOUBLE_BINS) $(SENDFILE_COPY_BIN) $(SENDFILE_BSD_BINS) \
+             $(COND_DARWIN_BIN)
 # The tests that use the public API alone also run against the shared
 # library, as users link it (the others read internal state).
 PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/switch\.h' \
@@ -263,6 +268,21 @@ $(KQUEUE_DOUBLE_BINS): tests/test_poller_kqueue.c src/poller_kqueue.c \
 	$(CC) $(TEST_CFLAGS) -Itests/kqueue_double $(KQ_DOUBLE_FLAGS) \
 	    $(LDFLAGS) -o $@ tests/test_poller_kqueue.c src/poller_kqueue.c \
 	    -pthread $(LDLIBS)
+
+# The monotonic condition variable alone: this system's, and (on Linux)
+# macOS's against a double.
+OS_COND_OBJ := $(call obj_of,$(filter src/os/%/cond.c,$(LIB_SRCS)))
+$(BUILD)/tests/test_os_cond: tests/test_os_cond.c $(OS_COND_OBJ) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(OS_COND_OBJ) -pthread $(LDLIBS)
+
+$(COND_DARWIN_BIN): tests/test_os_cond.c src/os/darwin/cond.c \
+    tests/cond_double/darwin_cond.h src/os/cond.h tests/check.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DCOND_DOUBLE_DARWIN \
+	    -include tests/cond_double/darwin_cond.h $(LDFLAGS) -o $@ \
+	    tests/test_os_cond.c src/os/darwin/cond.c -pthread $(LDLIBS)
 
 $(BUILD)/tests/test_sendfile_bsd_macos: SENDFILE_DOUBLE_FLAGS := -D__APPLE__
 $(SENDFILE_BSD_BINS): tests/test_sendfile_bsd.c src/os/bsd/sendfile.c \
@@ -512,7 +532,8 @@ CLANG_FORMAT ?= clang-format
 FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
-                         tests/sendfile_double/*.h bench/*.[ch])
+                         tests/sendfile_double/*.h tests/cond_double/*.h \
+                         bench/*.[ch])
 
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
