@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/event.h>
 #include <sys/stat.h>
@@ -190,8 +191,9 @@ int lthread__poller_wait(struct lthread__poller *p, int64_t timeout_ns,
     if (timeout_ns >= 0) {
         set_timespec(&ts, timeout_ns);
         tsp = &ts;
-        if (timeout_ns > 0)
-            deadline = now_ns() + timeout_ns;
+        if (timeout_ns > 0) /* (a deadline past 2^62 ns: never) */
+            deadline =
+                timeout_ns > INT64_MAX / 2 ? INT64_MAX : now_ns() + timeout_ns;
     }
     /* A signal ends the wait early: wait again, only for what is left of
      * the time asked (0 when it is over: one more look). */
