@@ -43,14 +43,19 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
 ARCH := $(strip \
     $(if $(filter x86_64-% amd64-%,$(MACHINE)),x86_64) \
-    $(if $(filter aarch64-% arm64-%,$(MACHINE)),aarch64))
+    $(if $(filter aarch64-% arm64-%,$(MACHINE)),aarch64) \
+    $(if $(filter riscv64-%,$(MACHINE)),riscv64))
 OS := $(strip \
     $(if $(findstring linux,$(MACHINE)),linux) \
     $(if $(findstring freebsd,$(MACHINE)),freebsd) \
-    $(if $(findstring darwin,$(MACHINE)),darwin))
+    $(if $(findstring darwin,$(MACHINE))$(findstring apple,$(MACHINE)),darwin))
 
 # The event poller: one src/poller_<name>.c is compiled, the others are not.
 POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
+# What each system does its own way: src/os/<dir>/*.c (sendfile, a
+# monotonic condition variable).
+OS_DIR := $(if $(filter linux,$(OS)),linux,$(if $(filter freebsd darwin,$(OS)),bsd,generic))
+OS_DIRS := $(OS_DIR) $(if $(filter darwin,$(OS)),darwin,posix)
 
 # ---- Flags ----------------------------------------------------------------
 
@@ -84,7 +89,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(ARCH_SRCS)
+            $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
 ARCH_OBJS := $(call obj_of,$(ARCH_SRCS))
@@ -108,7 +113,25 @@ STATIC_LIB := $(BUILD)/liblthread.a
 SHARED_LIB := $(BUILD)/$(SHLIB_REAL)
 
 TEST_SRCS := $(wildcard tests/test_*.c)
-TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# The kqueue backend's test runs against a double of the kernel, built from
+# Linux's headers: on Linux only, in FreeBSD's and macOS's flavours.
+KQUEUE_DOUBLE_BINS := $(if $(filter linux,$(OS)),\
+    $(BUILD)/tests/test_poller_kqueue $(BUILD)/tests/test_poller_kqueue_macos)
+# lthread_sendfile() where the system cannot send a file (src/os/generic/),
+# on systems that can: the copying path runs too.
+SENDFILE_COPY_BIN := $(if $(filter-out generic,$(OS_DIR)),\
+    $(BUILD)/tests/test_socket_sendfile_copy)
+# src/os/bsd/sendfile.c against a double of the BSDs' sendfile(2): on Linux
+# only, in FreeBSD's and macOS's flavours.
+SENDFILE_BSD_BINS := $(if $(filter linux,$(OS)),\
+    $(BUILD)/tests/test_sendfile_bsd $(BUILD)/tests/test_sendfile_bsd_macos)
+# src/os/darwin/cond.c against a double of macOS's relative wait.
+COND_DARWIN_BIN := $(if $(filter linux,$(OS)),$(BUILD)/tests/test_os_cond_darwin)
+TEST_BINS := $(filter-out $(BUILD)/tests/test_poller_kqueue \
+                          $(BUILD)/tests/test_sendfile_bsd,\
+                 $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))) \
+             $(KQUEUE_DOUBLE_BINS) $(SENDFILE_COPY_BIN) $(SENDFILE_BSD_BINS) \
+             $(COND_DARWIN_BIN)
 # The tests that use the public API alone also run against the shared
 # library, as users link it (the others read internal state).
 PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/switch\.h' \
@@ -118,6 +141,14 @@ SHARED_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,\
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 MAN_PAGES := $(wildcard man/*.3)
+# The other names the pages document, as "name:page" (man/aliases.sh): each
+# gets an alias page, `.so man3/<page>.3`. $(MAN_TREE) is what is installed
+# in man3/: the pages and their aliases.
+MAN_ALIASES := $(shell sh man/aliases.sh 2>/dev/null | tr ' ' :)
+MAN_TREE := $(BUILD)/man/man3
+MAN_TREE_PAGES := $(addprefix $(MAN_TREE)/,$(notdir $(MAN_PAGES)))
+MAN_TREE_ALIASES := $(foreach a,$(MAN_ALIASES),\
+                        $(MAN_TREE)/$(firstword $(subst :, ,$(a))).3)
 
 # ---- Running tests ----------------------------------------------------------
 
@@ -139,11 +170,17 @@ VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 AARCH64_AR ?= aarch64-linux-gnu-ar
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+RISCV64_CC ?= riscv64-linux-gnu-gcc
+RISCV64_AR ?= riscv64-linux-gnu-ar
+QEMU_RISCV64 ?= qemu-riscv64 -L /usr/riscv64-linux-gnu
+# The cross compiler of check-targets.
+CLANG ?= clang
 
 # ---- Build rules ------------------------------------------------------------
 
-.PHONY: all lib examples demo tests check check-unit check-shared check-asan check-tsan \
-        check-valgrind check-aarch64 check-install check-man run-tests \
+.PHONY: all lib man examples demo tests check check-unit check-shared check-asan check-tsan \
+        check-valgrind check-aarch64 check-riscv64 check-install check-man check-targets \
+        print-target run-tests \
         install uninstall clean bench format format-check help platform FORCE
 
 all: lib
@@ -153,7 +190,8 @@ lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/$(SHLIB_SONAME) $(BUILD)/$(SHLIB_LINK)
 # Stop early, with a reason, on a platform the sources do not cover.
 platform:
 	@test -n "$(ARCH)" || { echo "lthread: unsupported architecture" \
-	    "'$(MACHINE)' ($(CC) -dumpmachine); x86_64 and aarch64 are" >&2; \
+	    "'$(MACHINE)' ($(CC) -dumpmachine); x86_64, aarch64 and" \
+	    "riscv64 are" >&2; \
 	    exit 1; }
 	@test -n "$(OS)" || { echo "lthread: unsupported OS '$(MACHINE)';" \
 	    "Linux, FreeBSD and macOS are" >&2; exit 1; }
@@ -213,6 +251,57 @@ $(BUILD)/tests/test_switch: tests/test_switch.c $(ARCH_OBJS) $(FLAGS_STAMP)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    $(ARCH_OBJS) -pthread -lm $(LDLIBS)
 
+# The poller alone, through src/poller.h: the backend this build compiles.
+POLLER_OBJ := $(call obj_of,src/poller_$(POLLER).c)
+$(BUILD)/tests/test_poller: tests/test_poller.c $(POLLER_OBJ) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(POLLER_OBJ) -pthread $(LDLIBS)
+
+# src/poller_kqueue.c against tests/kqueue_double/sys/event.h and the
+# kevent() double in the test; the macOS flavour has EV_OOBAND.
+$(BUILD)/tests/test_poller_kqueue_macos: KQ_DOUBLE_FLAGS := -DKQ_DOUBLE_MACOS
+$(KQUEUE_DOUBLE_BINS): tests/test_poller_kqueue.c src/poller_kqueue.c \
+    tests/kqueue_double/sys/event.h tests/poller_cases.h tests/check.h \
+    src/poller.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Itests/kqueue_double $(KQ_DOUBLE_FLAGS) \
+	    $(LDFLAGS) -o $@ tests/test_poller_kqueue.c src/poller_kqueue.c \
+	    -pthread $(LDLIBS)
+
+# The monotonic condition variable alone: this system's, and (on Linux)
+# macOS's against a double.
+OS_COND_OBJ := $(call obj_of,$(filter src/os/%/cond.c,$(LIB_SRCS)))
+$(BUILD)/tests/test_os_cond: tests/test_os_cond.c $(OS_COND_OBJ) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(OS_COND_OBJ) -pthread $(LDLIBS)
+
+$(COND_DARWIN_BIN): tests/test_os_cond.c src/os/darwin/cond.c \
+    tests/cond_double/darwin_cond.h src/os/cond.h tests/check.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DCOND_DOUBLE_DARWIN \
+	    -include tests/cond_double/darwin_cond.h $(LDFLAGS) -o $@ \
+	    tests/test_os_cond.c src/os/darwin/cond.c -pthread $(LDLIBS)
+
+$(BUILD)/tests/test_sendfile_bsd_macos: SENDFILE_DOUBLE_FLAGS := -D__APPLE__
+$(SENDFILE_BSD_BINS): tests/test_sendfile_bsd.c src/os/bsd/sendfile.c \
+    tests/sendfile_double/bsd_sendfile.h src/os/sendfile.h tests/check.h \
+    $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SENDFILE_DOUBLE_FLAGS) \
+	    -include tests/sendfile_double/bsd_sendfile.h $(LDFLAGS) -o $@ \
+	    tests/test_sendfile_bsd.c src/os/bsd/sendfile.c $(LDLIBS)
+
+# The generic object comes before the archive, so the archive's
+# lthread__os_sendfile is not linked.
+$(BUILD)/tests/test_socket_sendfile_copy: tests/test_socket_sendfile.c \
+    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
+	    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) -pthread -lm \
+	    $(LDLIBS)
+
 # The seed's examples are kept byte for byte; their one unused variable stays.
 $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
 
@@ -222,6 +311,21 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	    $(STATIC_LIB) -pthread $(LDLIBS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
+
+man: $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES)
+
+$(MAN_TREE)/%.3: man/%.3
+	@mkdir -p $(@D)
+	cp $< $@
+
+# An alias page: one line, naming its page (a rule per alias).
+define man_alias_rule
+$(MAN_TREE)/$(1).3: man/$(2).3 man/aliases.sh
+	@mkdir -p $$(@D)
+	@echo '.so man3/$(2).3' > $$@
+endef
+$(foreach a,$(MAN_ALIASES),$(eval $(call man_alias_rule,$(firstword \
+    $(subst :, ,$(a))),$(lastword $(subst :, ,$(a))))))
 
 tests: $(TEST_BINS)
 
@@ -280,15 +384,45 @@ check-aarch64:
 	    AR=$(AARCH64_AR) TEST_WRAPPER='$(QEMU_AARCH64)' TEST_SLOW=5 \
 	    lib run-tests
 
+check-riscv64:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/riscv64 CC=$(RISCV64_CC) \
+	    AR=$(RISCV64_AR) TEST_WRAPPER='$(QEMU_RISCV64)' TEST_SLOW=5 \
+	    lib run-tests
+
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
 
-check-man:
+# FreeBSD and macOS targets, with clang and no system headers: the switch
+# assembled for each (ELF and Mach-O), the C files that need no system
+# header compiled with -fsyntax-only; tests/targets_check.sh says which.
+check-targets:
+	@echo "== other systems' builds, as far as clang can check them here"
+	@CLANG='$(CLANG)' MAKE='$(MAKE)' sh tests/targets_check.sh
+
+# For tests/targets_check.sh: what this Makefile builds for $(CC).
+print-target:
+	@echo 'ARCH=$(ARCH)'
+	@echo 'OS=$(OS)'
+	@echo 'LIB_SRCS=$(LIB_SRCS)'
+
+# The pages are linted; each alias must render its page from the installed
+# layout (.so resolves from the man3/ directory's parent) and name itself
+# there. (mandoc calls .so "fragile" and prefers links; man-db and mandoc
+# both follow it, and it survives any packaging.)
+check-man: man
 	@if [ -z "$(MAN_PAGES)" ]; then \
 	    echo "== no man/*.3 pages to lint"; \
 	elif command -v mandoc >/dev/null 2>&1; then \
 	    echo "== mandoc -Tlint $(MAN_PAGES)"; \
-	    mandoc -Tlint -Wwarning $(MAN_PAGES); \
+	    mandoc -Tlint -Wwarning $(MAN_PAGES) || exit 1; \
+	    echo "== $(words $(MAN_ALIASES)) aliases render their pages"; \
+	    cd $(MAN_TREE)/.. && for a in $(MAN_ALIASES); do \
+	        n=$${a%%:*}; \
+	        mandoc -Tlint -Werror man3/$$n.3 >/dev/null && \
+	        mandoc -Tmarkdown man3/$$n.3 | tr -d '\\' | \
+	            sed -n '/^# NAME/,/^# [A-Z]/p' | grep -qw "$$n" || \
+	        { echo "alias $$n does not render its page" >&2; exit 1; }; \
+	    done; \
 	else \
 	    echo "== mandoc not found: man pages not linted"; \
 	fi
@@ -307,6 +441,22 @@ check:
 	    echo "== CI: $(AARCH64_CC) or qemu missing" >&2; exit 1; \
 	else \
 	    echo "== SKIP aarch64: install gcc-aarch64-linux-gnu qemu-user"; \
+	fi
+	@if command -v $(RISCV64_CC) >/dev/null 2>&1 && \
+	    command -v $(firstword $(QEMU_RISCV64)) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory check-riscv64; \
+	elif [ -n "$$CI" ]; then \
+	    echo "== CI: $(RISCV64_CC) or qemu missing" >&2; exit 1; \
+	else \
+	    echo "== SKIP riscv64: install gcc-riscv64-linux-gnu" \
+	        "libc6-dev-riscv64-cross qemu-user"; \
+	fi
+	@if command -v $(CLANG) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory check-targets; \
+	elif [ -n "$$CI" ]; then \
+	    echo "== CI: $(CLANG) missing" >&2; exit 1; \
+	else \
+	    echo "== SKIP other systems' builds: install clang llvm"; \
 	fi
 	@$(MAKE) --no-print-directory check-man
 	@if command -v $(CLANG_FORMAT) >/dev/null 2>&1; then \
@@ -335,7 +485,7 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' \
             -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|g' \
             -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g'
 
-install: lib
+install: lib man
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	$(INSTALL) -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
@@ -350,7 +500,8 @@ install: lib
 	    > $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake
 ifneq ($(MAN_PAGES),)
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3
-	$(INSTALL) -m 644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	$(INSTALL) -m 644 $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES) \
+	    $(DESTDIR)$(MANDIR)/man3/
 endif
 ifeq ($(OS),linux)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
@@ -368,7 +519,8 @@ uninstall:
 	    $(DESTDIR)$(PKGCONFIGDIR)/lthread.pc \
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake \
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_PAGES)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_TREE_PAGES) \
+	                                                 $(MAN_TREE_ALIASES)))
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
 # ---- Housekeeping -------------------------------------------------------------
@@ -378,7 +530,10 @@ clean:
 
 CLANG_FORMAT ?= clang-format
 FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
-                         src/arch/*/*.[ch] tests/*.[ch] bench/*.[ch])
+                         src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
+                         tests/kqueue_double/sys/*.h \
+                         tests/sendfile_double/*.h tests/cond_double/*.h \
+                         bench/*.[ch])
 
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
@@ -400,7 +555,9 @@ help:
 	@echo '  check-tsan        the tests under TSan, in $(BUILD)/tsan/'
 	@echo '  check-aarch64     cross-build, tests under qemu-aarch64 (skipped without'
 	@echo '                    $(AARCH64_CC) and qemu, except under CI)'
-	@echo '  check-man         mandoc -Tlint of the man pages'
+	@echo '  check-riscv64     cross-build, tests under qemu-riscv64 (likewise)'
+	@echo '  check-targets     FreeBSD/macOS: switch assembled, C syntax (clang)'
+	@echo '  check-man         mandoc -Tlint of the man pages, aliases rendered'
 	@echo '  format-check      $(CLANG_FORMAT) --dry-run --Werror (skipped without it)'
 	@echo '  check-install     install into a temporary prefix and use it'
 	@echo 'make check-valgrind the tests under valgrind (not part of make check)'

@@ -31,6 +31,7 @@
 #include "alloc.h"
 #include "debug_hooks.h"
 #include "lthread_int.h"
+#include "os/cond.h"
 
 #define DEFAULT_IDLE_MS 60000
 #define WORKERS_PER_CPU 4
@@ -56,15 +57,11 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 /* The idle deadline is on CLOCK_MONOTONIC, so the condvar must wait on it
  * too (a static initializer gives CLOCK_REALTIME, for which a monotonic
- * deadline is long past: workers would quit after every job). */
+ * deadline is long past: workers would quit after every job). How is each
+ * system's own: src/os/<os>/cond.c. */
 static void pool_init(void)
 {
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool.work, &attr);
-    pthread_condattr_destroy(&attr);
+    (void)lthread__os_cond_init(&pool.work);
 }
 
 /* ---- learning which entry functions compute --------------------------- */
@@ -173,7 +170,7 @@ static void *worker_main(void *arg)
             int rc;
 
             pool.nidle++;
-            rc = pthread_cond_timedwait(&pool.work, &pool.lock, &until);
+            rc = lthread__os_cond_wait_until(&pool.work, &pool.lock, &until);
             pool.nidle--;
             if (rc == ETIMEDOUT && !pool.jobs.head)
                 goto out_exit;

@@ -3,10 +3,12 @@
  * EVFILT_WRITE filter with EV_CLEAR (edge-triggered, as poller.h asks);
  * an EVFILT_USER event for wakes from other pthreads.
  *
- * UNTESTED: written on Linux, where it cannot be compiled (the Makefile
- * builds it only on FreeBSD and macOS). Checked by reading against the
- * kqueue(2) manuals of FreeBSD 13 and macOS; the first build on either
- * should run `make check` before trusting it.
+ * Not compiled for a real kqueue here (Linux has none, and Debian ships no
+ * BSD headers): tests/test_poller_kqueue.c builds this file on Linux
+ * against a test double of <sys/event.h> and kevent(), twice (FreeBSD's
+ * flags, and macOS's with EV_OOBAND), and runs every path of it. On a real
+ * FreeBSD or macOS, tests/test_poller.c runs the same readiness table
+ * through the real kqueue.
  *
  * Differences from the epoll backend, and why they do not matter above:
  *  - kqueue keys registrations by fd, epoll by (fd, open file): a close(2)
@@ -17,17 +19,23 @@
  *  - Some fds support one filter only (the read end of a pipe cannot be
  *    watched for writing on some systems): add() succeeds if either
  *    filter could be added, since the other direction cannot happen.
+ *  - Adding a watched fd again only updates it: never -EEXIST (io.c
+ *    treats both the same).
  *  - An fd ready both ways is reported as two events, one per filter.
+ *  - FreeBSD does not flag urgent (TCP out-of-band) data in kevents; only
+ *    macOS's EV_OOBAND gives LTHREAD__POLL_PRI.
  */
 #include "poller.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/event.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Events returned by one kevent(); more simply wait for the next call. */
@@ -123,51 +131,91 @@ int lthread__poller_del(struct lthread__poller *p, int fd)
     return both_filters(p, fd, EV_DELETE);
 }
 
+/*
+ * What one kevent tells io.c: LTHREAD__POLL_* bits, or 0 for an event that
+ * is not an fd's readiness (a wake, a failed change, another filter). Not
+ * static: tests/test_poller_kqueue.c checks it case by case.
+ */
+unsigned lthread__kevent_bits(const struct kevent *ev);
+
+unsigned lthread__kevent_bits(const struct kevent *ev)
+{
+    unsigned bits;
+
+    if (ev->flags & EV_ERROR)
+        return 0; /* a failed change; none are made by a wait */
+    switch (ev->filter) {
+    case EVFILT_READ:
+        bits = LTHREAD__POLL_IN; /* data, or EV_EOF: the peer is done */
+        if (ev->flags & EV_EOF)
+            bits |= LTHREAD__POLL_HUP;
+#ifdef EV_OOBAND /* macOS: urgent data */
+        if (ev->flags & EV_OOBAND)
+            bits |= LTHREAD__POLL_PRI;
+#endif
+        break;
+    case EVFILT_WRITE:
+        bits = LTHREAD__POLL_OUT; /* room, or EV_EOF: EPIPE next */
+        break;
+    default:
+        return 0; /* EVFILT_USER: a wake, which EV_CLEAR already reset */
+    }
+    /* EV_EOF with fflags set carries a socket error: wake both. */
+    if ((ev->flags & EV_EOF) && ev->fflags)
+        bits |= LTHREAD__POLL_ERR;
+    return bits;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void set_timespec(struct timespec *ts, int64_t ns)
+{
+    ts->tv_sec = (time_t)(ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
 int lthread__poller_wait(struct lthread__poller *p, int64_t timeout_ns,
                          void (*ready)(void *ctx, int fd, unsigned bits),
                          void *ctx)
 {
     struct timespec ts, *tsp = NULL;
+    int64_t deadline = 0;
     int n, i, reported = 0;
 
     if (timeout_ns >= 0) {
-        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
-        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        set_timespec(&ts, timeout_ns);
         tsp = &ts;
+        if (timeout_ns > 0) /* (a deadline past 2^62 ns: never) */
+            deadline =
+                timeout_ns > INT64_MAX / 2 ? INT64_MAX : now_ns() + timeout_ns;
     }
-    /* Retrying with the full timeout may wait longer than asked after a
-     * signal; the scheduler only ever asks for "until the next timer",
-     * which it checks again on return. */
-    do
+    /* A signal ends the wait early: wait again, only for what is left of
+     * the time asked (0 when it is over: one more look). */
+    for (;;) {
         n = kevent(p->kq, NULL, 0, p->events, KQ_BATCH, tsp);
-    while (n < 0 && errno == EINTR);
+        if (n >= 0 || errno != EINTR)
+            break;
+        if (timeout_ns > 0) {
+            int64_t left = deadline - now_ns();
+
+            set_timespec(&ts, left > 0 ? left : 0);
+        }
+    }
     if (n < 0)
         return -errno;
 
     for (i = 0; i < n; i++) {
-        const struct kevent *ev = &p->events[i];
-        unsigned bits = 0;
+        unsigned bits = lthread__kevent_bits(&p->events[i]);
 
-        if (ev->filter == EVFILT_USER)
-            continue; /* a wake: EV_CLEAR already reset it */
-        if (ev->flags & EV_ERROR)
-            continue; /* a failed change; none are made here */
-        if (ev->filter == EVFILT_READ)
-            bits |= LTHREAD__POLL_IN; /* data, or EV_EOF: peer done */
-        if (ev->filter == EVFILT_READ && (ev->flags & EV_EOF))
-            bits |= LTHREAD__POLL_HUP;
-#ifdef EV_OOBAND /* macOS */
-        if (ev->filter == EVFILT_READ && (ev->flags & EV_OOBAND))
-            bits |= LTHREAD__POLL_PRI;
-#endif
-        else if (ev->filter == EVFILT_WRITE)
-            bits |= LTHREAD__POLL_OUT; /* room, or EV_EOF: EPIPE next */
-        else
+        if (!bits)
             continue;
-        /* EV_EOF with fflags set carries a socket error: wake both. */
-        if ((ev->flags & EV_EOF) && ev->fflags)
-            bits |= LTHREAD__POLL_ERR;
-        ready(ctx, (int)ev->ident, bits);
+        ready(ctx, (int)p->events[i].ident, bits);
         reported++;
     }
     return reported;

@@ -30,6 +30,16 @@
 #include "debug_hooks.h"
 #include "lthread_int.h"
 
+/* Not every system has these (FreeBSD dropped MAP_NORESERVE, its anonymous
+ * mappings are never reserved; macOS has no MAP_STACK): without one, what
+ * it asks for is the default or does not apply. */
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+#ifndef MAP_STACK
+#define MAP_STACK 0
+#endif
+
 /* Shared regions per scheduler unless LTHREAD_REGIONS says otherwise. */
 #define DEFAULT_MAX_REGIONS 16
 #define MAX_MAX_REGIONS 1024

@@ -52,12 +52,10 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
-#if defined(__linux__)
-#include <sys/sendfile.h>
-#endif
 
 #include "alloc.h"
 #include "lthread_int.h"
+#include "os/sendfile.h"
 #include "poller.h"
 
 #define TIMED_OUT LTHREAD__TIMEDOUT
@@ -939,42 +937,9 @@ static int send_iovs(struct lthread *self, int s, unsigned flags,
     return n < 0 ? (int)n : 0;
 }
 
-#if defined(__linux__)
-/* Sends [offset, offset + len) of fd to s with sendfile(2), or up to the
- * end of the file when to_eof. Returns 0 or a negative errno. */
-static int file_send(struct lthread *self, int fd, int s, off_t offset,
-                     size_t len, bool to_eof)
-{
-    struct budget b = BUDGET(0);
-    struct sigpipe_guard g;
-    ssize_t n;
-    int err;
-
-    while (len > 0 || to_eof) {
-        /* Linux sends at most this much per call. */
-        size_t chunk = len > 0x7ffff000 || to_eof ? 0x7ffff000 : len;
-
-        /* sendfile(2) has no MSG_NOSIGNAL. */
-        sigpipe_block(&g);
-        n = sendfile(s, fd, &offset, chunk);
-        sigpipe_unblock(&g, n < 0 && errno == EPIPE);
-        if (n > 0) {
-            if (!to_eof)
-                len -= (size_t)n;
-            continue;
-        }
-        if (n == 0)
-            return 0; /* end of file (it may have shrunk) */
-        err = io_again(self, s, LTHREAD__POLL_OUT, &b, -errno);
-        if (err)
-            return err;
-    }
-    return 0;
-}
-#else
-/* Portable stand-in for sendfile(2): pread() into a buffer, send_all().
- * (FreeBSD and macOS have their own sendfile; not used yet.) */
-static int file_send(struct lthread *self, int fd, int s, off_t offset,
+/* Where the system cannot send from fd to s (src/os/<os>/sendfile.c says
+ * -ENOSYS): pread() into a buffer, send_all(). */
+static int file_copy(struct lthread *self, int fd, int s, off_t offset,
                      size_t len, bool to_eof)
 {
     const size_t bufsz = 64 * 1024;
@@ -1009,7 +974,41 @@ static int file_send(struct lthread *self, int fd, int s, off_t offset,
     lthread__free(buf);
     return err;
 }
-#endif
+
+/* Sends [offset, offset + len) of fd to s, or up to the end of the file
+ * when to_eof, with the system's sendfile (src/os/), or by copying where
+ * it cannot. Returns 0 or a negative errno. */
+static int file_send(struct lthread *self, int fd, int s, off_t offset,
+                     size_t len, bool to_eof)
+{
+    struct budget b = BUDGET(0);
+    struct sigpipe_guard g;
+    ssize_t n;
+    int err;
+
+    while (len > 0 || to_eof) {
+        size_t chunk =
+            to_eof || len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
+
+        /* sendfile(2) has no MSG_NOSIGNAL. */
+        sigpipe_block(&g);
+        n = lthread__os_sendfile(s, fd, &offset, chunk);
+        sigpipe_unblock(&g, n == -EPIPE);
+        if (n > 0) {
+            if (!to_eof)
+                len -= (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return 0; /* end of file (it may have shrunk) */
+        if (n == -ENOSYS)
+            return file_copy(self, fd, s, offset, len, to_eof);
+        err = io_again(self, s, LTHREAD__POLL_OUT, &b, (int)n);
+        if (err)
+            return err;
+    }
+    return 0;
+}
 
 static int sock_sendfile(struct lthread *self, int fd, int s, off_t offset,
                          size_t nbytes, struct sf_hdtr *hdtr)

@@ -132,8 +132,34 @@ installed_files() {
         [ -f "$prefix/share/man/man3/${m#man/}" ] ||
             { echo "missing man page ${m#man/}"; return 1; }
     done
+    # The names documented by a page of another name: an alias page each.
+    sh man/aliases.sh >"$tmp/aliases" || return 1
+    while read -r alias page; do
+        grep -qx ".so man3/$page.3" "$prefix/share/man/man3/$alias.3" ||
+            { echo "alias $alias.3 missing or not to $page.3"; return 1; }
+    done <"$tmp/aliases"
 }
 step "installed files and symlinks" installed_files
+
+# An alias shows its page, as `man lthread_cond_wait` would: mandoc, and
+# man-db's `man -l` (both resolve .so from the man3/ directory's parent).
+alias_renders() (
+    cd "$prefix/share/man" || exit 1
+    if command -v mandoc >/dev/null 2>&1; then
+        mandoc -Tmarkdown man3/lthread_cond_wait.3 | tr -d '\\' |
+            sed -n '/^# NAME/,/^# LIBRARY/p' | grep -q 'lthread_cond_wait' ||
+            { echo "mandoc: no lthread_cond_wait in NAME"; exit 1; }
+    fi
+    if command -v man >/dev/null 2>&1; then
+        MANPAGER=cat MANWIDTH=80 man -l man3/lthread_cond_wait.3 \
+            >"$tmp/man.out" 2>&1
+        sed 's/.\x08//g' "$tmp/man.out" | grep -q 'condition variables' ||
+            { echo "man -l: not the page"; cat "$tmp/man.out"; exit 1; }
+    fi
+)
+if [ -f man/lthread_cond.3 ]; then
+    step "an alias man page renders its page (mandoc, man -l)" alias_renders
+fi
 
 destdir_same() {
     "$make" install DESTDIR="$tmp/stage" LDCONFIG=: &&

@@ -6,6 +6,7 @@
  *      src/arch/$ARCH/frame.c -o test_switch -lm
  *
  * (-lm for fesetround(); .ci/aarch64-switch.sh builds it every way.)
+ * x86-64, aarch64 and riscv64 (without flush-to-zero, which RISC-V lacks).
  *
  * Main and up to two contexts on malloc'd stacks pass control around a
  * ring, main -> context 0 -> context 1 -> main, and check after each hop
@@ -286,8 +287,121 @@ static void set_flush_to_zero(void)
     __asm__ volatile("msr fpcr, %0" : : "r"(fpcr));
 }
 
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NREGS 24 /* s0-s11, fs0-fs11 */
+#define HAVE_FTZ 0
+__asm__(".text\n"
+        ".type probe_sp, @function\n"
+        "probe_sp:\n"
+        "    mv a0, sp\n"
+        "    ret\n"
+        ".size probe_sp, .-probe_sp\n");
+
+/*
+ * Loads in[] into the callee-saved registers (in[0..11] s0-s11, in[12..23]
+ * fs0-fs11), switches, and stores what they hold once switched back to
+ * into out[]. Meanwhile the other contexts load their own values into the
+ * same registers. The call is made from inside the asm, so the compiler
+ * cannot save anything around it for us: s0 (perhaps the frame pointer, so
+ * no clobber allowed) and out are kept on the stack by hand.
+ */
+static void swap_checked(void **save, void *next, const uint64_t *in,
+                         uint64_t *out)
+{
+    register void **a0 __asm__("a0") = save;
+    register void *a1 __asm__("a1") = next;
+    register const uint64_t *a2 __asm__("a2") = in;
+    register uint64_t *a3 __asm__("a3") = out;
+
+    /* clang-format off */
+    __asm__ volatile(
+        "addi   sp, sp, -16\n\t"
+        "sd     s0, 0(sp)\n\t"
+        "sd     a3, 8(sp)\n\t"
+        "ld     s0, 0(a2)\n\t"
+        "ld     s1, 8(a2)\n\t"
+        "ld     s2, 16(a2)\n\t"
+        "ld     s3, 24(a2)\n\t"
+        "ld     s4, 32(a2)\n\t"
+        "ld     s5, 40(a2)\n\t"
+        "ld     s6, 48(a2)\n\t"
+        "ld     s7, 56(a2)\n\t"
+        "ld     s8, 64(a2)\n\t"
+        "ld     s9, 72(a2)\n\t"
+        "ld     s10, 80(a2)\n\t"
+        "ld     s11, 88(a2)\n\t"
+        "fld    fs0, 96(a2)\n\t"
+        "fld    fs1, 104(a2)\n\t"
+        "fld    fs2, 112(a2)\n\t"
+        "fld    fs3, 120(a2)\n\t"
+        "fld    fs4, 128(a2)\n\t"
+        "fld    fs5, 136(a2)\n\t"
+        "fld    fs6, 144(a2)\n\t"
+        "fld    fs7, 152(a2)\n\t"
+        "fld    fs8, 160(a2)\n\t"
+        "fld    fs9, 168(a2)\n\t"
+        "fld    fs10, 176(a2)\n\t"
+        "fld    fs11, 184(a2)\n\t"
+        "call   lthread__switch\n\t"
+        "mv     a2, s0\n\t"
+        "ld     s0, 0(sp)\n\t"
+        "ld     a3, 8(sp)\n\t"
+        "addi   sp, sp, 16\n\t"
+        "sd     a2, 0(a3)\n\t"
+        "sd     s1, 8(a3)\n\t"
+        "sd     s2, 16(a3)\n\t"
+        "sd     s3, 24(a3)\n\t"
+        "sd     s4, 32(a3)\n\t"
+        "sd     s5, 40(a3)\n\t"
+        "sd     s6, 48(a3)\n\t"
+        "sd     s7, 56(a3)\n\t"
+        "sd     s8, 64(a3)\n\t"
+        "sd     s9, 72(a3)\n\t"
+        "sd     s10, 80(a3)\n\t"
+        "sd     s11, 88(a3)\n\t"
+        "fsd    fs0, 96(a3)\n\t"
+        "fsd    fs1, 104(a3)\n\t"
+        "fsd    fs2, 112(a3)\n\t"
+        "fsd    fs3, 120(a3)\n\t"
+        "fsd    fs4, 128(a3)\n\t"
+        "fsd    fs5, 136(a3)\n\t"
+        "fsd    fs6, 144(a3)\n\t"
+        "fsd    fs7, 152(a3)\n\t"
+        "fsd    fs8, 160(a3)\n\t"
+        "fsd    fs9, 168(a3)\n\t"
+        "fsd    fs10, 176(a3)\n\t"
+        "fsd    fs11, 184(a3)\n\t"
+        : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3)
+        :
+        : "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a4", "a5", "a6",
+          "a7", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10",
+          "s11", "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7",
+          "ft8", "ft9", "ft10", "ft11", "fs0", "fs1", "fs2", "fs3", "fs4",
+          "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11", "fa0", "fa1",
+          "fa2", "fa3", "fa4", "fa5", "fa6", "fa7", "memory");
+    /* clang-format on */
+}
+
+/* The rounding mode, frm: RISC-V's only floating-point control state. */
+static uint64_t read_fp_control(void)
+{
+    uint64_t frm;
+
+    __asm__ volatile("frrm %0" : "=r"(frm));
+    return frm;
+}
+
+/* RISC-V has no flush-to-zero mode (HAVE_FTZ 0): never called. */
+static void set_flush_to_zero(void)
+{
+}
+
 #else
 #error "test_switch: no probes for this architecture"
+#endif
+
+#ifndef HAVE_FTZ
+#define HAVE_FTZ 1 /* a flush-to-zero mode to keep per context */
 #endif
 
 /* ---- 1. ping-pong ------------------------------------------------------ */
@@ -460,7 +574,7 @@ static void fenv_entry(void *arg)
     /* A new context starts with its creator's control state. */
     fenv_inherited[id] = read_fp_control();
     CHECK_EQ(fegetround(), FE_TOWARDZERO);
-    fenv_bad[id] = id == 0 ? fenv_run(0, FE_UPWARD, 1, &ctx_sp[0], 0)
+    fenv_bad[id] = id == 0 ? fenv_run(0, FE_UPWARD, HAVE_FTZ, &ctx_sp[0], 0)
                            : fenv_run(1, FE_DOWNWARD, 0, &ctx_sp[1], 1);
     leave(id);
 }

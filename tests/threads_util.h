@@ -2,25 +2,15 @@
 #ifndef LTHREAD_TEST_THREADS_UTIL_H
 #define LTHREAD_TEST_THREADS_UTIL_H
 
-#include <dirent.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-/* Threads of the process now (entries of /proc/self/task), or -1. */
+#include "platform.h"
+
+/* Threads of the process now, or -1 where the system cannot tell. */
 static inline int nthreads(void)
 {
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return platform_threads();
 }
 
 static inline void *threads_util_noop(void *arg)
@@ -41,10 +31,10 @@ static inline int base_threads(void)
     return nthreads();
 }
 
-/* The calling thread's kernel id. */
+/* The calling thread's id. */
 static inline long gettid_(void)
 {
-    return (long)syscall(SYS_gettid);
+    return platform_tid();
 }
 
 #endif

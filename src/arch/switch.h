@@ -78,6 +78,25 @@ _Static_assert(offsetof(struct lthread__switch_frame, fp) == 144, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, lr) == 152, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, fpcr) == 160, "switch.S");
 _Static_assert(sizeof(struct lthread__switch_frame) == 176, "switch.S");
+#elif defined(__riscv) && __riscv_xlen == 64
+/* Lowest address first: exactly what switch.S stores. */
+struct lthread__switch_frame {
+    uint64_t fs0, fs1, fs2, fs3, fs4, fs5, fs6, fs7, fs8, fs9, fs10, fs11;
+    uint64_t s0; /* the frame pointer */
+    uint64_t s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+    uint64_t ra;  /* where the switch resumes */
+    uint64_t frm; /* rounding mode (fcsr bits 7:5, shifted down) */
+};
+/* Where the trampoline finds struct lthread__entry's fields. */
+#define LTHREAD__FRAME_CTX s1
+#define LTHREAD__FRAME_PROLOGUE s2
+#define LTHREAD__FRAME_BODY s3
+#define LTHREAD__FRAME_ARG s4
+#define LTHREAD__FRAME_EPILOGUE s5
+_Static_assert(offsetof(struct lthread__switch_frame, s0) == 96, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, ra) == 192, "switch.S");
+_Static_assert(offsetof(struct lthread__switch_frame, frm) == 200, "switch.S");
+_Static_assert(sizeof(struct lthread__switch_frame) == 208, "switch.S");
 #else
 #error "lthread: no context switch for this architecture (see src/arch/)"
 #endif

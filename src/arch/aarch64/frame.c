@@ -1,7 +1,8 @@
 /* Builds the first switch frame of a new AArch64 context. */
 #include "../switch.h"
 
-#include <string.h>
+/* Nothing from libc (__builtin_memset): this file compiles freestanding,
+ * which make check-targets uses to check it for FreeBSD and macOS. */
 
 void *lthread__frame_init(void *stack_top, const struct lthread__entry *e)
 {
@@ -12,7 +13,7 @@ void *lthread__frame_init(void *stack_top, const struct lthread__entry *e)
     /* A new context starts with the creator's rounding mode and
      * flush-to-zero setting, as a new pthread does. */
     __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
-    memset(f, 0, sizeof(*f)); /* fp = 0 ends frame-pointer walks */
+    __builtin_memset(f, 0, sizeof(*f)); /* fp = 0 ends frame-pointer walks */
     f->fpcr = fpcr;
     f->LTHREAD__FRAME_CTX = (uint64_t)(uintptr_t)e->ctx;
     f->LTHREAD__FRAME_PROLOGUE = (uint64_t)(uintptr_t)e->prologue;

@@ -23,15 +23,16 @@
  * sp stays 16-byte aligned throughout: the frame is a multiple of 16 and is
  * allocated by a single pre-indexed store, as the hardware checks sp
  * alignment on every sp-based access.
+ *
+ * Assembles for ELF (Linux, the BSDs) and Mach-O (macOS, whose arm64 ABI
+ * keeps the same callee-saved registers; x18 is reserved there and not
+ * touched here): what differs is in ../asm.h.
  */
+#include "../asm.h"
+
         .text
 
-        .globl  lthread__switch
-        .hidden lthread__switch
-        .type   lthread__switch, %function
-        .p2align 4
-lthread__switch:
-        .cfi_startproc
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         hint    #34                     /* bti c: a NOP on cores without BTI */
         stp     d8, d9, [sp, #-176]!
         .cfi_def_cfa_offset 176
@@ -118,8 +119,7 @@ lthread__switch:
          * still guesses the wrong context once per switch; x86-64's pop +
          * jmp has the same cost.) */
         ret
-        .cfi_endproc
-        .size   lthread__switch, .-lthread__switch
+LT_FUNC_END(LT_SYMBOL(lthread__switch))
 
 /*
  * First code of a new context, reached by the first switch into it. The
@@ -130,12 +130,7 @@ lthread__switch:
  * of ours stays there while it runs.
  * No BTI landing pad: only ever reached by `ret`.
  */
-        .globl  lthread__trampoline
-        .hidden lthread__trampoline
-        .type   lthread__trampoline, %function
-        .p2align 4
-lthread__trampoline:
-        .cfi_startproc
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
         .cfi_undefined x30              /* the outermost frame: stop here */
         mov     x0, x19
         blr     x20                     /* prologue(ctx) */
@@ -145,18 +140,19 @@ lthread__trampoline:
         mov     x0, x19
         blr     x23                     /* epilogue(ctx): never returns */
         brk     #0x3e8                  /* the immediate __builtin_trap uses */
-        .cfi_endproc
-        .size   lthread__trampoline, .-lthread__trampoline
+LT_FUNC_END(LT_SYMBOL(lthread__trampoline))
 
 /*
- * Built with -mbranch-protection=bti (or =standard), every object of a
- * program must say it is BTI-compatible or the linker marks the program
- * as not, silently dropping the protection for all of it. This file is:
+ * Built with -mbranch-protection=bti (or =standard), every object of an
+ * ELF program must say it is BTI-compatible or the linker marks the
+ * program as not, silently dropping the protection for all of it (Mach-O
+ * has no such note). This file is:
  * lthread__switch has its landing pad and the trampoline is only returned
  * to. It also never signs or strips a return address, so it is as
  * compatible with pac-ret as any code that saves lr unsigned.
  */
-#if defined(__ARM_FEATURE_BTI_DEFAULT) || defined(__ARM_FEATURE_PAC_DEFAULT)
+#if defined(__ELF__) && (defined(__ARM_FEATURE_BTI_DEFAULT) || \
+                         defined(__ARM_FEATURE_PAC_DEFAULT))
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 #define LTHREAD__GNU_PROPERTY_BTI 1     /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
 #else
@@ -179,4 +175,4 @@ lthread__trampoline:
         .long   0                       /* pad to 8 bytes */
 #endif
 
-        .section .note.GNU-stack,"",%progbits
+LT_FILE_END

@@ -1,7 +1,8 @@
 /* Builds the first switch frame of a new x86-64 context. */
 #include "../switch.h"
 
-#include <string.h>
+/* Nothing from libc (__builtin_memset): this file compiles freestanding,
+ * which make check-targets uses to check it for FreeBSD and macOS. */
 
 void *lthread__frame_init(void *stack_top, const struct lthread__entry *e)
 {
@@ -14,7 +15,7 @@ void *lthread__frame_init(void *stack_top, const struct lthread__entry *e)
      * as a new pthread does. */
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(cw));
-    memset(f, 0, sizeof(*f));
+    __builtin_memset(f, 0, sizeof(*f));
     f->mxcsr = mxcsr;
     f->x87_cw = cw;
     f->LTHREAD__FRAME_CTX = (uint64_t)(uintptr_t)e->ctx;

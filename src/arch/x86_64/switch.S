@@ -14,7 +14,12 @@
  *
  * Only callee-saved state is kept: the caller of lthread__switch() already
  * assumes every other register is clobbered by a call.
+ *
+ * Assembles for ELF (Linux, the BSDs) and Mach-O (macOS): what differs is
+ * in ../asm.h.
  */
+#include "../asm.h"
+
         .text
 
 /*
@@ -31,12 +36,7 @@
  *                          (create + join 106 -> 84 ns).
  */
         .macro  SWITCH_BODY name, leave
-        .globl  \name
-        .hidden \name
-        .type   \name, @function
-        .p2align 4
-\name:
-        .cfi_startproc
+        LT_FUNC_BEGIN(\name)
         endbr64
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
@@ -92,12 +92,11 @@
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
         jmp     2b
-        .cfi_endproc
-        .size   \name, .-\name
+        LT_FUNC_END(\name)
         .endm
 
-        SWITCH_BODY lthread__switch, ret
-        SWITCH_BODY lthread__switch_cross, jmp
+        SWITCH_BODY LT_SYMBOL(lthread__switch), ret
+        SWITCH_BODY LT_SYMBOL(lthread__switch_cross), jmp
 
 /*
  * First code of a new context, reached by the first switch into it. The
@@ -106,12 +105,7 @@
  * r15 epilogue. rsp is the 16-byte aligned stack top, as a call needs.
  * The body's frame sits right below our return address: nothing else.
  */
-        .globl  lthread__trampoline
-        .hidden lthread__trampoline
-        .type   lthread__trampoline, @function
-        .p2align 4
-lthread__trampoline:
-        .cfi_startproc
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
         .cfi_undefined rip              /* the outermost frame: stop here */
         endbr64
         movq    %rbx, %rdi
@@ -122,7 +116,6 @@ lthread__trampoline:
         movq    %rbx, %rdi
         callq   *%r15                   /* epilogue(ctx): never returns */
         ud2
-        .cfi_endproc
-        .size   lthread__trampoline, .-lthread__trampoline
+LT_FUNC_END(LT_SYMBOL(lthread__trampoline))
 
-        .section .note.GNU-stack,"",%progbits
+LT_FILE_END

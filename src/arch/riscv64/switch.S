@@ -1,0 +1,172 @@
+/*
+ * RISC-V 64 context switch (LP64D psABI: RV64 with the D extension; Linux,
+ * FreeBSD). See src/arch/switch.h for the contract; the frame layout below
+ * is pinned there by _Static_assert.
+ *
+ *   offset  content                 stored by
+ *     0     fs0 ... fs11            fsd (the frame is allocated first)
+ *    96     s0 (fp) ... s11         sd
+ *   192     ra                      where the switch resumes
+ *   200     frm                     frrm: the rounding mode, zero-extended
+ *                                   (208 bytes: sp stays 16-byte aligned)
+ *
+ * Only callee-saved state is kept: the caller of lthread__switch() already
+ * assumes every other register is clobbered by a call. fs0-fs11 are
+ * callee-saved in full (64 bits) under the D ABI. The psABI gives fcsr
+ * thread storage duration, as C11 <fenv.h> wants: each context keeps its
+ * own rounding mode (frm); the accrued exception flags (fflags) are sticky
+ * results, not control state, and are not kept, as aarch64 does not keep
+ * FPSR. gp and tp belong to the thread, not to a context: never touched.
+ */
+#include "../asm.h"
+
+#if !defined(__riscv_float_abi_double)
+#error "lthread: the riscv64 switch needs the LP64D ABI (hard double float)"
+#endif
+
+        .text
+
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
+        addi    sp, sp, -208
+        .cfi_def_cfa_offset 208
+        fsd     fs0, 0(sp)
+        fsd     fs1, 8(sp)
+        fsd     fs2, 16(sp)
+        fsd     fs3, 24(sp)
+        fsd     fs4, 32(sp)
+        fsd     fs5, 40(sp)
+        fsd     fs6, 48(sp)
+        fsd     fs7, 56(sp)
+        fsd     fs8, 64(sp)
+        fsd     fs9, 72(sp)
+        fsd     fs10, 80(sp)
+        fsd     fs11, 88(sp)
+        sd      s0, 96(sp)
+        sd      s1, 104(sp)
+        sd      s2, 112(sp)
+        sd      s3, 120(sp)
+        sd      s4, 128(sp)
+        sd      s5, 136(sp)
+        sd      s6, 144(sp)
+        sd      s7, 152(sp)
+        sd      s8, 160(sp)
+        sd      s9, 168(sp)
+        sd      s10, 176(sp)
+        sd      s11, 184(sp)
+        sd      ra, 192(sp)
+        frrm    t0                      /* kept in t0 for the compare below */
+        sd      t0, 200(sp)
+        /* Every saved register now equals its slot, so these rules hold for
+         * our own frame here and, after the sp swap, for the resumed one.
+         * As on aarch64 the return address is a register (ra), so an
+         * unwinder must be told where it is. */
+        .cfi_offset fs0, -208
+        .cfi_offset fs1, -200
+        .cfi_offset fs2, -192
+        .cfi_offset fs3, -184
+        .cfi_offset fs4, -176
+        .cfi_offset fs5, -168
+        .cfi_offset fs6, -160
+        .cfi_offset fs7, -152
+        .cfi_offset fs8, -144
+        .cfi_offset fs9, -136
+        .cfi_offset fs10, -128
+        .cfi_offset fs11, -120
+        .cfi_offset s0, -112
+        .cfi_offset s1, -104
+        .cfi_offset s2, -96
+        .cfi_offset s3, -88
+        .cfi_offset s4, -80
+        .cfi_offset s5, -72
+        .cfi_offset s6, -64
+        .cfi_offset s7, -56
+        .cfi_offset s8, -48
+        .cfi_offset s9, -40
+        .cfi_offset s10, -32
+        .cfi_offset s11, -24
+        .cfi_offset ra, -16
+        sd      sp, 0(a0)               /* *save_sp = our frame */
+        mv      sp, a1                  /* from here on: the other stack */
+        .cfi_def_cfa sp, 208            /* (for the rest: the resumed frame) */
+        /* Contexts nearly always share one rounding mode: write frm only
+         * when it changes. */
+        ld      t1, 200(sp)
+        beq     t0, t1, 1f
+        fsrm    t1
+1:
+        ld      s0, 96(sp)
+        ld      s1, 104(sp)
+        ld      s2, 112(sp)
+        ld      s3, 120(sp)
+        ld      s4, 128(sp)
+        ld      s5, 136(sp)
+        ld      s6, 144(sp)
+        ld      s7, 152(sp)
+        ld      s8, 160(sp)
+        ld      s9, 168(sp)
+        ld      s10, 176(sp)
+        ld      s11, 184(sp)
+        ld      ra, 192(sp)
+        fld     fs0, 0(sp)
+        fld     fs1, 8(sp)
+        fld     fs2, 16(sp)
+        fld     fs3, 24(sp)
+        fld     fs4, 32(sp)
+        fld     fs5, 40(sp)
+        fld     fs6, 48(sp)
+        fld     fs7, 56(sp)
+        fld     fs8, 64(sp)
+        fld     fs9, 72(sp)
+        fld     fs10, 80(sp)
+        fld     fs11, 88(sp)
+        addi    sp, sp, 208
+        .cfi_def_cfa_offset 0
+        .cfi_restore fs0
+        .cfi_restore fs1
+        .cfi_restore fs2
+        .cfi_restore fs3
+        .cfi_restore fs4
+        .cfi_restore fs5
+        .cfi_restore fs6
+        .cfi_restore fs7
+        .cfi_restore fs8
+        .cfi_restore fs9
+        .cfi_restore fs10
+        .cfi_restore fs11
+        .cfi_restore s0
+        .cfi_restore s1
+        .cfi_restore s2
+        .cfi_restore s3
+        .cfi_restore s4
+        .cfi_restore s5
+        .cfi_restore s6
+        .cfi_restore s7
+        .cfi_restore s8
+        .cfi_restore s9
+        .cfi_restore s10
+        .cfi_restore s11
+        .cfi_restore ra
+        ret
+LT_FUNC_END(LT_SYMBOL(lthread__switch))
+
+/*
+ * First code of a new context, reached by the first switch into it. The
+ * frame lthread__frame_init wrote holds, in callee-saved registers (which
+ * the calls below preserve): s1 ctx, s2 prologue, s3 body, s4 arg, s5
+ * epilogue. sp is the 16-byte aligned stack top and s0 (fp) is 0, which
+ * ends frame-pointer walks. The body's frame is the first on the stack:
+ * nothing of ours stays there while it runs.
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
+        .cfi_undefined ra               /* the outermost frame: stop here */
+        mv      a0, s1
+        jalr    s2                      /* prologue(ctx) */
+        mv      a0, s1
+        mv      a1, s4
+        jalr    s3                      /* body(ctx, arg) */
+        mv      a0, s1
+        jalr    s5                      /* epilogue(ctx): never returns */
+        unimp                           /* traps */
+LT_FUNC_END(LT_SYMBOL(lthread__trampoline))
+
+LT_FILE_END
