@@ -19,7 +19,6 @@
  *   map     base                  owner->sp   top
  */
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,6 +28,7 @@
 #include "arch/switch.h"
 #include "debug_hooks.h"
 #include "lthread_int.h"
+#include "os/maps.h"
 
 /* Not every system has these (FreeBSD dropped MAP_NORESERVE, its anonymous
  * mappings are never reserved; macOS has no MAP_STACK): without one, what
@@ -186,14 +186,11 @@ static long learned_private_max(void)
     long max = atomic_load_explicit(&cached, memory_order_relaxed);
 
     if (!max) {
-        FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-        long maps = 0;
+        long maps = lthread__os_max_maps();
 
-        if (!f || fscanf(f, "%ld", &maps) != 1 || maps < 1024)
-            maps = 65530; /* Linux's default; the BSDs have no such cap */
-        if (f)
-            fclose(f);
-        max = maps / 8; /* stacks: two maps each, a quarter of the maps */
+        if (maps < 1024)
+            maps = 65530; /* Linux's default, where no cap is known */
+        max = maps / 8;   /* stacks: two maps each, a quarter of the maps */
         atomic_store_explicit(&cached, max, memory_order_relaxed);
     }
     return max;

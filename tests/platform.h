@@ -10,6 +10,7 @@
  *   platform_mappings()    memory mappings of the process (/proc/self/maps)
  *   platform_event_fd()    a kernel counter fd, read and written 8 bytes at
  *                          a time (eventfd)
+ *   platform_vm_bytes()    address space in use (/proc/self/statm)
  *
  * Each returns -1 where the system cannot tell (platform_event_fd: -1 with
  * errno ENOSYS).
@@ -75,6 +76,19 @@ static inline int platform_event_fd(void)
     return eventfd(0, 0);
 }
 
+static inline long long platform_vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = -1;
+
+    if (!f)
+        return -1;
+    if (fscanf(f, "%lld", &pages) != 1)
+        pages = -1;
+    fclose(f);
+    return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
+}
+
 #else /* no portable way */
 
 static inline int platform_threads(void)
@@ -105,6 +119,11 @@ static inline int platform_mappings(void)
 static inline int platform_event_fd(void)
 {
     errno = ENOSYS;
+    return -1;
+}
+
+static inline long long platform_vm_bytes(void)
+{
     return -1;
 }
 

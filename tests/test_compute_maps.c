@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "platform.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CHECK_ASAN 1
@@ -32,19 +33,6 @@ enum { N = 100000 };
 
 static int started, finished, peak_maps, thread_ok;
 static lthread_cond_t *release;
-
-static int count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-
-    if (!f)
-        return -1;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
 
 static void *nothing(void *arg)
 {
@@ -74,7 +62,7 @@ static void observer(lthread_t *lt, void *arg)
     (void)arg;
     while (started < N) /* every worker has started and sleeps */
         lthread_sleep(5);
-    peak_maps = count_maps();
+    peak_maps = platform_mappings();
     if (pthread_create(&t, NULL, nothing, NULL) == 0) {
         pthread_join(t, NULL);
         thread_ok = 1;

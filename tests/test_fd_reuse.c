@@ -12,11 +12,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "platform.h"
 
 enum { KIND_PIPE, KIND_UNIX, KIND_TCP, KIND_UDP, KIND_EVENTFD, KIND_POLL };
 static const char *const kind_names[] = {"pipe", "unix stream", "tcp",
@@ -98,7 +98,9 @@ static void plain_pair(int kind, int *r, int *w, int lib)
         udp_pair(r, w);
         break;
     default: /* an eventfd, also polled */
-        *r = *w = eventfd(0, EFD_NONBLOCK);
+        *r = *w = platform_event_fd();
+        if (*r >= 0)
+            fcntl(*r, F_SETFL, O_NONBLOCK);
         break;
     }
 }
