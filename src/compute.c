@@ -21,7 +21,7 @@
  *   2. the scheduler (after the switch returned) queues it for the pool;
  *   3. a worker switches into it; the section runs on the worker;
  *   4. compute_end: switch out to the worker;
- *   5. the worker hands it to its scheduler's remote queue and wakes it.
+ *   5. the worker posts it back to its scheduler's inbox (inbox.c).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -184,7 +184,7 @@ static void *worker_main(void *arg)
          * pthread writes it, and reads it meanwhile (join, destroy). */
         lt = lthread__switch_in(&w->host, lt);
         /* lt called lthread_compute_end(): send it home. */
-        lthread__sched_remote_ready(lt->sched, lt);
+        lthread__inbox_post_back(lt->sched, lt);
 
         pthread_mutex_lock(&pool.lock);
     }

@@ -1,25 +1,52 @@
 /*
- * Condition variables: a FIFO of waiting lthreads. While it has waiters a
- * cond belongs to their scheduler; there is no lock because only that
- * scheduler's pthread may touch it then. A cond with no waiters is free to
- * serve any scheduler (it may outlive the one that first used it).
+ * Condition variables: a FIFO of waiting lthreads.
+ *
+ * While it has waiters a cond belongs to their scheduler, its `home`:
+ * only that scheduler's pthread touches the waiters, so waiting and
+ * signalling on one scheduler take no lock. A cond with no waiters is free
+ * to serve any scheduler (it may outlive the one that first used it).
+ * Lthreads of two schedulers must not wait on one cond at once (undefined;
+ * caught only sometimes, with EPERM).
+ *
+ * Signals from any other pthread (an lthread of another scheduler, a
+ * compute section, a plain pthread) are posted to the home's inbox and
+ * delivered there, in order, to the waiters present then. A cond with no
+ * waiters when signalled stays unsignalled: without a mutex there is no
+ * "signalled before the wait" (use lthread_mutex or a channel for that).
+ * A posted signal keeps the cond alive: lthread_cond_destroy() then leaves
+ * freeing it to the delivery (`xs`: signals in flight, and DOOMED).
  */
+#include <stdatomic.h>
+
 #include "alloc.h"
 #include "lthread_int.h"
 
+#define COND_DOOMED (1ul << 62)
+
 struct lthread_cond {
-    struct lthread__sched *sched;  /* the waiters' scheduler */
+    /* The waiters' scheduler, NULL without waiters. Written only by that
+     * scheduler (or, from NULL, by the first waiter's); read by others to
+     * find where to post. */
+    _Atomic(struct lthread__sched *) home;
     struct lthread__queue waiters; /* oldest first */
     /* The scheduler's list of conds that have waiters (see
      * lthread__cond_abandon). */
     struct lthread_cond *busy_next;
     struct lthread_cond *busy_prev;
+    _Atomic unsigned long xs; /* signals in flight, | COND_DOOMED */
+};
+
+/* A signal from another pthread, on its way to the home's inbox. */
+struct cond_msg {
+    struct lthread__msg msg;
+    struct lthread_cond *c;
+    bool all;
 };
 
 /* A cond gets its first waiter: list it on the waiters' scheduler. */
 static void cond_busy(struct lthread_cond *c, struct lthread__sched *s)
 {
-    c->sched = s;
+    atomic_store_explicit(&c->home, s, memory_order_relaxed);
     c->busy_prev = NULL;
     c->busy_next = s->busy_conds;
     if (s->busy_conds)
@@ -28,24 +55,26 @@ static void cond_busy(struct lthread_cond *c, struct lthread__sched *s)
 }
 
 /* A cond lost its last waiter. */
-static void cond_idle(struct lthread_cond *c)
+static void cond_idle(struct lthread_cond *c, struct lthread__sched *s)
 {
     if (c->busy_prev)
         c->busy_prev->busy_next = c->busy_next;
     else
-        c->sched->busy_conds = c->busy_next;
+        s->busy_conds = c->busy_next;
     if (c->busy_next)
         c->busy_next->busy_prev = c->busy_prev;
     c->busy_next = c->busy_prev = NULL;
+    atomic_store_explicit(&c->home, NULL, memory_order_relaxed);
 }
 
-/* Takes the oldest waiter off c, or returns NULL. */
-static struct lthread *cond_pop(struct lthread_cond *c)
+/* Takes the oldest waiter off c (whose home is s), or returns NULL. */
+static struct lthread *cond_pop(struct lthread_cond *c,
+                                struct lthread__sched *s)
 {
     struct lthread *lt = lthread__queue_pop(&c->waiters);
 
     if (lt && !c->waiters.head)
-        cond_idle(c);
+        cond_idle(c, s);
     return lt;
 }
 
@@ -66,9 +95,11 @@ LTHREAD_API int lthread_cond_destroy(lthread_cond_t *c)
 {
     if (!c)
         return lthread__fail(-EINVAL);
-    if (c->waiters.head)
+    if (atomic_load_explicit(&c->home, memory_order_relaxed))
         return lthread__fail(-EBUSY);
-    lthread__free(c);
+    /* A signal still on its way frees it when delivered. */
+    if (atomic_fetch_or(&c->xs, COND_DOOMED) == 0)
+        lthread__free(c);
     return 0;
 }
 
@@ -76,66 +107,113 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
 {
     struct lthread__sched *s;
     struct lthread *self = lthread__sched_self(&s);
+    struct lthread__sched *home;
     int err;
 
     if (!c)
         return lthread__fail(-EINVAL);
-    if (!self || (c->waiters.head && c->sched != s))
+    if (!self)
         return lthread__fail(-EPERM);
-    if (!c->waiters.head)
+    home = atomic_load_explicit(&c->home, memory_order_relaxed);
+    if (!home)
         cond_busy(c, s);
+    else if (home != s)
+        return lthread__fail(-EPERM);
     lthread__queue_push(&c->waiters, self);
     err = lthread__park(s, self, LTHREAD__WAIT_COND, c, timeout);
     return err ? lthread__fail(err) : 0;
 }
 
-/* Checks that the calling pthread may signal c; returns its scheduler. */
-static int cond_check(struct lthread_cond *c, struct lthread__sched **s)
+/* Wakes one waiter of c (all with `all`) on its home s. */
+static void cond_wake(struct lthread_cond *c, struct lthread__sched *s,
+                      bool all)
 {
-    if (!c)
-        return -EINVAL;
-    *s = lthread__tls_sched; /* entry of a public call: no switch yet */
-    if (c->waiters.head && c->sched != *s)
-        return -EPERM;
+    struct lthread *lt;
+
+    while ((lt = cond_pop(c, s))) {
+        lthread__unpark(s, lt, 0);
+        if (!all)
+            break;
+    }
+}
+
+/* Delivers a signal posted from another pthread, on the home s (or on a
+ * scheduler that was its home when it was posted). */
+static void cond_deliver(struct lthread__sched *s, struct lthread__msg *m)
+{
+    struct cond_msg *cm = (struct cond_msg *)m;
+    struct lthread_cond *c = cm->c;
+
+    if (atomic_load_explicit(&c->home, memory_order_relaxed) == s)
+        cond_wake(c, s, cm->all);
+    if (atomic_fetch_sub(&c->xs, 1) == (COND_DOOMED | 1))
+        lthread__free(c); /* destroyed meanwhile: we were the last */
+    lthread__free(cm);
+}
+
+/* Posts a signal to c's home from a pthread that is not the home's. */
+static int cond_post(struct lthread_cond *c, bool all)
+{
+    struct cond_msg *cm = lthread__malloc(sizeof(*cm));
+    struct lthread__sched *home;
+
+    if (!cm)
+        return -ENOMEM;
+    cm->msg.handle = cond_deliver;
+    cm->c = c;
+    cm->all = all;
+    pthread_mutex_lock(&lthread__xs_lock);
+    home = lthread__inbox_open_locked(
+        atomic_load_explicit(&c->home, memory_order_acquire));
+    if (home)
+        atomic_fetch_add(&c->xs, 1);
+    pthread_mutex_unlock(&lthread__xs_lock);
+    if (!home) { /* no waiters now (or their scheduler is finishing) */
+        lthread__free(cm);
+        return 0;
+    }
+    lthread__inbox_post(home, &cm->msg);
     return 0;
+}
+
+static int cond_signal(lthread_cond_t *c, bool all)
+{
+    struct lthread__sched *s = lthread__tls_sched, *home;
+    int err;
+
+    if (!c)
+        return lthread__fail(-EINVAL);
+    home = atomic_load_explicit(&c->home, memory_order_relaxed);
+    if (lthread__likely(home == s)) {
+        if (home) /* (NULL: no scheduler here, and no waiters) */
+            cond_wake(c, s, all);
+        return 0;
+    }
+    if (!home)
+        return 0; /* no waiters: nothing to wake */
+    err = cond_post(c, all);
+    return err ? lthread__fail(err) : 0;
 }
 
 LTHREAD_API int lthread_cond_signal(lthread_cond_t *c)
 {
-    struct lthread__sched *s;
-    struct lthread *lt;
-    int err = cond_check(c, &s);
-
-    if (err)
-        return lthread__fail(err);
-    lt = cond_pop(c);
-    if (lt)
-        lthread__unpark(s, lt, 0);
-    return 0;
+    return cond_signal(c, false);
 }
 
 LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c)
 {
-    struct lthread__sched *s;
-    struct lthread *lt;
-    int err = cond_check(c, &s);
-
-    if (err)
-        return lthread__fail(err);
-    while ((lt = cond_pop(c)))
-        lthread__unpark(s, lt, 0);
-    return 0;
+    return cond_signal(c, true);
 }
 
 /* Unlinks a WAIT_COND lthread from its cond's waiters. */
-static void cond_cancel(struct lthread__sched *s, struct lthread *lt)
+static bool cond_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread_cond *c = lt->wait_obj;
 
-    (void)s;
     lthread__queue_remove(&c->waiters, lt);
     if (!c->waiters.head)
-        cond_idle(c);
+        cond_idle(c, s);
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_cond = {"cond", cond_cancel};
@@ -146,7 +224,7 @@ void lthread__cond_abandon(struct lthread__sched *s)
     struct lthread *lt;
 
     while ((c = s->busy_conds)) {
-        while ((lt = cond_pop(c)))
+        while ((lt = cond_pop(c, s)))
             lthread__lt_free(s, lt);
     }
 }

@@ -273,7 +273,7 @@ out_unlink:
 /* ---- waking and cancelling ---------------------------------------------- */
 
 /* Unlinks a WAIT_IO lthread from its fd or fds (timeout, destroy). */
-static void io_cancel(struct lthread__sched *s, struct lthread *lt)
+static bool io_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__io_set *set = lt->wait_obj;
 
@@ -286,9 +286,10 @@ static void io_cancel(struct lthread__sched *s, struct lthread *lt)
         lthread__queue_remove(
             (lt->io_events & LTHREAD__POLL_IN) ? &e->readers : &e->writers, lt);
         io_left(s, lt);
-        return;
+        return true;
     }
     s->nio_waiting--;
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_io = {"fd", io_cancel};

@@ -131,6 +131,8 @@ LTHREAD_API void lthread_exit(void *ptr)
     lthread__exit_self(self, ptr);
 }
 
+static bool joiner_gone(struct lthread *t);
+
 LTHREAD_API int lthread_detach(void)
 {
     struct lthread__sched *s;
@@ -138,29 +140,99 @@ LTHREAD_API int lthread_detach(void)
 
     if (!self)
         return lthread__fail(-EPERM);
-    if (self->joiner)
+    if (self->joiner && !joiner_gone(self))
         return lthread__fail(-EINVAL);
     self->flags |= LTHREAD__F_DETACHED;
     return 0;
 }
 
-/* Checks that lt may be acted on by the calling pthread. */
+/* Checks that lt may be acted on by the calling pthread's scheduler
+ * directly: 0, -EINVAL, or -EXDEV when lt belongs to another scheduler
+ * (the call then goes through lt's scheduler's inbox). */
 static int check_target(struct lthread__sched **s, struct lthread *lt)
 {
     if (!lt)
         return -EINVAL;
     *s = lthread__tls_sched; /* entry of a public call: no switch yet */
     if (lt->sched != *s)
-        return -EPERM;
+        return -EXDEV;
+    return 0;
+}
+
+/* ---- calls from other pthreads ------------------------------------------ */
+
+/* A wakeup or a destroy from another pthread, handled on lt's scheduler. */
+struct lt_msg {
+    struct lthread__msg msg;
+    struct lthread *lt;
+    uint64_t id; /* lt's, when posted: a reused block is not it */
+};
+
+/* lt, named by a post, if it is still the lthread it named and alive. */
+static struct lthread *msg_target(struct lt_msg *m)
+{
+    struct lthread *lt = m->lt;
+
+    return lt->state != LTHREAD__DEAD && lt->id == m->id ? lt : NULL;
+}
+
+static void wakeup_deliver(struct lthread__sched *s, struct lthread__msg *msg)
+{
+    struct lthread *lt = msg_target((struct lt_msg *)msg);
+
+    if (lt && lt->state == LTHREAD__WAITING && lt->wait == LTHREAD__WAIT_SLEEP)
+        lthread__unpark(s, lt, 0);
+    lthread__free(msg);
+}
+
+static int destroy_here(struct lthread__sched *s, struct lthread *lt);
+
+static void destroy_deliver(struct lthread__sched *s, struct lthread__msg *msg)
+{
+    struct lthread *lt = msg_target((struct lt_msg *)msg);
+
+    if (lt && lt->state == LTHREAD__COMPUTE)
+        lt->flags |= LTHREAD__F_DESTROY; /* when it is back */
+    else if (lt)
+        (void)destroy_here(s, lt);
+    lthread__free(msg);
+}
+
+void lthread__destroy_back(struct lthread__sched *s, struct lthread *lt)
+{
+    lt->flags &= (uint8_t)~LTHREAD__F_DESTROY;
+    (void)destroy_here(s, lt);
+}
+
+/* Posts a call on lt to lt's scheduler. Returns 0, -ENOMEM or -ESRCH (its
+ * scheduler has finished). */
+static int post_call(struct lthread *lt, void (*handle)(struct lthread__sched *,
+                                                        struct lthread__msg *))
+{
+    struct lt_msg *m = lthread__malloc(sizeof(*m));
+    struct lthread__sched *s;
+
+    if (!m)
+        return -ENOMEM;
+    m->msg.handle = handle;
+    m->lt = lt;
+    s = lthread__inbox_open(lt);
+    if (!s) {
+        lthread__free(m);
+        return -ESRCH;
+    }
+    m->id = lt->id;
+    lthread__inbox_post(s, &m->msg);
     return 0;
 }
 
 /* Unlinks a joiner whose wait ends without the joinee's exit (timeout,
  * destroy of the joiner): the joinee becomes joinable again. */
-static void join_cancel(struct lthread__sched *s, struct lthread *lt)
+static bool join_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     ((struct lthread *)lt->wait_obj)->joiner = NULL;
     lthread__queue_remove(&s->joining, lt);
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_join = {"join", join_cancel};
@@ -179,6 +251,171 @@ void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
     j->flags |= LTHREAD__F_JOIN_DONE;
 }
 
+/* ---- joining an lthread of another scheduler ----------------------------
+ *
+ * The joiner J (scheduler JS) and the joinee T (scheduler TS) meet in a
+ * heap record. J posts it to TS and parks on it; TS links it to T (T's
+ * `joiner`, flag F_XJOIN) or completes it at once if T has exited. Whoever
+ * moves `state` out of WAITING owns the outcome: TS completing it (T
+ * exited: its value is copied, T freed there) posts the record back to JS,
+ * which wakes J; J giving up first (timeout, destroy) leaves the record
+ * for TS to free, and T joinable.
+ */
+enum { XJ_WAITING, XJ_DONE, XJ_CANCELLED };
+
+struct xjoin {
+    struct lthread__msg msg;
+    _Atomic int state;
+    int result;  /* 0, -ECANCELED (T destroyed), -EINVAL, -ESRCH */
+    void *value; /* T's exit value */
+    struct lthread *joiner;
+    struct lthread__sched *js;
+    struct lthread *target;
+    uint64_t target_id;
+};
+
+static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m);
+
+/* On TS: T has exited (or the join fails with `result`): completes rec
+ * unless J gave up, and frees T on a success. */
+static void xjoin_complete(struct lthread__sched *ts, struct xjoin *rec,
+                           struct lthread *t, int result)
+{
+    int expect = XJ_WAITING;
+    struct lthread__sched *js;
+
+    if (t && t->joiner == (struct lthread *)rec) {
+        t->joiner = NULL;
+        t->flags &= (uint8_t)~LTHREAD__F_XJOIN;
+    }
+    if (!atomic_compare_exchange_strong(&rec->state, &expect, XJ_DONE)) {
+        lthread__free(rec); /* J gave up: T stays joinable */
+        return;
+    }
+    if (t && !result) {
+        rec->value = t->exit_value;
+        lthread__queue_remove(&ts->zombies, t);
+        lthread__lt_free(ts, t);
+    }
+    rec->result = result;
+    rec->msg.handle = xjoin_done;
+    /* J is parked on rec and counts as live on JS (a destroy waits for
+     * this), so JS has not finished. */
+    pthread_mutex_lock(&lthread__xs_lock);
+    js = lthread__inbox_open_locked(rec->js);
+    pthread_mutex_unlock(&lthread__xs_lock);
+    if (js)
+        lthread__inbox_post(js, &rec->msg);
+    else
+        lthread__free(rec);
+}
+
+/* A join record left by a joiner that gave up is no obstacle. */
+static bool joiner_gone(struct lthread *t)
+{
+    struct xjoin *rec = (struct xjoin *)t->joiner;
+
+    if (!(t->flags & LTHREAD__F_XJOIN) ||
+        atomic_load(&rec->state) != XJ_CANCELLED)
+        return false;
+    t->joiner = NULL;
+    t->flags &= (uint8_t)~LTHREAD__F_XJOIN;
+    lthread__free(rec);
+    return true;
+}
+
+/* On TS: J's request arrives. */
+static void xjoin_register(struct lthread__sched *ts, struct lthread__msg *m)
+{
+    struct xjoin *rec = (struct xjoin *)m;
+    struct lthread *t = rec->target;
+
+    if (atomic_load(&rec->state) == XJ_CANCELLED) {
+        lthread__free(rec);
+        return;
+    }
+    if (t->state == LTHREAD__DEAD || t->id != rec->target_id)
+        xjoin_complete(ts, rec, NULL, -ESRCH);
+    else if ((t->flags & LTHREAD__F_DETACHED) || (t->joiner && !joiner_gone(t)))
+        xjoin_complete(ts, rec, NULL, -EINVAL);
+    else if (t->state == LTHREAD__EXITED)
+        xjoin_complete(ts, rec, t, 0);
+    else {
+        t->joiner = (struct lthread *)rec;
+        t->flags |= LTHREAD__F_XJOIN;
+    }
+}
+
+/* On JS: the outcome is back. */
+static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
+{
+    struct xjoin *rec = (struct xjoin *)m;
+    struct lthread *j = rec->joiner;
+
+    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_XJOIN && j->wait_obj == rec,
+                   "a joiner waits on its join record until it is done");
+    j->wait = LTHREAD__WAIT_NONE; /* done: nothing left to cancel */
+    if (j->flags & LTHREAD__F_DESTROY) {
+        lthread__free(rec);
+        j->flags &= (uint8_t)~LTHREAD__F_DESTROY;
+        (void)destroy_here(s, j);
+        return;
+    }
+    lthread__unpark(s, j, 0); /* the join reads rec */
+}
+
+/* J gives up (timeout, destroy): possible until TS completed the join. */
+static bool xjoin_cancel(struct lthread__sched *s, struct lthread *lt)
+{
+    struct xjoin *rec = lt->wait_obj;
+    int expect = XJ_WAITING;
+
+    (void)s;
+    /* Won: TS frees rec. Lost: its outcome is on the way. */
+    return atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED);
+}
+
+const struct lthread__wait_ops lthread__wait_ops_xjoin = {"join", xjoin_cancel};
+
+/* lthread_join() of t, an lthread of another scheduler. */
+static int xjoin(struct lthread__sched *s, struct lthread *self,
+                 struct lthread *t, void **ptr, uint64_t timeout)
+{
+    struct xjoin *rec = lthread__calloc(sizeof(*rec));
+    struct lthread__sched *ts;
+    int err;
+
+    if (!rec)
+        return -ENOMEM;
+    atomic_init(&rec->state, XJ_WAITING);
+    rec->msg.handle = xjoin_register;
+    rec->joiner = self;
+    rec->js = s;
+    rec->target = t;
+    ts = lthread__inbox_open(t);
+    if (!ts) {
+        lthread__free(rec);
+        return -ESRCH;
+    }
+    rec->target_id = t->id;
+    /* Posted before we park: its outcome is handled by our scheduler,
+     * which runs only once we have switched out. */
+    lthread__inbox_post(ts, &rec->msg);
+    err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
+    if (err)
+        return err; /* timed out or cancelled: TS frees rec */
+    err = rec->result;
+    if (!err && ptr)
+        *ptr = rec->value;
+    lthread__free(rec);
+    return err;
+}
+
+void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt)
+{
+    xjoin_complete(s, (struct xjoin *)lt->joiner, lt, 0);
+}
+
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
 {
     struct lthread__sched *s;
@@ -187,11 +424,15 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
 
     if (!lt)
         return lthread__fail(-EINVAL);
-    if (!self || lt->sched != s)
+    if (!self)
         return lthread__fail(-EPERM);
+    if (lt->sched != s) {
+        err = xjoin(s, self, lt, ptr, timeout);
+        return err ? lthread__fail(err) : 0;
+    }
     if (lt == self)
         return lthread__fail(-EDEADLK);
-    if ((lt->flags & LTHREAD__F_DETACHED) || lt->joiner)
+    if ((lt->flags & LTHREAD__F_DETACHED) || (lt->joiner && !joiner_gone(lt)))
         return lthread__fail(-EINVAL);
     if (lt->state != LTHREAD__EXITED) {
         lt->joiner = self;
@@ -210,18 +451,13 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
     return 0;
 }
 
-LTHREAD_API int lthread_destroy(lthread_t *lt)
+/* Destroys lt, of this scheduler s and not the running one. */
+static int destroy_here(struct lthread__sched *s, struct lthread *lt)
 {
-    struct lthread__sched *s;
     struct lthread *joiner;
-    int err = check_target(&s, lt);
 
-    if (err)
-        return lthread__fail(err);
-    if (lt == s->host.current)
-        return lthread__fail(-EDEADLK);
     if (lt->state == LTHREAD__COMPUTE)
-        return lthread__fail(-EBUSY);
+        return -EBUSY;
     if (lt->flags & LTHREAD__F_JOIN_DONE) {
         /* lt was woken by its joinee's exit and never ran: the joinee is
          * an ordinary zombie again. */
@@ -240,15 +476,25 @@ LTHREAD_API int lthread_destroy(lthread_t *lt)
         break;
     case LTHREAD__WAITING:
         lthread__timer_remove(s, lt);
-        lthread__wait_cancel(s, lt);
+        if (!lthread__wait_cancel(s, lt)) {
+            /* Its wake is on its way from another pthread: the delivery
+             * finishes this destroy (it still counts as live, so that
+             * its scheduler waits for it). */
+            lt->flags |= LTHREAD__F_DESTROY;
+            return 0;
+        }
         s->nlive--;
         break;
+    case LTHREAD__DEAD:    /* a freed lthread: undefined, refused */
     case LTHREAD__COMPUTE: /* refused above */
-    case LTHREAD__RUNNING: /* only current runs: refused above */
-        return lthread__fail(-EDEADLK);
+    case LTHREAD__RUNNING: /* only current runs: refused by the callers */
+        return -EDEADLK;
     }
     joiner = lt->joiner;
-    if (joiner) {
+    if (joiner && (lt->flags & LTHREAD__F_XJOIN)) {
+        /* Joined from another scheduler: that join fails. */
+        xjoin_complete(s, (struct xjoin *)joiner, NULL, -ECANCELED);
+    } else if (joiner) {
         if (joiner->wait == LTHREAD__WAIT_JOIN) {
             lthread__wait_cancel(s, joiner);
             lthread__unpark(s, joiner, -ECANCELED);
@@ -264,6 +510,27 @@ LTHREAD_API int lthread_destroy(lthread_t *lt)
     }
     lthread__lt_free(s, lt);
     return 0;
+}
+
+LTHREAD_API int lthread_destroy(lthread_t *lt)
+{
+    struct lthread__sched *s;
+    int err = check_target(&s, lt);
+
+    if (err == -EXDEV) {
+        /* Another scheduler's: done there, at its next look at its
+         * inbox (a computing lthread is then left alone). */
+        if (lthread__self() == lt)
+            return lthread__fail(-EDEADLK); /* itself, in a section */
+        err = post_call(lt, destroy_deliver);
+        return err ? lthread__fail(err) : 0;
+    }
+    if (err)
+        return lthread__fail(err);
+    if (lt == s->host.current)
+        return lthread__fail(-EDEADLK);
+    err = destroy_here(s, lt);
+    return err ? lthread__fail(err) : 0;
 }
 
 LTHREAD_API int lthread_sleep(uint64_t msecs)
@@ -289,6 +556,10 @@ LTHREAD_API int lthread_wakeup(lthread_t *lt)
     struct lthread__sched *s;
     int err = check_target(&s, lt);
 
+    if (err == -EXDEV) {
+        err = post_call(lt, wakeup_deliver);
+        return err ? lthread__fail(err) : 0;
+    }
     if (err)
         return lthread__fail(err);
     if (lt->state == LTHREAD__WAITING && lt->wait == LTHREAD__WAIT_SLEEP)

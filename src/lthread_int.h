@@ -67,6 +67,7 @@ enum lthread__state {
     LTHREAD__WAITING, /* suspended; `wait` says on what */
     LTHREAD__COMPUTE, /* away on a compute pthread, or on its way back */
     LTHREAD__EXITED,  /* finished, waiting to be joined */
+    LTHREAD__DEAD,    /* freed, its block kept while posts may name it */
 };
 
 /*
@@ -87,6 +88,8 @@ enum lthread__wait {
                            * cancels the wait */
     LTHREAD__WAIT_REGION, /* in its region's waiters: a mate computes */
     LTHREAD__WAIT_MEMORY, /* in sched->starved: see there */
+    LTHREAD__WAIT_XJOIN,  /* wait_obj: a join of another scheduler's
+                           * lthread (lthread.c, struct xjoin) */
     LTHREAD__WAIT_NKINDS
 };
 
@@ -94,9 +97,11 @@ enum lthread__wait {
 struct lthread__wait_ops {
     const char *name; /* for messages and introspection */
     /* Unlinks lt (WAITING on this kind, on its own scheduler s) from what
-     * it waits on. Leaves its timer, state and wake_result alone. NULL:
-     * nothing to unlink. */
-    void (*cancel)(struct lthread__sched *s, struct lthread *lt);
+     * it waits on. Leaves its timer, state and wake_result alone. Returns
+     * false when it cannot: another pthread has already taken the wait
+     * and its wake is on the way (lt then stays parked until it comes).
+     * NULL: nothing to unlink. */
+    bool (*cancel)(struct lthread__sched *s, struct lthread *lt);
 };
 
 /* lthread flags */
@@ -109,6 +114,11 @@ struct lthread__wait_ops {
  * still names that lthread (whose `joiner` is this one) until the join
  * returns. Destroying either side unties the pair (lthread.c). */
 #define LTHREAD__F_JOIN_DONE 0x20u
+/* `joiner` is a struct xjoin: a join from another scheduler (lthread.c). */
+#define LTHREAD__F_XJOIN 0x40u
+/* Destroyed while its wake was on its way from another pthread: the wake's
+ * delivery finishes the destroy (lthread.c). */
+#define LTHREAD__F_DESTROY 0x80u
 
 /* Bounds of stack sizes (lthread_init, private stacks). */
 #define LTHREAD__MIN_STACK (16u * 1024)
@@ -301,6 +311,48 @@ void lthread__switch_out(struct lthread *self, bool exiting);
  * handed over to directly. */
 struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt);
 
+/* ---- The inbox: work from other pthreads (inbox.c) -------------------- */
+
+/* A message for a scheduler, posted from any pthread, handled on the
+ * scheduler's own pthread by handle(), which owns m from then on. */
+struct lthread__msg {
+    struct lthread__msg *next;
+    void (*handle)(struct lthread__sched *s, struct lthread__msg *m);
+};
+
+struct lthread__inbox {
+    _Atomic(struct lthread__msg *) msgs; /* posted, newest first */
+    _Atomic(struct lthread *) back;      /* back from compute, linked by next */
+    /* Something was posted since the scheduler last looked: the first
+     * poster of a batch wakes the poller, the others do not. */
+    _Atomic bool armed;
+    /* Posters between looking up the scheduler and their last touch of it:
+     * it is not freed, nor is any of its lthreads, while this is not 0. */
+    _Atomic unsigned nposting;
+    bool closing; /* lthread_run() is returning: under lthread__xs_lock */
+};
+
+/* Guards what pthreads share about schedulers: their list, and `closing`. */
+extern pthread_mutex_t lthread__xs_lock;
+
+/* s, if it has not begun to finish, ready to take a post (as below). The
+ * caller holds lthread__xs_lock. */
+struct lthread__sched *lthread__inbox_open_locked(struct lthread__sched *s);
+
+/* The scheduler of lt, ready to take a post from another pthread (its
+ * nposting raised), or NULL when it has finished (-ESRCH). lt must be
+ * alive: the caller's promise, as for any call on an lthread. */
+struct lthread__sched *lthread__inbox_open(struct lthread *lt);
+/* Posts m to s, opened with lthread__inbox_open, and closes s for the
+ * caller: s may be gone once this returns. */
+void lthread__inbox_post(struct lthread__sched *s, struct lthread__msg *m);
+/* A compute pthread hands lt back to its scheduler. */
+void lthread__inbox_post_back(struct lthread__sched *s, struct lthread *lt);
+/* Handles what was posted, on s's pthread; false if nothing was. */
+bool lthread__inbox_drain(struct lthread__sched *s);
+/* s is finishing: waits for its posters, then handles what is left. */
+void lthread__inbox_close(struct lthread__sched *s);
+
 /* ---- The scheduler ---------------------------------------------------- */
 
 struct lthread__sched {
@@ -335,10 +387,15 @@ struct lthread__sched {
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
     uint64_t hint_sweep_at;
-    /* Lthreads handed back by compute pthreads; guarded by remote_lock. */
-    pthread_mutex_t remote_lock;
-    struct lthread__queue remote;
-    _Atomic bool remote_pending;
+    /* Work from other pthreads: lthreads back from compute sections,
+     * wakeups, signals, joins, destroys (inbox.c). */
+    struct lthread__inbox inbox;
+    /* Control blocks freed while a post could still name them: released
+     * after the next drain (lthread__lt_free). */
+    struct lthread *freed_later;
+    /* Every scheduler of the process, under lthread__xs_lock (sched.c). */
+    struct lthread__sched *xs_next;
+    struct lthread__sched *xs_prev;
     bool running; /* inside lthread_run() */
     /* Where an lthread that exits by switching straight into another
      * saves its sp, which nobody resumes (it freed itself first). */
@@ -401,8 +458,9 @@ static inline struct lthread *lthread__sched_self(struct lthread__sched **s)
 }
 
 /* Unlinks a WAITING lt from whatever it waits on (timer excluded), through
- * its kind's cancel (wait.c), and clears its wait. */
-void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
+ * its kind's cancel (wait.c), and clears its wait; false (nothing changed)
+ * when the wait cannot be cancelled because its wake is on the way. */
+bool lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
 
 /* The kinds' cancel operations, each defined by the module that owns the
  * kind (sleep and none have nothing to undo). */
@@ -411,6 +469,7 @@ extern const struct lthread__wait_ops lthread__wait_ops_join;
 extern const struct lthread__wait_ops lthread__wait_ops_io;
 extern const struct lthread__wait_ops lthread__wait_ops_region;
 extern const struct lthread__wait_ops lthread__wait_ops_memory;
+extern const struct lthread__wait_ops lthread__wait_ops_xjoin;
 
 /* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
 const char *lthread__wait_name(const struct lthread *lt);
@@ -426,6 +485,9 @@ void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt);
 /* lt exits and its joiner waits in lthread_join(): wakes the joiner, which
  * takes lt when it runs (lthread.c). */
 void lthread__join_exited(struct lthread__sched *s, struct lthread *lt);
+/* The same for a joiner of another scheduler: completes its join and frees
+ * lt, unless the joiner gave up (lthread.c). */
+void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt);
 
 /* A zeroed control block, recycled or new; NULL on ENOMEM. */
 struct lthread *lthread__lt_alloc(struct lthread__sched *s);
@@ -443,8 +505,11 @@ int lthread__sched_set_region_size(size_t size);
 /* Now, in CLOCK_MONOTONIC nanoseconds. */
 uint64_t lthread__now_ns(void);
 
-/* Hands lt, back from a compute section, to its scheduler. Thread-safe. */
-void lthread__sched_remote_ready(struct lthread__sched *s, struct lthread *lt);
+/* Finishes a destroy asked from another pthread while lt computed. */
+void lthread__destroy_back(struct lthread__sched *s, struct lthread *lt);
+
+/* An lthread back from a compute section is ready again (inbox.c). */
+void lthread__sched_back(struct lthread__sched *s, struct lthread *lt);
 
 /* ---- queue helpers (inline: they sit on every switch) ------------------ */
 
@@ -645,7 +710,7 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout);
 
 /* Waits in the poller up to timeout_ns (negative: forever) and wakes the
- * lthreads whose fds are ready, and drains the remote queue. */
+ * lthreads whose fds are ready. */
 void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns);
 
 /* fd is going away (lthread_close): wakes its waiters with -EBADF (an

@@ -413,10 +413,11 @@ void lthread__region_wake_waiters(struct lthread__sched *s,
     }
 }
 
-static void region_cancel(struct lthread__sched *s, struct lthread *lt)
+static bool region_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     (void)s;
     lthread__queue_remove(&lt->region->waiters, lt);
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_region = {"region",

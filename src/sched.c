@@ -12,9 +12,8 @@
  *  - an lthread is in at most one queue (ready, a cond's waiters, a
  *    region's waiters, zombies, joiners, starved, an fd's waiters) and,
  *    independently, in the timer heap;
- *  - only the scheduler's pthread touches its queues, timers and regions,
- *    except `remote`, the queue by which compute pthreads hand lthreads
- *    back, which is guarded by remote_lock;
+ *  - only the scheduler's pthread touches its queues, timers and regions;
+ *    other pthreads reach it only through its inbox (inbox.c);
  *  - the scheduler switches into an lthread only after making its frames
  *    present in its region (lthread__region_enter).
  */
@@ -116,6 +115,8 @@ static __attribute__((noinline, cold)) void sched_bury(struct lthread__sched *s,
     lthread__region_leave(s, lt);
     if (lt->flags & LTHREAD__F_DETACHED)
         lthread__lt_free(s, lt);
+    else if (lt->flags & LTHREAD__F_XJOIN)
+        lthread__join_exited_xs(s, lt); /* may free lt */
 }
 
 /*
@@ -224,9 +225,10 @@ void lthread__switch_out(struct lthread *self, bool exiting)
 
 /* ---- waits owned by the scheduler ------------------------------------- */
 
-static void memory_cancel(struct lthread__sched *s, struct lthread *lt)
+static bool memory_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     lthread__queue_remove(&s->starved, lt);
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_memory = {"memory",
@@ -257,12 +259,16 @@ struct lthread *lthread__lt_alloc(struct lthread__sched *s)
 
 void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
 {
+#if LT_CACHE_MAX > 0
     if (s->nlt_cache < LT_CACHE_MAX) {
         lt->next = s->lt_cache;
         s->lt_cache = lt;
         s->nlt_cache++;
         return;
     }
+#else
+    (void)s;
+#endif
     lthread__free(lt);
 }
 
@@ -270,6 +276,16 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
     lthread__region_leave(s, lt);
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
+    if (lthread__unlikely(
+            atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
+            atomic_load_explicit(&s->inbox.armed, memory_order_acquire))) {
+        /* A post in flight may name it: its handler must find it dead,
+         * not freed (inbox.c). */
+        lt->state = LTHREAD__DEAD;
+        lt->next = s->freed_later;
+        s->freed_later = lt;
+        return;
+    }
     lthread__lt_release(s, lt);
 }
 
@@ -280,7 +296,9 @@ void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt)
         return;
     /* A zombie until joined; the joiner takes it off this queue. */
     lthread__queue_push(&s->zombies, lt);
-    if (lt->joiner)
+    /* A joiner of another scheduler takes lt once off its stack
+     * (sched_bury). */
+    if (lt->joiner && !(lt->flags & LTHREAD__F_XJOIN))
         lthread__join_exited(s, lt);
 }
 
@@ -331,8 +349,9 @@ static void sched_fire_timers(struct lthread__sched *s, uint64_t now)
          * timeout. */
         int result = lt->wait == LTHREAD__WAIT_SLEEP ? 0 : LTHREAD__TIMEDOUT;
 
-        lthread__wait_cancel(s, lt);
-        lthread__unpark(s, lt, result);
+        /* Too late to time out when its wake is on the way: it comes. */
+        if (lthread__wait_cancel(s, lt))
+            lthread__unpark(s, lt, result);
     }
 }
 
@@ -384,33 +403,49 @@ static void sched_retry_starved(struct lthread__sched *s, uint64_t now)
     }
 }
 
-/* Requeues the lthreads that compute pthreads handed back. */
-static void sched_take_remote(struct lthread__sched *s)
+void lthread__sched_back(struct lthread__sched *s, struct lthread *lt)
 {
-    struct lthread *lt;
-
-    if (!atomic_load_explicit(&s->remote_pending, memory_order_acquire))
-        return;
-    pthread_mutex_lock(&s->remote_lock);
-    atomic_store_explicit(&s->remote_pending, false, memory_order_relaxed);
-    while ((lt = lthread__queue_pop(&s->remote))) {
-        s->ncompute--;
-        lthread__ready(s, lt);
-        /* Its mates waited for its frames to come home. */
-        lthread__region_wake_waiters(s, lt->region);
-    }
-    pthread_mutex_unlock(&s->remote_lock);
+    s->ncompute--;
+    lthread__ready(s, lt);
+    /* Its mates waited for its frames to come home. */
+    lthread__region_wake_waiters(s, lt->region);
+    if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY))
+        lthread__destroy_back(s, lt); /* asked while it was away */
 }
 
-void lthread__sched_remote_ready(struct lthread__sched *s, struct lthread *lt)
+/* ---- every scheduler of the process ------------------------------------ */
+
+/* Under lthread__xs_lock: a deadlock can be declared only by a scheduler
+ * that is alone (no other could wake its lthreads), and the others are
+ * told when one finishes. */
+static struct lthread__sched *all_scheds;
+static _Atomic unsigned nscheds;
+
+static void sched_list_add(struct lthread__sched *s)
 {
-    pthread_mutex_lock(&s->remote_lock);
-    lthread__queue_push(&s->remote, lt);
-    atomic_store_explicit(&s->remote_pending, true, memory_order_release);
-    /* Under the lock: once lt is taken, s may finish and free its poller,
-     * which it cannot do before this unlock. */
-    lthread__poller_wake(s->poller);
-    pthread_mutex_unlock(&s->remote_lock);
+    pthread_mutex_lock(&lthread__xs_lock);
+    s->xs_next = all_scheds;
+    if (all_scheds)
+        all_scheds->xs_prev = s;
+    all_scheds = s;
+    atomic_fetch_add_explicit(&nscheds, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&lthread__xs_lock);
+}
+
+/* Also wakes the others: one of them may now be alone in a deadlock. */
+static void sched_list_remove(struct lthread__sched *s)
+{
+    pthread_mutex_lock(&lthread__xs_lock);
+    if (s->xs_prev)
+        s->xs_prev->xs_next = s->xs_next;
+    else
+        all_scheds = s->xs_next;
+    if (s->xs_next)
+        s->xs_next->xs_prev = s->xs_prev;
+    atomic_fetch_sub_explicit(&nscheds, 1, memory_order_relaxed);
+    for (struct lthread__sched *o = all_scheds; o; o = o->xs_next)
+        lthread__poller_wake(o->poller);
+    pthread_mutex_unlock(&lthread__xs_lock);
 }
 
 /* ---- creation and teardown -------------------------------------------- */
@@ -425,11 +460,20 @@ static void sched_free(struct lthread__sched *s)
      * (no timer, no fd, no compute section: else it was no deadlock). A
      * scheduler that failed its first create has nothing at all.
      */
+    lthread__inbox_close(s);
+    sched_list_remove(s);
+    /* Woken by a post that came with the deadlock: they never run. */
+    while ((lt = lthread__queue_pop(&s->ready)))
+        lthread__lt_free(s, lt);
     while ((lt = lthread__queue_pop(&s->zombies)))
         lthread__lt_free(s, lt);
     while ((lt = lthread__queue_pop(&s->joining)))
         lthread__lt_free(s, lt);
     lthread__cond_abandon(s);
+    while ((lt = s->freed_later)) {
+        s->freed_later = lt->next;
+        lthread__free(lt);
+    }
     while ((lt = s->lt_cache)) {
         s->lt_cache = lt->next;
         lthread__free(lt);
@@ -437,7 +481,6 @@ static void sched_free(struct lthread__sched *s)
     lthread__regions_free(s);
     lthread__io_free(s);
     lthread__free(s->timers);
-    pthread_mutex_destroy(&s->remote_lock);
     lthread__free(s);
     tls_sched = NULL;
     tls_host = NULL;
@@ -467,7 +510,6 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
     }
     s->region_size = tls_region_size ? tls_region_size : LTHREAD__DEFAULT_STACK;
     lthread__regions_init(s);
-    pthread_mutex_init(&s->remote_lock, NULL);
     *err = lthread__io_init(s);
     if (*err)
         goto out_free;
@@ -476,6 +518,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
         goto out_io;
     s->host.tsan_fiber = lthread__tsan_current_fiber();
     lthread__asan_host_stack(&s->host.asan_bottom, &s->host.asan_size);
+    sched_list_add(s);
     tls_sched = s;
     lthread__host_set(&s->host);
     return s;
@@ -484,7 +527,6 @@ out_io:
     lthread__regions_free(s);
     lthread__io_free(s);
 out_free:
-    pthread_mutex_destroy(&s->remote_lock);
     lthread__free(s);
     return NULL;
 }
@@ -566,17 +608,21 @@ int lthread_run(void)
             sched_fire_timers(s, lthread__now_ns());
         if (s->starved.head || s->starved_batch)
             sched_retry_starved(s, lthread__now_ns());
-        sched_take_remote(s);
+        lthread__inbox_drain(s);
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
-            !s->starved.head) {
-            /* Everyone left waits for a cond or join nobody can end. */
+            !s->starved.head &&
+            atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&
+            !atomic_load(&s->inbox.armed)) {
+            /* Everyone left waits for a cond or join nobody can end: no
+             * other scheduler runs to signal or destroy (a plain pthread
+             * could: see lthread_run in the header). */
             result = -EDEADLK;
             break;
         }
         lthread__io_poll(s, sched_poll_timeout(s));
-        sched_take_remote(s);
+        lthread__inbox_drain(s);
         if (s->nhint_waiting) {
             uint64_t now = lthread__now_ns();
 

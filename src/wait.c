@@ -18,19 +18,21 @@ static const struct lthread__wait_ops *const wait_table[LTHREAD__WAIT_NKINDS] =
         [LTHREAD__WAIT_IO] = &lthread__wait_ops_io,
         [LTHREAD__WAIT_REGION] = &lthread__wait_ops_region,
         [LTHREAD__WAIT_MEMORY] = &lthread__wait_ops_memory,
+        [LTHREAD__WAIT_XJOIN] = &lthread__wait_ops_xjoin,
 };
 
-void lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
+bool lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     const struct lthread__wait_ops *ops;
 
     LTHREAD__CHECK(lt->wait < LTHREAD__WAIT_NKINDS,
                    "an lthread's wait kind is one of enum lthread__wait");
     ops = wait_table[lt->wait];
-    if (ops->cancel)
-        ops->cancel(s, lt);
+    if (ops->cancel && !ops->cancel(s, lt))
+        return false;
     lt->wait = LTHREAD__WAIT_NONE;
     lt->wait_obj = NULL;
+    return true;
 }
 
 const char *lthread__wait_name(const struct lthread *lt)
@@ -43,7 +45,9 @@ int lthread__park_arm(struct lthread__sched *s, struct lthread *self,
 {
     int err = lthread__timer_arm(s, self, timeout);
 
-    if (err < 0) /* never parked: undo what the caller linked */
-        lthread__wait_cancel(s, self);
+    /* Never parked: undo what the caller linked; if that is too late (the
+     * wake is on its way), park without the timer after all. */
+    if (err < 0 && !lthread__wait_cancel(s, self))
+        return 0;
     return err;
 }

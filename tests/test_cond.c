@@ -275,7 +275,8 @@ static void test_reuse_across_runs(void)
 
 /*
  * While lthreads of pthread A wait on a cond, it belongs to A's scheduler:
- * pthread B's lthreads get EPERM. Once nobody waits, B may use it.
+ * pthread B's lthreads cannot wait on it (EPERM). Once nobody waits, B may
+ * use it.
  */
 static int bound, b_finished, a_released; /* __atomic */
 
@@ -322,14 +323,10 @@ static void b_refused(lthread_t *lt, void *arg)
     CHECK_EQ(lthread_cond_wait(cond, 0), -1);
     CHECK_EQ(errno, EPERM);
     errno = 0;
-    CHECK_EQ(lthread_cond_signal(cond), -1);
-    CHECK_EQ(errno, EPERM);
-    errno = 0;
-    CHECK_EQ(lthread_cond_broadcast(cond), -1);
-    CHECK_EQ(errno, EPERM);
-    errno = 0;
     CHECK_EQ(lthread_cond_destroy(cond), -1);
     CHECK(errno == EBUSY || errno == EPERM);
+    /* Signalling from another scheduler is allowed: delivered on A's
+     * (tests/test_xsched.c covers it; here A's waiter just wakes). */
 }
 
 static void b_allowed(lthread_t *lt, void *arg)

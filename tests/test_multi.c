@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include "check.h"
 
 enum { NPTHREADS = 4, NLT = 1000, ROUNDS = 10 };
@@ -169,7 +171,7 @@ static void test_cycles(void)
     CHECK_EQ(cycle_count, 30);
 }
 
-/* ---- calls on another pthread's lthread: EPERM ------------------------- */
+/* ---- calls on another pthread's lthread: delivered there ---------------- */
 
 static lthread_t *a_lt;     /* published by pthread A */
 static int b_done, a_wakes; /* __atomic */
@@ -181,8 +183,8 @@ static void a_body(lthread_t *lt, void *arg)
     while (!__atomic_load_n(&b_done, __ATOMIC_SEQ_CST)) {
         double t0 = check_now_ms();
 
-        lthread_sleep(10);
-        if (check_now_ms() - t0 < 8)
+        lthread_sleep(60000);
+        if (check_now_ms() - t0 < 30000)
             __atomic_add_fetch(&a_wakes, 1, __ATOMIC_SEQ_CST);
     }
     lthread_exit((void *)5);
@@ -205,25 +207,15 @@ static void b_body(lthread_t *lt, void *arg)
 
     (void)lt;
     (void)arg;
-    errno = 0;
-    CHECK_EQ(lthread_join(other, &v, 0), -1);
-    CHECK_EQ(errno, EPERM);
-    errno = 0;
-    CHECK_EQ(lthread_join(other, &v, 10), -1);
-    CHECK_EQ(errno, EPERM);
+    /* A join that times out leaves it joinable. */
+    CHECK_EQ(lthread_join(other, &v, 20), -2);
+    CHECK_EQ(errno, ETIMEDOUT);
     CHECK(v == NULL);
-    errno = 0;
-    CHECK_EQ(lthread_destroy(other), -1);
-    CHECK_EQ(errno, EPERM);
-    errno = 0;
-    CHECK_EQ(lthread_wakeup(other), -1);
-    CHECK_EQ(errno, EPERM);
-}
-
-static void noop(lthread_t *lt, void *arg)
-{
-    (void)lt;
-    (void)arg;
+    /* Woken from here, it sees b_done and exits: our join gets its value. */
+    __atomic_store_n(&b_done, 1, __ATOMIC_SEQ_CST);
+    CHECK_EQ(lthread_wakeup(other), 0);
+    CHECK_EQ(lthread_join(other, &v, 0), 0);
+    CHECK(v == (void *)5);
 }
 
 static void *b_main(void *arg)
@@ -233,25 +225,14 @@ static void *b_main(void *arg)
     (void)arg;
     while ((other = __atomic_load_n(&a_lt, __ATOMIC_SEQ_CST)) == NULL)
         sched_yield();
-    /* This pthread has no scheduler yet. */
-    errno = 0;
-    CHECK_EQ(lthread_destroy(other), -1);
-    CHECK_EQ(errno, EPERM);
-    errno = 0;
-    CHECK_EQ(lthread_wakeup(other), -1);
-    CHECK_EQ(errno, EPERM);
-    /* It has one, but runs no lthread. */
-    CHECK_EQ(lthread_create(&lt, noop, NULL), 0);
-    errno = 0;
-    CHECK_EQ(lthread_destroy(other), -1);
-    CHECK_EQ(errno, EPERM);
-    errno = 0;
-    CHECK_EQ(lthread_wakeup(other), -1);
-    CHECK_EQ(errno, EPERM);
-    /* From inside an lthread. */
+    /* From a pthread with no scheduler: a wakeup cuts one sleep. */
+    while (__atomic_load_n(&a_wakes, __ATOMIC_SEQ_CST) == 0) {
+        CHECK_EQ(lthread_wakeup(other), 0);
+        usleep(1000);
+    }
+    /* From an lthread of another scheduler. */
     CHECK_EQ(lthread_create(&lt, b_body, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
-    __atomic_store_n(&b_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -263,7 +244,7 @@ static void test_foreign(void)
     CHECK_EQ(pthread_create(&b, NULL, b_main, NULL), 0);
     CHECK_EQ(pthread_join(b, NULL), 0);
     CHECK_EQ(pthread_join(a, NULL), 0);
-    CHECK_EQ(a_wakes, 0); /* the refused wakeups did not cut a sleep */
+    CHECK(__atomic_load_n(&a_wakes, __ATOMIC_SEQ_CST) >= 2);
 }
 
 int main(void)

@@ -1,0 +1,141 @@
+/*
+ * The inbox: how any pthread hands work to a scheduler. Compute pthreads
+ * hand back lthreads whose section ended; other pthreads post messages
+ * (wakeups, signals, joins, destroys) that the scheduler handles on its
+ * own pthread, at a safe point of its loop. Nothing else of a scheduler is
+ * ever touched from another pthread.
+ *
+ * Lock-free, multi-producer, single-consumer: two Treiber stacks (messages,
+ * and lthreads linked through their `next`) that the scheduler takes whole
+ * with one exchange each and reverses into posting order. The first post
+ * after the scheduler last looked wakes its poller; later ones in the same
+ * batch do not (the `armed` flag), so a burst costs one wake-up.
+ *
+ * Lifetime. A poster finds the scheduler through an lthread it names,
+ * which must be alive when the call is made (the caller's promise, as for
+ * pthread_kill()). Between that lookup and its last touch, the poster
+ * holds `nposting` up: the scheduler does not free itself, and frees no
+ * control block (lthread__lt_free defers it to after the next drain),
+ * while posts are in flight, so a message never names freed memory. The
+ * lookup and the raise happen under lthread__xs_lock, which the scheduler
+ * also takes once when it starts to finish: a poster that comes later sees
+ * `closing` and gets ESRCH.
+ */
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "lthread_int.h"
+#include "poller.h"
+
+pthread_mutex_t lthread__xs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct lthread__sched *lthread__inbox_open_locked(struct lthread__sched *s)
+{
+    if (!s || s->inbox.closing)
+        return NULL;
+    atomic_fetch_add(&s->inbox.nposting, 1);
+    return s;
+}
+
+struct lthread__sched *lthread__inbox_open(struct lthread *lt)
+{
+    struct lthread__sched *s;
+
+    pthread_mutex_lock(&lthread__xs_lock);
+    s = lthread__inbox_open_locked(lt->sched);
+    pthread_mutex_unlock(&lthread__xs_lock);
+    return s;
+}
+
+/* After a push: the first post of a batch wakes the scheduler. */
+static void inbox_arm(struct lthread__sched *s)
+{
+    if (!atomic_exchange(&s->inbox.armed, true))
+        lthread__poller_wake(s->poller);
+}
+
+void lthread__inbox_post(struct lthread__sched *s, struct lthread__msg *m)
+{
+    struct lthread__msg *old =
+        atomic_load_explicit(&s->inbox.msgs, memory_order_relaxed);
+
+    do
+        m->next = old;
+    while (!atomic_compare_exchange_weak_explicit(
+        &s->inbox.msgs, &old, m, memory_order_release, memory_order_relaxed));
+    inbox_arm(s);
+    atomic_fetch_sub(&s->inbox.nposting, 1);
+}
+
+void lthread__inbox_post_back(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread *old;
+
+    /* No lookup needed: s cannot finish while lt is away (ncompute). */
+    atomic_fetch_add(&s->inbox.nposting, 1);
+    old = atomic_load_explicit(&s->inbox.back, memory_order_relaxed);
+    do
+        lt->next = old;
+    while (!atomic_compare_exchange_weak_explicit(
+        &s->inbox.back, &old, lt, memory_order_release, memory_order_relaxed));
+    inbox_arm(s);
+    atomic_fetch_sub(&s->inbox.nposting, 1);
+}
+
+bool lthread__inbox_drain(struct lthread__sched *s)
+{
+    struct lthread__msg *m, *mfifo = NULL;
+    struct lthread *lt, *lfifo = NULL;
+
+    if (!atomic_load_explicit(&s->inbox.armed, memory_order_acquire))
+        return false;
+    /* Disarm first: a post from now on wakes the scheduler again. */
+    atomic_store(&s->inbox.armed, false);
+    lt = atomic_exchange(&s->inbox.back, NULL);
+    m = atomic_exchange(&s->inbox.msgs, NULL);
+    while (lt) { /* reverse: posting order */
+        struct lthread *next = lt->next;
+
+        lt->next = lfifo;
+        lfifo = lt;
+        lt = next;
+    }
+    while (m) {
+        struct lthread__msg *next = m->next;
+
+        m->next = mfifo;
+        mfifo = m;
+        m = next;
+    }
+    while ((lt = lfifo)) {
+        lfifo = lt->next;
+        lt->next = NULL;
+        lthread__sched_back(s, lt);
+    }
+    while ((m = mfifo)) {
+        mfifo = m->next;
+        m->handle(s, m);
+    }
+    /* Control blocks freed while posts were in flight: no message names
+     * them any more, unless a post is in flight right now. */
+    if (!atomic_load(&s->inbox.nposting) &&
+        !atomic_load_explicit(&s->inbox.armed, memory_order_acquire)) {
+        while ((lt = s->freed_later)) {
+            s->freed_later = lt->next;
+            lthread__lt_release(s, lt);
+        }
+    }
+    return true;
+}
+
+void lthread__inbox_close(struct lthread__sched *s)
+{
+    pthread_mutex_lock(&lthread__xs_lock);
+    s->inbox.closing = true;
+    pthread_mutex_unlock(&lthread__xs_lock);
+    /* Posters that got in before: their posts are short. */
+    while (atomic_load(&s->inbox.nposting))
+        sched_yield();
+    while (lthread__inbox_drain(s))
+        ;
+}
