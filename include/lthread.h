@@ -267,20 +267,43 @@ LTHREAD_API int lthread_compute_end(void);
  * Each call below behaves like its POSIX twin, except that where the twin
  * would block, the calling lthread is suspended and the scheduler runs the
  * others. The fds they read or write are switched to non-blocking mode
- * (lthread_wait_read/write and lthread_poll leave the mode alone). Called
- * outside an lthread they fail with EPERM; when the wait itself cannot be
- * set up they fail with ENOMEM. Man pages: lthread_socket(3) and the pages
- * it names.
+ * (lthread_wait_read/write and lthread_poll leave the mode alone). When the
+ * wait itself cannot be set up they fail with ENOMEM. Man pages:
+ * lthread_socket(3) and the pages it names.
+ *
+ * Outside an lthread (main() before lthread_run(), a plain pthread, a
+ * compute section): lthread_socket, lthread_pipe and lthread_close do the
+ * plain call (non-blocking and close-on-exec, as inside) and keep the
+ * calling pthread's fd table right; lthread_getaddrinfo blocks the caller;
+ * every other call here fails with EPERM and leaves the fd as it was.
+ *
+ * Timeouts: a call with a timeout argument of 0, and the send family, which
+ * has none, are bounded by the socket's own SO_RCVTIMEO (receiving,
+ * accept) or SO_SNDTIMEO (sending, connect), read the first time a call on
+ * the fd waits: set them before that. On expiry they return -2 with errno
+ * ETIMEDOUT, like the timeout arguments (a send then has sent part of the
+ * data; close the stream). lthread_wait_read/write and lthread_poll
+ * ignore them, as poll(2) does.
+ *
+ * Fds that pass between the library and plain calls: any fd may be used
+ * here, whoever made it. Close fds that lthreads may wait on with
+ * lthread_close(): it wakes them with -1/EBADF. A plain close(2) wakes
+ * nobody (an lthread waiting on it then waits for its timeout), and if the
+ * number is reused by a file made outside the library, the library finds
+ * out when it next waits on it: a wait after a failed attempt notices at
+ * once; a TCP receive that waits without trying (after a short read, the
+ * "drained hint") notices within half a second.
  */
 
-/* socket(2), returning a non-blocking socket. */
+/* socket(2), returning a non-blocking socket. Works outside an lthread. */
 LTHREAD_API int lthread_socket(int domain, int type, int protocol);
 
 /* accept(2); the new socket is non-blocking. */
 LTHREAD_API int lthread_accept(int fd, struct sockaddr *addr,
                                socklen_t *addrlen);
 
-/* close(2); an lthread waiting on fd wakes with -1 and EBADF. */
+/* close(2); lthreads of the calling pthread waiting on fd wake with -1 and
+ * EBADF. Works outside an lthread. */
 LTHREAD_API int lthread_close(int fd);
 
 /* connect(2) with a timeout. Returns 0, -2 on timeout, or -1. */
@@ -291,7 +314,9 @@ LTHREAD_API int lthread_connect(int fd, const struct sockaddr *addr,
 LTHREAD_API ssize_t lthread_recv(int fd, void *buf, size_t len, int flags,
                                  uint64_t timeout);
 
-/* recvfrom(2) with a timeout. */
+/* recvfrom(2) with a timeout. MSG_WAITALL on a stream socket gathers len
+ * bytes (fewer at EOF, or when an error or the timeout comes after some),
+ * in all three receive calls. */
 LTHREAD_API ssize_t lthread_recvfrom(int fd, void *buf, size_t len, int flags,
                                      struct sockaddr *addr, socklen_t *addrlen,
                                      uint64_t timeout);
@@ -318,7 +343,8 @@ LTHREAD_API ssize_t lthread_writev(int fd, const struct iovec *iov, int iovcnt);
 /* write(2) that writes everything, for any pollable fd. */
 LTHREAD_API ssize_t lthread_write(int fd, const void *buf, size_t len);
 
-/* pipe(2), both ends non-blocking and close-on-exec. */
+/* pipe(2), both ends non-blocking and close-on-exec. Works outside an
+ * lthread. */
 LTHREAD_API int lthread_pipe(int fds[2]);
 
 /* Suspends until fd is readable (writable). Returns 0, -2 on timeout or -1
@@ -347,7 +373,8 @@ struct sf_hdtr {
  * to the end of the file; a shorter file sends what there is), preceded
  * and followed by hdtr's iovecs if hdtr is not NULL. The seed's FreeBSD
  * call, on every platform. Returns 0 or -1 (EINVAL for a negative offset
- * or more than IOV_MAX iovecs).
+ * or a header or trailer count below 0 or above IOV_MAX, checked before
+ * anything is sent).
  */
 LTHREAD_API int lthread_sendfile(int fd, int s, off_t offset, size_t nbytes,
                                  struct sf_hdtr *hdtr);
