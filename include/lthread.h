@@ -13,9 +13,12 @@
  * A timeout argument is in milliseconds; 0 means "wait forever".
  *
  * Threading: every lthread belongs to the scheduler of the pthread that
- * created it. Calls that take an lthread_t or an lthread_cond_t must be made
- * from that same pthread, unless a comment says otherwise; a call from
- * another pthread fails with EPERM where the library can tell.
+ * created it. lthread_wakeup(), lthread_destroy(), lthread_join() and the
+ * cond signals work from any pthread (an lthread of another scheduler, a
+ * compute section, a plain pthread): they are posted to the scheduler
+ * concerned and done there. A pthread that names another's lthread must
+ * know it is alive at the call. Other calls on an lthread_t belong to its
+ * own scheduler's pthread.
  */
 #ifndef LTHREAD_H
 #define LTHREAD_H
@@ -125,7 +128,12 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
  * lthreads; -1 with EPERM if called from inside an lthread; -1 with EDEADLK
  * if the remaining lthreads all wait for something that nothing can ever
  * deliver (a condition variable or a join with no timeout, no timer, no
- * socket and no compute section pending): they are then freed unfinished.
+ * socket and no compute section pending) while no other scheduler runs in
+ * the process: they are then freed unfinished. With other schedulers
+ * running it waits instead, since their lthreads may signal or destroy. A
+ * plain pthread (with no scheduler) that means to wake such waiters must
+ * not leave their scheduler alone with them: give them a timeout, or keep
+ * an lthread there waiting on an fd, until it has.
  */
 LTHREAD_API int lthread_run(void);
 
@@ -141,11 +149,12 @@ LTHREAD_API int lthread_detach(void);
  * NULL) and frees lt. timeout is in ms, 0 waits forever. Returns 0;
  * -2 (errno ETIMEDOUT) if the timeout expired, leaving lt alive and joinable
  * again; -1 with EINVAL (lt NULL, detached, or already being joined),
- * EDEADLK (lt is the caller), EPERM (called outside an lthread, or lt belongs
- * to another pthread's scheduler), ECANCELED (lt was destroyed while we
- * waited) or ENOMEM (no room for the timeout's timer; nothing changed). Joining
- * an lthread that was already joined or destroyed is undefined: its memory is
- * gone.
+ * EDEADLK (lt is the caller), EPERM (called outside an lthread), ECANCELED
+ * (lt was destroyed while we waited), ESRCH (lt's scheduler has finished:
+ * lt is gone) or ENOMEM (no memory for the wait; nothing changed). lt may
+ * belong to another scheduler: the join is posted there, and lt is freed
+ * there. Joining an lthread that was already joined or destroyed is
+ * undefined: its memory is gone.
  */
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout);
 
@@ -162,8 +171,11 @@ LTHREAD_API void lthread_exit(void *ptr);
  * socket), its events are cancelled and its memory is freed; a joiner
  * waiting on it returns -1 with ECANCELED. Whatever lt's own code had
  * allocated is not freed. Returns 0, or -1 with EINVAL (lt NULL), EDEADLK
- * (lt is the caller: use lthread_exit()), EBUSY (lt is inside a compute
- * section) or EPERM (lt belongs to another pthread's scheduler).
+ * (lt is the caller: use lthread_exit()) or EBUSY (lt is inside a compute
+ * section). From another pthread it is posted to lt's scheduler and
+ * returns 0 (or -1 with ENOMEM, or ESRCH when that scheduler has
+ * finished); lt is destroyed when its scheduler handles the post, and an lt
+ * in a compute section when it is back home. lt must not be used after.
  */
 LTHREAD_API int lthread_destroy(lthread_t *lt);
 
@@ -176,8 +188,9 @@ LTHREAD_API int lthread_sleep(uint64_t msecs);
 
 /*
  * Ends lt's lthread_sleep() now. An lthread that does not sleep is left
- * alone. Returns 0, or -1 with EINVAL (lt NULL) or EPERM (lt belongs to
- * another pthread's scheduler).
+ * alone. From another pthread it is posted to lt's scheduler and ends the
+ * sleep lt is in when the post is handled. Returns 0, or -1 with EINVAL (lt
+ * NULL), ENOMEM or ESRCH (lt's scheduler has finished).
  */
 LTHREAD_API int lthread_wakeup(lthread_t *lt);
 
@@ -185,14 +198,20 @@ LTHREAD_API int lthread_wakeup(lthread_t *lt);
 
 /*
  * While lthreads wait on a condition variable it belongs to their
- * scheduler: only that scheduler's pthread may then wait on, signal or
- * broadcast it (others get EPERM). Without waiters it may serve any.
+ * scheduler: lthreads of another scheduler cannot wait on it then (EPERM;
+ * caught only sometimes when two schedulers race to be first: undefined).
+ * Any pthread may signal or broadcast it: from elsewhere the signal is
+ * posted to the waiters' scheduler and wakes the waiters present when it is
+ * delivered. A cond has no memory: a signal with no waiter is lost, and
+ * one that races a wait may or may not wake it. Without waiters it may
+ * serve any scheduler.
  */
 
 /* Creates a condition variable. Returns 0, or -1 with EINVAL or ENOMEM. */
 LTHREAD_API int lthread_cond_create(lthread_cond_t **c);
 
-/* Frees c. Returns 0, or -1 with EINVAL (c NULL) or EBUSY (lthreads wait). */
+/* Frees c (once any signal still on its way is delivered). Returns 0, or -1
+ * with EINVAL (c NULL) or EBUSY (lthreads wait). */
 LTHREAD_API int lthread_cond_destroy(lthread_cond_t *c);
 
 /*
@@ -204,11 +223,11 @@ LTHREAD_API int lthread_cond_destroy(lthread_cond_t *c);
 LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout);
 
 /* Wakes the lthread that has waited longest on c, if any. Returns 0, or -1
- * with EINVAL or EPERM. */
+ * with EINVAL or ENOMEM (from another pthread: no memory for the post). */
 LTHREAD_API int lthread_cond_signal(lthread_cond_t *c);
 
 /* Wakes every lthread waiting on c, in the order they began to wait.
- * Returns 0, or -1 with EINVAL or EPERM. */
+ * Returns 0, or -1 with EINVAL or ENOMEM. */
 LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c);
 
 /* ---- Identity and per-lthread data ------------------------------------- */
