@@ -7,12 +7,16 @@
  *       environment (the command line a failure prints); -v traces every
  *       action;
  *   fuzz_lifecycle [-n SEEDS] [-s FIRST] [-j JOBS] [-r 1|2|default] [-c] [-v]
+ *                  [-x] [-w SECONDS] [-K SEED,...]
  *       runs SEEDS seeds from FIRST (default 300 from 1), each in a child
  *       process, under LTHREAD_REGIONS=1, =2 and unset in turn (or the one
  *       -r names), JOBS at a time (default 4); prints every failure with
  *       its output and the command that reproduces it, with -c how often
  *       the seeds reached each state, and as the last line
- *       "fuzz_lifecycle: N passed, N failed", counting seeds.
+ *       "fuzz_lifecycle: N passed, N failed", counting seeds. -x stops at
+ *       the first failure, -w sets the per-seed watchdog (default 20 s
+ *       times LTHREAD_TEST_SLOW), -K skips the seeds listed
+ *       (tests/mutants.sh skips those that fail without a mutant).
  *
  * One lthread, the controller, draws actions from the seed; the others are
  * puppets that run one command at a time, handed over through a condition
@@ -2147,11 +2151,25 @@ static void child(struct job *j, unsigned watchdog_s)
     exit(0);
 }
 
+/* True if seed is in the comma-separated list. */
+static bool skipped(const char *list, unsigned long long seed)
+{
+    while (*list) {
+        char *end;
+
+        if (strtoull(list, &end, 10) == seed && end != list)
+            return true;
+        list = *end ? end + 1 : end;
+    }
+    return false;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: fuzz_lifecycle [-v] SEED\n"
-                    "       fuzz_lifecycle [-n SEEDS] [-s FIRST] [-j JOBS] "
-                    "[-r 1|2|default] [-c] [-v]\n");
+    fprintf(stderr,
+            "usage: fuzz_lifecycle [-v] SEED\n"
+            "       fuzz_lifecycle [-n SEEDS] [-s FIRST] [-j JOBS] "
+            "[-r 1|2|default] [-c] [-v] [-x] [-w SECONDS] [-K SEED,...]\n");
     exit(2);
 }
 
@@ -2161,16 +2179,17 @@ int main(int argc, char **argv)
     unsigned long long first = 1, nseeds = 300;
     unsigned jobs = 4, watchdog_s;
     const char *only = NULL, *slow = getenv("LTHREAD_TEST_SLOW");
-    bool one_region = false, coverage = false;
+    bool one_region = false, coverage = false, stop_early = false;
+    const char *skip = "";
     struct job *pool;
-    unsigned long long next, passed = 0, failed = 0;
+    unsigned long long next, passed = 0, failed = 0, nskipped = 0;
     double t0 = now_ms();
     int opt;
 
     run.argv0 = argv[0];
     run.slow = slow && atol(slow) > 0 ? atol(slow) : 1;
     watchdog_s = (unsigned)(20 * run.slow);
-    while ((opt = getopt(argc, argv, "n:s:j:r:cv")) != -1) {
+    while ((opt = getopt(argc, argv, "n:s:j:r:cvxw:K:")) != -1) {
         switch (opt) {
         case 'n':
             nseeds = strtoull(optarg, NULL, 10);
@@ -2187,6 +2206,15 @@ int main(int argc, char **argv)
             break;
         case 'c':
             coverage = true;
+            break;
+        case 'x':
+            stop_early = true;
+            break;
+        case 'w':
+            watchdog_s = (unsigned)atoi(optarg);
+            break;
+        case 'K':
+            skip = optarg;
             break;
         case 'v':
             run.verbose = true;
@@ -2232,7 +2260,12 @@ int main(int argc, char **argv)
             else if (free_slot == jobs)
                 free_slot = i;
         }
-        if (next < first + nseeds && free_slot < jobs) {
+        while (next < first + nseeds && skipped(skip, next)) {
+            next++;
+            nskipped++;
+        }
+        if (next < first + nseeds && free_slot < jobs &&
+            !(stop_early && failed)) {
             struct job *j = &pool[free_slot];
 
             j->seed = next;
@@ -2270,6 +2303,8 @@ int main(int argc, char **argv)
            first, first + nseeds - 1,
            one_region ? (only ? only : "unset") : "1, 2, unset in turn",
            (now_ms() - t0) / 1e3);
+    if (nskipped)
+        printf("fuzz_lifecycle: %llu seeds skipped (-K %s)\n", nskipped, skip);
     if (coverage || run.verbose)
         print_stats();
     printf("fuzz_lifecycle: %llu passed, %llu failed\n", passed, failed);
