@@ -1,7 +1,7 @@
 /* Several lthreads waiting on one fd: a readiness edge wakes every waiter
- * of its direction (DESIGN.md, section 5), and lthread_close() wakes every
- * waiter of the fd, whatever it waits in. Over a pipe, a Unix stream
- * socketpair and loopback TCP.
+ * of its direction (DESIGN.md, section 5), an error or hang-up wakes both
+ * directions, and lthread_close() wakes every waiter of the fd, whatever
+ * it waits in. Over a pipe, a Unix stream socketpair and loopback TCP.
  *
  * Each case leaves its waiters parked with no timeout, acts once (one
  * send, one drain, one close), then joins each waiter with a timeout: a
@@ -375,6 +375,68 @@ static void close_wakes_pipe_ends(void)
     lthread_close(fds[0]);
 }
 
+/* ---- the other end goes away ----------------------------------------------
+ */
+
+/* The reading end of a full pipe (or the peer of a full socket) is
+ * closed: the kernel reports an error on the writing end, which must wake
+ * the writer parked there (EPIPE, and no SIGPIPE), a wait_write waiter
+ * and a POLLOUT poller (the fd is ready: the next write reports it). */
+static void peer_close_wakes_writers(enum chan ch)
+{
+    int small = 16384, rd, wr;
+    char what[80];
+
+    snprintf(what, sizeof(what), "reader closes, 3 writer-side waiters, %s",
+             chan_names[ch]);
+    open_chan(ch, &rd, &wr);
+    if (ch != CH_PIPE)
+        setsockopt(wr, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    start(0, ch == CH_PIPE ? OP_WRITE_BIG : OP_SEND_BIG, wr);
+    start(1, OP_WAIT_WRITE, wr);
+    start(2, OP_POLL_OUT, wr);
+    let_park(3, what);
+    CHECK_EQ(lthread_close(rd), 0);
+    if (finish(&waiters[0], what)) {
+        CHECK_EQ(waiters[0].rc, -1);
+        CHECK(waiters[0].err == EPIPE || waiters[0].err == ECONNRESET);
+    }
+    if (finish(&waiters[1], what))
+        CHECK_EQ(waiters[1].rc, 0);
+    if (finish(&waiters[2], what))
+        CHECK_EQ(waiters[2].rc, 1);
+    close_chan(-1, wr);
+}
+
+/* The writing end is closed: readers parked on the reading end see EOF,
+ * a wait_read waiter and a poller see it ready. On a pipe the kernel
+ * reports only a hang-up (no input), which must still wake them. */
+static void writer_close_wakes_readers(enum chan ch)
+{
+    char what[80];
+    int rd, wr;
+
+    snprintf(what, sizeof(what), "writer closes, 4 reader-side waiters, %s",
+             chan_names[ch]);
+    open_chan(ch, &rd, &wr);
+    start(0, OP_READ, rd);
+    start(1, ch == CH_PIPE ? OP_READ : OP_RECV, rd);
+    start(2, OP_WAIT_READ, rd);
+    start(3, OP_POLL_IN, rd);
+    let_park(4, what);
+    CHECK_EQ(lthread_close(wr), 0);
+    for (int i = 0; i < 2; i++)
+        if (finish(&waiters[i], what))
+            CHECK_EQ(waiters[i].rc, 0);
+    if (finish(&waiters[2], what))
+        CHECK_EQ(waiters[2].rc, 0);
+    if (finish(&waiters[3], what)) {
+        CHECK_EQ(waiters[3].rc, 1);
+        CHECK(waiters[3].revents & (POLLIN | POLLHUP));
+    }
+    close_chan(rd, -1);
+}
+
 static void all_cases(lthread_t *lt, void *arg)
 {
     (void)lt;
@@ -388,6 +450,9 @@ static void all_cases(lthread_t *lt, void *arg)
         }
         mixed_readers_one_edge((enum chan)ch);
         writers_share_one_edge((enum chan)ch);
+        writer_close_wakes_readers((enum chan)ch);
+        if (ch != CH_TCP) /* a reset comes back later */
+            peer_close_wakes_writers((enum chan)ch);
         if (ch != CH_PIPE)
             close_wakes_mixed((enum chan)ch);
     }
