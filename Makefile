@@ -154,7 +154,7 @@ QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 
 .PHONY: all lib examples demo tests check check-unit check-shared check-asan check-tsan \
         check-valgrind check-aarch64 check-install check-man run-tests \
-        fuzz fuzz-run \
+        fuzz fuzz-run mutants \
         install uninstall clean bench format format-check help platform FORCE
 
 all: lib
@@ -315,6 +315,12 @@ fuzz:
 	    TEST_ENV='$(ASAN_ENV)' TEST_SLOW=3 FIRST=$$first fuzz-run || status=1; \
 	exit $$status
 
+# Plants each bug of tests/mutants.txt in a copy of the tree and checks
+# that the tests catch it; slow (minutes), not part of check.
+# MUTANTS=name,name runs some.
+mutants:
+	@MAKE='$(MAKE)' MUTANTS='$(MUTANTS)' bash tests/mutants.sh
+
 check-man:
 	@if [ -z "$(MAN_PAGES)" ]; then \
 	    echo "== no man/*.3 pages to lint"; \
@@ -429,6 +435,8 @@ help:
 	@echo 'make check-install  install into a temporary prefix and use it'
 	@echo 'make fuzz SEEDS=N [FIRST=S]  lifecycle fuzzer, plain and ASan+UBSan'
 	@echo '                  (make check runs $(FUZZ_SEEDS) seeds of it in each)'
+	@echo 'make mutants [MUTANTS=a,b]  plant each bug of tests/mutants.txt in a'
+	@echo '                  copy of the tree; fails if the tests miss one (slow)'
 	@echo 'make bench        $$(MAKE) -C bench'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
 	@echo 'make format | format-check   clang-format the sources'
