@@ -174,6 +174,16 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite
+# The lifecycle fuzzer (tests/fuzz_lifecycle.c): run-tests runs FUZZ_SEEDS
+# seeds, FUZZ_JOBS at a time, in the plain and ASan+UBSan builds (under
+# TSan, valgrind or qemu they would take minutes); `make fuzz SEEDS=N
+# [FIRST=S]` runs more, from a random first seed unless FIRST is given.
+FUZZ_SRC := $(wildcard tests/fuzz_lifecycle.c)
+FUZZ_BIN := $(if $(FUZZ_SRC),$(BUILD)/tests/fuzz_lifecycle)
+FUZZ_SEEDS ?= 300
+FUZZ_JOBS ?= 4
+SEEDS ?= 2000
+FIRST ?=
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 AARCH64_AR ?= aarch64-linux-gnu-ar
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
@@ -187,7 +197,7 @@ CLANG ?= clang
 
 .PHONY: all lib man examples demo tests check check-unit check-shared check-asan check-tsan \
         check-valgrind check-aarch64 check-riscv64 check-install check-man check-targets \
-        print-target run-tests \
+        print-target run-tests fuzz fuzz-run mutants \
         install uninstall clean bench format format-check help platform FORCE
 
 all: lib
@@ -348,10 +358,12 @@ demo: $(BUILD)/examples/$(DEMO)
 # of them fails. The example servers are checked from outside (curl, their
 # clients) in the plain native build only: the script runs them through
 # stdbuf (an LD_PRELOAD, which ASan refuses) and applies no wrapper (qemu).
+# The fuzzer runs in the plain and ASan builds, without a wrapper.
 SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
 EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_examples.sh))
+FUZZ_CHECK := $(if $(strip $(TEST_WRAPPER))$(filter tsan,$(SAN)),,$(FUZZ_BIN))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
-    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS))
+    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_CHECK)
 	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \
 	    exit 1; }
 	@echo "== tests: $(BUILD)$(if $(SAN), ($(SAN)))$(if \
@@ -364,6 +376,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	    $(BUILD)/examples/seed_timer || status=1;) \
 	$(if $(EXAMPLES_CHECK),EXAMPLES_DIR=$(BUILD)/examples \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
+	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
+	    || status=1;) \
 	exit $$status
 
 check-unit: lib examples
@@ -398,6 +412,29 @@ check-riscv64:
 
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
+
+# The fuzzer of this build, SEEDS seeds from FIRST, with its coverage.
+fuzz-run: $(FUZZ_BIN)
+	@test -n "$(FUZZ_BIN)" || { echo "no tests/fuzz_lifecycle.c" >&2; exit 1; }
+	@echo "== fuzz: $(BUILD)$(if $(SAN), ($(SAN))), $(SEEDS) seeds from $(or $(FIRST),1)"
+	@export LTHREAD_TEST_SLOW="$${LTHREAD_TEST_SLOW:-$(TEST_SLOW)}" $(TEST_ENV); \
+	./$(FUZZ_BIN) -c -n $(SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS)
+
+# Both builds, from the same first seed; not part of check.
+fuzz:
+	@first='$(FIRST)'; \
+	[ -n "$$first" ] || first=$$(od -An -N3 -tu4 /dev/urandom | tr -d ' '); \
+	status=0; \
+	$(MAKE) --no-print-directory FIRST=$$first fuzz-run || status=1; \
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan \
+	    TEST_ENV='$(ASAN_ENV)' TEST_SLOW=3 FIRST=$$first fuzz-run || status=1; \
+	exit $$status
+
+# Plants each bug of tests/mutants.txt in a copy of the tree and checks
+# that the tests catch it; slow (minutes), not part of check.
+# MUTANTS=name,name runs some.
+mutants:
+	@MAKE='$(MAKE)' MUTANTS='$(MUTANTS)' bash tests/mutants.sh
 
 # FreeBSD and macOS targets, with clang and no system headers: the switch
 # assembled for each (ELF and Mach-O), the C files that need no system
@@ -569,6 +606,10 @@ help:
 	@echo '  check-install     install into a temporary prefix and use it'
 	@echo 'make check-valgrind the tests under valgrind (not part of make check)'
 	@echo 'make bench          build the benchmarks (make -C bench); bench/run.sh runs them'
+	@echo 'make fuzz SEEDS=N [FIRST=S]  lifecycle fuzzer, plain and ASan+UBSan'
+	@echo '                    (make check runs $(FUZZ_SEEDS) seeds of it in each)'
+	@echo 'make mutants [MUTANTS=a,b]  plant each bug of tests/mutants.txt in a'
+	@echo '                    copy of the tree; fails if the tests miss one (slow)'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
 	@echo 'make format         $(CLANG_FORMAT) -i the sources'
 	@echo 'make clean          remove $(BUILD)/'
