@@ -1,0 +1,90 @@
+/*
+ * Two edges of the socket calls: lthread_sendfile() checks its header and
+ * trailer counts before it sends anything, and lthread_connect() to a Unix
+ * socket whose listener's queue is full fails with ENOMEM (rather than
+ * retrying at once, forever) when it cannot arm the timer of its pause.
+ */
+#include <lthread.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "check.h"
+
+static void bad_trailers(lthread_t *lt, void *arg)
+{
+    char path[] = "/tmp/lthread-edges-XXXXXX";
+    struct iovec one = {"h", 1};
+    struct sf_hdtr hd = {&one, 1, &one, IOV_MAX + 1};
+    char buf[8];
+    int sv[2], fd = mkstemp(path);
+
+    (void)lt;
+    (void)arg;
+    CHECK(fd >= 0);
+    unlink(path);
+    CHECK_EQ(write(fd, "file", 4), 4);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    CHECK_EQ(lthread_sendfile(fd, sv[0], 0, 0, &hd), -1);
+    CHECK_EQ(errno, EINVAL);
+    hd.trl_cnt = -1;
+    CHECK_EQ(lthread_sendfile(fd, sv[0], 0, 0, &hd), -1);
+    CHECK_EQ(errno, EINVAL);
+    /* Nothing went out: neither the header nor the file. */
+    CHECK_EQ(lthread_recv(sv[1], buf, sizeof(buf), 0, 20), -2);
+    close(sv[0]);
+    close(sv[1]);
+    close(fd);
+}
+
+static void full_backlog(lthread_t *lt, void *arg)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int l, c[64], n = 0, fd;
+
+    (void)lt;
+    (void)arg;
+    snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/lthread-edges-%d",
+             (int)getpid());
+    unlink(a.sun_path);
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    CHECK_EQ(listen(l, 0), 0);
+    /* Fill the listener's queue (nobody accepts). */
+    for (; n < 64; n++) {
+        c[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(c[n], (struct sockaddr *)&a, sizeof(a)) < 0) {
+            close(c[n]);
+            break;
+        }
+    }
+    CHECK(n < 64);
+    fd = lthread_socket(AF_UNIX, SOCK_STREAM, 0);
+    lthread__alloc_fail_after(0); /* its pause's timer cannot be armed */
+    CHECK_EQ(lthread_connect(fd, (struct sockaddr *)&a, sizeof(a), 200), -1);
+    CHECK_EQ(errno, ENOMEM);
+    lthread__alloc_fail_after(-1);
+    /* With memory, the timeout ends it. */
+    CHECK_EQ(lthread_connect(fd, (struct sockaddr *)&a, sizeof(a), 50), -2);
+    lthread_close(fd);
+    for (int i = 0; i < n; i++)
+        close(c[i]);
+    close(l);
+    unlink(a.sun_path);
+}
+
+int main(void)
+{
+    lthread_t *lt;
+
+    CHECK_EQ(lthread_create(&lt, bad_trailers, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(lthread_create(&lt, full_backlog, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    return check_summary("test_socket_edges");
+}
