@@ -230,6 +230,97 @@ LTHREAD_API int lthread_cond_signal(lthread_cond_t *c);
  * Returns 0, or -1 with EINVAL or ENOMEM. */
 LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c);
 
+/* ---- Mutexes and channels ------------------------------------------------ */
+
+/*
+ * A mutex and a channel work within one scheduler and across schedulers,
+ * from any pthread: an lthread that must wait is parked (its scheduler runs
+ * the others); a plain pthread, or an lthread inside a compute section,
+ * blocks its pthread. Timeouts are in ms, 0 waits forever; an expired one
+ * returns -2 with errno ETIMEDOUT. Waiters are served in arrival order.
+ * Man page: lthread_mutex(3), lthread_chan(3).
+ */
+typedef struct lthread_mutex lthread_mutex_t;
+
+/* Creates an unlocked mutex. Returns 0, or -1 with EINVAL or ENOMEM. */
+LTHREAD_API int lthread_mutex_create(lthread_mutex_t **m);
+
+/* Frees m. Returns 0, or -1 with EINVAL (m NULL) or EBUSY (m is locked, or
+ * someone waits for it). */
+LTHREAD_API int lthread_mutex_destroy(lthread_mutex_t *m);
+
+/* Locks m, waiting while another holds it. The holder is the calling
+ * lthread (through compute sections too), or the calling pthread outside
+ * an lthread. Returns 0, or -1 with EINVAL, EDEADLK (the caller holds it
+ * already) or ENOMEM. */
+LTHREAD_API int lthread_mutex_lock(lthread_mutex_t *m);
+
+/* lthread_mutex_lock() that gives up after timeout ms (0: never): -2. */
+LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout);
+
+/* Locks m if nobody holds it. Returns 0, or -1 with EBUSY (held, by the
+ * caller too) or EINVAL. */
+LTHREAD_API int lthread_mutex_trylock(lthread_mutex_t *m);
+
+/* Unlocks m, handing it to the longest waiter if there is one. Returns 0,
+ * or -1 with EINVAL or EPERM (the caller does not hold m). */
+LTHREAD_API int lthread_mutex_unlock(lthread_mutex_t *m);
+
+/*
+ * A channel carries values of a fixed size by copy, in order, through a
+ * buffer of `capacity` values (0: none, each send waits for a receiver:
+ * a rendezvous). A value travels as bytes: a pointer in it must point to
+ * memory that is valid in the receiver, i.e. heap memory or a private
+ * stack's locals, never a local of an lthread on a shared stack region
+ * (the README's caveat).
+ */
+typedef struct lthread_chan lthread_chan_t;
+
+/* Creates a channel of values of elem_size bytes (1 to 65536). Returns 0,
+ * or -1 with EINVAL or ENOMEM. */
+LTHREAD_API int lthread_chan_create(lthread_chan_t **ch, size_t elem_size,
+                                    size_t capacity);
+
+/* Frees ch. Returns 0, or -1 with EINVAL or EBUSY (someone waits on it). */
+LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch);
+
+/* Copies elem_size bytes from elem into ch, waiting up to timeout ms for
+ * room (0: forever). Returns 0, -2 on timeout, or -1 with EPIPE (ch is
+ * closed, also while waiting), EINVAL or ENOMEM. */
+LTHREAD_API int lthread_chan_send(lthread_chan_t *ch, const void *elem,
+                                  uint64_t timeout);
+
+/* Takes the oldest value of ch into elem, waiting up to timeout ms for one
+ * (0: forever). Returns 0, -2 on timeout, or -1 with EPIPE (ch is closed
+ * and empty: the values sent before the close are received first), EINVAL
+ * or ENOMEM. */
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *ch, void *elem,
+                                  uint64_t timeout);
+
+/* Closes ch: later sends fail with EPIPE, waiting senders wake with EPIPE,
+ * receivers take what is buffered and then get EPIPE. Returns 0, or -1 with
+ * EINVAL or EPIPE (closed already). */
+LTHREAD_API int lthread_chan_close(lthread_chan_t *ch);
+
+/* One operation of lthread_chan_select(). */
+#define LTHREAD_CHAN_SEND 1
+#define LTHREAD_CHAN_RECV 2
+struct lthread_chan_op {
+    lthread_chan_t *ch;
+    int op;     /* LTHREAD_CHAN_SEND or LTHREAD_CHAN_RECV */
+    void *elem; /* the value to send, or where to receive */
+    int err;    /* set by lthread_chan_select for the one it returns: 0
+                 * (done), or EPIPE (its channel is closed, as send and
+                 * recv would say) */
+};
+
+/* Waits until one of the n operations can be done (or would fail with
+ * EPIPE), does it, and returns its index, its `err` set; -2 after timeout
+ * ms (0: forever); -1 with EINVAL (a NULL channel, a bad op, n 0) or
+ * ENOMEM. When several are ready at once, the first in ops is chosen. */
+LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
+                                    uint64_t timeout);
+
 /* ---- Identity and per-lthread data ------------------------------------- */
 
 /* The calling lthread's user data (NULL until set, or outside an lthread). */
