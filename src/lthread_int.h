@@ -90,6 +90,8 @@ enum lthread__wait {
     LTHREAD__WAIT_MEMORY, /* in sched->starved: see there */
     LTHREAD__WAIT_XJOIN,  /* wait_obj: a join of another scheduler's
                            * lthread (lthread.c, struct xjoin) */
+    LTHREAD__WAIT_SYNC,   /* wait_obj: a mutex or channel wait group
+                           * (src/sync/) */
     LTHREAD__WAIT_NKINDS
 };
 
@@ -383,6 +385,7 @@ struct lthread__sched {
     struct lthread__fd *fds;
     int nfds; /* entries in fds */
     size_t nio_waiting;
+    size_t nsync_waiting; /* on mutexes and channels (src/sync/) */
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
@@ -470,6 +473,7 @@ extern const struct lthread__wait_ops lthread__wait_ops_io;
 extern const struct lthread__wait_ops lthread__wait_ops_region;
 extern const struct lthread__wait_ops lthread__wait_ops_memory;
 extern const struct lthread__wait_ops lthread__wait_ops_xjoin;
+extern const struct lthread__wait_ops lthread__wait_ops_sync;
 
 /* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
 const char *lthread__wait_name(const struct lthread *lt);

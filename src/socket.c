@@ -186,6 +186,7 @@ static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
 {
     bool expired;
     uint64_t ms;
+    int err;
 
     if (!b->timeout_ms && !b->deadline_ns) {
         /* The first park of a call with no timeout of its own. */
@@ -196,7 +197,11 @@ static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
     ms = budget_left(b, &expired);
     if (expired)
         return TIMED_OUT;
-    return lthread__io_wait(self->sched, self, fd, dir, ms);
+    err = lthread__io_wait(self->sched, self, fd, dir, ms);
+    /* Timed out: one last attempt first, as poll(2) looks once more (the
+     * fd may have become ready while the scheduler was busy); the next
+     * park finds the budget spent. */
+    return err == TIMED_OUT ? 0 : err;
 }
 
 /*
@@ -913,9 +918,8 @@ LTHREAD_API int lthread_poll(struct pollfd *fds, nfds_t nfds, int timeout)
         if (expired)
             return 0;
         err = lthread__io_wait_many(self->sched, self, fds, nfds, ms);
-        if (err == TIMED_OUT)
-            return 0; /* poll(2) zeroed every revents already */
-        if (err)
+        /* Timed out: poll(2) once more, then the budget is spent. */
+        if (err && err != TIMED_OUT)
             return lthread__fail(err);
     }
 }
