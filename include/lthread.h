@@ -173,7 +173,9 @@ LTHREAD_API int lthread_detach(void);
  * (lt was destroyed while we waited), ESRCH (lt's scheduler has finished:
  * lt is gone) or ENOMEM (no memory for the wait; nothing changed). lt may
  * belong to another scheduler: the join is posted there, and lt is freed
- * there. Joining an lthread that was already joined or destroyed is
+ * there; an lthread nobody joins is freed when its scheduler finishes, so
+ * a join from elsewhere must be made while lt's scheduler still runs (else
+ * ESRCH). Joining an lthread that was already joined or destroyed is
  * undefined: its memory is gone.
  */
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout);

@@ -384,6 +384,7 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
     LTHREAD__CHECK(j->wait == LTHREAD__WAIT_XJOIN && j->wait_obj == rec,
                    "a joiner waits on its join record until it is done");
     j->wait = LTHREAD__WAIT_NONE; /* done: nothing left to cancel */
+    s->nxwaiting--;
     if (j->flags & LTHREAD__F_DESTROY) {
         lthread__free(rec);
         j->flags &= (uint8_t)~LTHREAD__F_DESTROY;
@@ -399,9 +400,11 @@ static bool xjoin_cancel(struct lthread__sched *s, struct lthread *lt)
     struct xjoin *rec = lt->wait_obj;
     int expect = XJ_WAITING;
 
-    (void)s;
     /* Won: TS frees rec. Lost: its outcome is on the way. */
-    return atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED);
+    if (!atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED))
+        return false;
+    s->nxwaiting--;
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_xjoin = {"join", xjoin_cancel};
@@ -430,6 +433,7 @@ static int xjoin(struct lthread__sched *s, struct lthread *self,
     /* Posted before we park: its outcome is handled by our scheduler,
      * which runs only once we have switched out. */
     lthread__inbox_post(ts, &rec->msg);
+    s->nxwaiting++; /* only TS can end it: no deadlock while it lasts */
     err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
     if (err)
         return err; /* timed out or cancelled: TS frees rec */

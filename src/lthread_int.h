@@ -391,7 +391,10 @@ struct lthread__sched {
     struct lthread__fd *fds;
     int nfds; /* entries in fds */
     size_t nio_waiting;
-    size_t nsync_waiting; /* on mutexes and channels (src/sync/) */
+    /* Waits that only another pthread can end: on mutexes and channels
+     * (src/sync/), on joins of another scheduler's lthreads. They are
+     * never taken for a deadlock. */
+    size_t nxwaiting;
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
