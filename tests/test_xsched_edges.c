@@ -12,7 +12,9 @@
  *  - a join across schedulers whose joinee's scheduler completed it
  *    before the joiner's timer fired succeeds (the cancel refuses);
  *  - a mutex handed over by another pthread to a waiter that is destroyed
- *    before it runs passes on to the next waiter.
+ *    before it runs passes on to the next waiter;
+ *  - a destroy from another pthread handled while its lthread computes
+ *    takes effect when the lthread is back, before it runs again.
  */
 #include <lthread.h>
 
@@ -368,6 +370,57 @@ static void test_mutex_to_destroyed(void)
     CHECK_EQ(lthread_mutex_destroy(mutex), 0);
 }
 
+/* ---- destroyed from elsewhere while it computes ------------------------- */
+
+static lthread_t *computer_lt, *witness_lt;
+static int in_section, may_return, witness_woke, computer_after;
+
+static void computer(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(lthread_compute_begin(), 0);
+    __atomic_store_n(&in_section, 1, __ATOMIC_SEQ_CST);
+    wait_for(&may_return, 1); /* on a compute pthread: blocking is fine */
+    CHECK_EQ(lthread_compute_end(), 0);
+    /* Destroyed as it came home: never gets here. */
+    __atomic_store_n(&computer_after, 1, __ATOMIC_SEQ_CST);
+}
+
+static void witness(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(lthread_sleep(60000), 0); /* woken early */
+    __atomic_store_n(&witness_woke, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *compute_sched(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(lthread_create(&witness_lt, witness, NULL), 0);
+    CHECK_EQ(lthread_create(&computer_lt, computer, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    return NULL;
+}
+
+static void test_destroy_while_computing(void)
+{
+    pthread_t t;
+
+    in_section = may_return = witness_woke = computer_after = 0;
+    CHECK_EQ(pthread_create(&t, NULL, compute_sched, NULL), 0);
+    wait_for(&in_section, 1); /* the witness sleeps by now */
+    CHECK_EQ(lthread_destroy(computer_lt), 0);
+    /* Posted after the destroy: once the witness woke, the destroy was
+     * handled, while its lthread was still away. */
+    CHECK_EQ(lthread_wakeup(witness_lt), 0);
+    wait_for(&witness_woke, 1);
+    __atomic_store_n(&may_return, 1, __ATOMIC_SEQ_CST);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(computer_after, 0);
+}
+
 int main(void)
 {
     test_posting_order();
@@ -375,5 +428,6 @@ int main(void)
     test_destroy_twice();
     test_join_done_before_timeout();
     test_mutex_to_destroyed();
+    test_destroy_while_computing();
     return check_summary("test_xsched_edges");
 }
