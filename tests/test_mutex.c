@@ -15,95 +15,9 @@
 #include <unistd.h>
 
 #include "check.h"
-
-/* errno and the result of each call made inside a compute section are
- * recorded there and checked after lthread_compute_end(): the compiler may
- * keep &errno from before the section (see tests/test_compute.c). */
-static int *(*volatile errno_fn)(void) = __errno_location;
-#define ERRNO (*errno_fn())
+#include "sync_util.h"
 
 static lthread_mutex_t *mx;
-
-/* ---- helpers --------------------------------------------------------------
- */
-
-/* Waits (from a plain pthread) until *v >= n, 30 s x slow at most. */
-static void wait_at_least(int *v, int n)
-{
-    double end = check_now_ms() + 30000.0 * check_slow();
-
-    while (__atomic_load_n(v, __ATOMIC_SEQ_CST) < n && check_now_ms() < end)
-        usleep(200);
-    CHECK(__atomic_load_n(v, __ATOMIC_SEQ_CST) >= n);
-}
-
-/* The same from an lthread: sleeps 1 ms at a time. */
-static void lt_wait_at_least(int *v, int n)
-{
-    double end = check_now_ms() + 30000.0 * check_slow();
-
-    while (__atomic_load_n(v, __ATOMIC_SEQ_CST) < n && check_now_ms() < end)
-        lthread_sleep(1);
-    CHECK(__atomic_load_n(v, __ATOMIC_SEQ_CST) >= n);
-}
-
-static int get(int *v)
-{
-    return __atomic_load_n(v, __ATOMIC_SEQ_CST);
-}
-
-static void set(int *v, int x)
-{
-    __atomic_store_n(v, x, __ATOMIC_SEQ_CST);
-}
-
-static void add(int *v, int x)
-{
-    __atomic_add_fetch(v, x, __ATOMIC_SEQ_CST);
-}
-
-/* A pthread that runs one scheduler, with lthread fn(arg) to start. */
-struct start {
-    lthread_func fn;
-    void *arg;
-};
-
-static void *sched_main(void *p)
-{
-    struct start s = *(struct start *)p;
-    lthread_t *lt;
-
-    free(p);
-    CHECK_EQ(lthread_create(&lt, s.fn, s.arg), 0);
-    CHECK_EQ(lthread_run(), 0);
-    return NULL;
-}
-
-static pthread_t start_sched(lthread_func fn, void *arg)
-{
-    struct start *s = malloc(sizeof(*s));
-    pthread_t t;
-
-    s->fn = fn;
-    s->arg = arg;
-    CHECK_EQ(pthread_create(&t, NULL, sched_main, s), 0);
-    return t;
-}
-
-/*
- * An lthread that waits on a mutex inside a compute section keeps its
- * stack region all the while: a region-mate cannot run meanwhile, and if
- * the mate holds the mutex, neither ever goes on. Such lthreads get a
- * private stack (no mates).
- */
-static int create_private(lthread_t **lt, lthread_func fn, void *arg)
-{
-    lthread_attr_t attr;
-
-    lthread_attr_init(&attr);
-    attr.flags = LTHREAD_ATTR_PRIVATE_STACK;
-    return lthread_create_ex(lt, fn, arg, &attr);
-}
 
 /* ---- arguments, and a plain pthread alone ----------------------------------
  */
