@@ -65,8 +65,16 @@ void lthread__exit_self(struct lthread *self, void *value)
     __builtin_trap(); /* an exited lthread is never resumed */
 }
 
-LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
-                                  void *arg, const lthread_attr_t *attr)
+void lthread__entry_arg(void *p, void *arg)
+{
+    struct lthread *lt = p;
+
+    ((lthread_func_arg)(void (*)(void))lt->fn)(arg);
+}
+
+/* Both forms of create: `form` says how fn is to be called. */
+static int create(lthread_t **new_lt, lthread_func fn, int form, void *arg,
+                  const lthread_attr_t *attr)
 {
     struct lthread__sched *s;
     struct lthread *lt, *creator;
@@ -90,6 +98,7 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
     lt->sched = s;
     lt->fn = fn;
     lt->arg = arg;
+    lt->io_fd = form;
     if (flags & LTHREAD_ATTR_DETACHED)
         lt->flags |= LTHREAD__F_DETACHED;
     if (flags & LTHREAD_ATTR_PRIVATE_STACK) {
@@ -114,9 +123,29 @@ out_sched:
     return lthread__fail(err);
 }
 
-LTHREAD_API int lthread_create(lthread_t **new_lt, lthread_func fn, void *arg)
+LTHREAD_API int(lthread_create_ex)(lthread_t **new_lt, lthread_func fn,
+                                   void *arg, const lthread_attr_t *attr)
 {
-    return lthread_create_ex(new_lt, fn, arg, NULL);
+    return create(new_lt, fn, LTHREAD__ENTRY_SEED, arg, attr);
+}
+
+LTHREAD_API int(lthread_create)(lthread_t **new_lt, lthread_func fn, void *arg)
+{
+    return create(new_lt, fn, LTHREAD__ENTRY_SEED, arg, NULL);
+}
+
+LTHREAD_API int lthread_create_arg(lthread_t **new_lt, lthread_func_arg fn,
+                                   void *arg)
+{
+    return create(new_lt, (lthread_func)(void (*)(void))fn, LTHREAD__ENTRY_ARG,
+                  arg, NULL);
+}
+
+LTHREAD_API int lthread_create_ex_arg(lthread_t **new_lt, lthread_func_arg fn,
+                                      void *arg, const lthread_attr_t *attr)
+{
+    return create(new_lt, (lthread_func)(void (*)(void))fn, LTHREAD__ENTRY_ARG,
+                  arg, attr);
 }
 
 LTHREAD_API void lthread_exit(void *ptr)
@@ -355,6 +384,7 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
     LTHREAD__CHECK(j->wait == LTHREAD__WAIT_XJOIN && j->wait_obj == rec,
                    "a joiner waits on its join record until it is done");
     j->wait = LTHREAD__WAIT_NONE; /* done: nothing left to cancel */
+    s->nxwaiting--;
     if (j->flags & LTHREAD__F_DESTROY) {
         lthread__free(rec);
         j->flags &= (uint8_t)~LTHREAD__F_DESTROY;
@@ -370,9 +400,11 @@ static bool xjoin_cancel(struct lthread__sched *s, struct lthread *lt)
     struct xjoin *rec = lt->wait_obj;
     int expect = XJ_WAITING;
 
-    (void)s;
     /* Won: TS frees rec. Lost: its outcome is on the way. */
-    return atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED);
+    if (!atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED))
+        return false;
+    s->nxwaiting--;
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_xjoin = {"join", xjoin_cancel};
@@ -401,6 +433,7 @@ static int xjoin(struct lthread__sched *s, struct lthread *self,
     /* Posted before we park: its outcome is handled by our scheduler,
      * which runs only once we have switched out. */
     lthread__inbox_post(ts, &rec->msg);
+    s->nxwaiting++; /* only TS can end it: no deadlock while it lasts */
     err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
     if (err)
         return err; /* timed out or cancelled: TS frees rec */
@@ -595,6 +628,35 @@ LTHREAD_API uint64_t lthread_id(void)
 LTHREAD_API lthread_t *lthread_current(void)
 {
     return lthread__self();
+}
+
+LTHREAD_API lthread_t *lthread_self(void)
+{
+    return lthread__self();
+}
+
+LTHREAD_API int lthread_cancel(lthread_t *lt)
+{
+    return lthread_destroy(lt);
+}
+
+LTHREAD_API int lthread_detach2(lthread_t *lt)
+{
+    struct lthread__sched *s;
+    int err = check_target(&s, lt);
+
+    if (err)
+        return lthread__fail(err == -EXDEV ? -EPERM : err);
+    if ((lt->flags & LTHREAD__F_DETACHED) || (lt->joiner && !joiner_gone(lt)) ||
+        lt->state == LTHREAD__DEAD)
+        return lthread__fail(-EINVAL);
+    if (lt->state == LTHREAD__EXITED) { /* a zombie: freed now */
+        lthread__queue_remove(&s->zombies, lt);
+        lthread__lt_free(s, lt);
+        return 0;
+    }
+    lt->flags |= LTHREAD__F_DETACHED;
+    return 0;
 }
 
 LTHREAD_API void lthread_set_funcname(const char *f)

@@ -224,7 +224,7 @@ static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
     (void)s;
     if (!wgroup_cancel(g))
         return false;
-    s->nsync_waiting--;
+    s->nxwaiting--;
     lthread__wgroup_free(g);
     return true;
 }
@@ -238,7 +238,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
 
     LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g,
                    "an lthread waits on its group until it is served");
-    s->nsync_waiting--;
+    s->nxwaiting--;
     if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY)) {
         /* Destroyed while this wake was on its way. */
         lt->wait = LTHREAD__WAIT_NONE;
@@ -284,7 +284,7 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
-    g->sched->nsync_waiting++;
+    g->sched->nxwaiting++;
     return lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
 }
 
