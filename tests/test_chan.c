@@ -1051,6 +1051,17 @@ static void destroy_main(lthread_t *lt, void *arg)
     CHECK_EQ(lthread_join(lts[1], NULL, 0), 0);
     CHECK_EQ(got_by_victim, 1);
     CHECK_TIMED_OUT(lthread_chan_send(ch, &v, 10), 10);
+
+    /* A receiver handed a value, destroyed before it ran (it never
+     * returned from lthread_chan_recv()): the value is gone with it, the
+     * channel has no waiter left, and nothing of the wait is leaked
+     * (ASan). */
+    got_by_victim = 0;
+    park_in_order(victim_recv, 1, lts);
+    send_ok(ch, 2); /* to the receiver, READY now */
+    CHECK_EQ(lthread_destroy(lts[0]), 0);
+    CHECK_EQ(got_by_victim, 0);
+    CHECK_TIMED_OUT(lthread_chan_send(ch, &v, 10), 10);
     CHECK_EQ(lthread_chan_destroy(ch), 0);
 
     /* Senders 0, 1, 2 wait on a full channel; 1 is destroyed: its value

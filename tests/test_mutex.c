@@ -618,6 +618,7 @@ static void dv_joiner(lthread_t *lt, void *arg)
 static void dv_holder(lthread_t *lt, void *arg)
 {
     lthread_t *w, *j;
+    int rc;
 
     (void)lt;
     (void)arg;
@@ -648,6 +649,42 @@ static void dv_holder(lthread_t *lt, void *arg)
     CHECK_EQ(lthread_destroy(victims[0]), 0);
     CHECK_EQ(lthread_join(j, NULL, 0), 0);
     CHECK_EQ(lthread_mutex_unlock(mx), 0);
+    CHECK_EQ(lthread_mutex_trylock(mx), 0);
+    CHECK_EQ(lthread_mutex_unlock(mx), 0);
+    CHECK_EQ(got[0], 0);
+
+    /* Handed over by the unlock, destroyed before it ran (it never
+     * returned from lthread_mutex_lock()): the mutex is passed on, to
+     * the next waiter (1), then to nobody (free). */
+    nwaiting = 0;
+    got[1] = 0;
+    CHECK_EQ(lthread_mutex_lock(mx), 0);
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(lthread_create(&w, dv_waiter, (void *)(intptr_t)k), 0);
+        while (get(&nwaiting) < k + 1)
+            lthread_sleep(0);
+    }
+    CHECK_EQ(lthread_mutex_unlock(mx), 0); /* to 0, which is READY now */
+    CHECK_EQ(lthread_destroy(victims[0]), 0);
+    rc = lthread_mutex_timedlock(mx, 1000); /* after 1 is done */
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(got[0], 0);
+    CHECK_EQ(got[1], 1);
+    if (rc != 0) {
+        /* Held for good by the destroyed lthread: 1 would wait forever.
+         * Go on with a new mutex (this one is leaked). */
+        CHECK_EQ(lthread_destroy(victims[1]), 0);
+        CHECK_EQ(lthread_mutex_create(&mx), 0);
+        return;
+    }
+    CHECK_EQ(lthread_mutex_unlock(mx), 0);
+    nwaiting = 0;
+    CHECK_EQ(lthread_mutex_lock(mx), 0);
+    CHECK_EQ(lthread_create(&w, dv_waiter, (void *)(intptr_t)0), 0);
+    while (get(&nwaiting) < 1)
+        lthread_sleep(0);
+    CHECK_EQ(lthread_mutex_unlock(mx), 0);
+    CHECK_EQ(lthread_destroy(victims[0]), 0);
     CHECK_EQ(lthread_mutex_trylock(mx), 0);
     CHECK_EQ(lthread_mutex_unlock(mx), 0);
     CHECK_EQ(got[0], 0);
