@@ -99,7 +99,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(wildcard src/sync/*.c) \
+            $(wildcard src/sync/*.c src/debug/*.c) \
             $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
@@ -592,7 +592,7 @@ clean:
 	rm -rf $(BUILD)
 
 CLANG_FORMAT ?= clang-format
-FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/arch/*.h \
+FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/debug/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
                          tests/sendfile_double/*.h tests/cond_double/*.h \

@@ -385,6 +385,7 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
                    "a joiner waits on its join record until it is done");
     j->wait = LTHREAD__WAIT_NONE; /* done: nothing left to cancel */
     s->nxwaiting--;
+    lthread__queue_remove(&s->joining, j);
     if (j->flags & LTHREAD__F_DESTROY) {
         lthread__free(rec);
         j->flags &= (uint8_t)~LTHREAD__F_DESTROY;
@@ -404,6 +405,7 @@ static bool xjoin_cancel(struct lthread__sched *s, struct lthread *lt)
     if (!atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED))
         return false;
     s->nxwaiting--;
+    lthread__queue_remove(&s->joining, lt);
     return true;
 }
 
@@ -434,6 +436,7 @@ static int xjoin(struct lthread__sched *s, struct lthread *self,
      * which runs only once we have switched out. */
     lthread__inbox_post(ts, &rec->msg);
     s->nxwaiting++; /* only TS can end it: no deadlock while it lasts */
+    lthread__queue_push(&s->joining, self); /* (to be found: introspection) */
     err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
     if (err)
         return err; /* timed out or cancelled: TS frees rec */

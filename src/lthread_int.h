@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 
 struct lthread__sched;
 struct lthread__region;
+struct lthread__wgroup;
 struct lthread__poller;
 
 /* Internal result of a wait whose timeout expired. Not -2 (what the public
@@ -221,7 +223,8 @@ struct lthread__region {
     struct lthread *owner;
     uint32_t nbound; /* lthreads bound here, not yet exited */
     bool is_private;
-    uint16_t index; /* in sched->regions, shared ones only */
+    uint16_t index;    /* in sched->regions, shared ones only */
+    size_t high_water; /* deepest stack saved from it, bytes */
     struct lthread__queue waiters;
     unsigned valgrind_id;
 };
@@ -395,6 +398,32 @@ struct lthread__sched {
      * (src/sync/), on joins of another scheduler's lthreads. They are
      * never taken for a deadlock. */
     size_t nxwaiting;
+    /* Lthreads away in compute sections (compute.c), for introspection. */
+    struct lthread__queue computing;
+    /* Lthreads waiting on mutexes and channels, for introspection (their
+     * groups, src/sync/). */
+    struct lthread__wgroup *sync_waits;
+    /* Counters (introspection: lthread_stats()); only this scheduler's
+     * pthread writes them, `switches` with relaxed atomic stores so that
+     * the watchdog may read it. */
+    struct {
+        _Atomic uint64_t switches;
+        uint64_t copies;
+        uint64_t bytes_copied;
+        uint64_t polls;
+        uint64_t compute_sections;
+        uint64_t messages;
+    } stats;
+    /* What runs now, for the watchdog: the id and name of the lthread
+     * last switched in (id 0 while none), relaxed atomics. */
+    _Atomic uint64_t running_id;
+    _Atomic(const char *) running_name;
+    /* The watchdog's own notes, under lthread__xs_lock. */
+    uint64_t wd_switches;
+    uint64_t wd_since;
+    bool wd_reported;
+    /* A dump was asked for (LTHREAD_DUMP_SIGNAL). */
+    _Atomic bool dump_wanted;
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
@@ -605,6 +634,32 @@ int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
 
 /* ---- waiting and waking (inline: they sit on every hand-off) ---------- */
 
+/* Counts a switch into `lt` (0: back to the host) for introspection and
+ * the watchdog: two plain stores (relaxed atomics, one writer). */
+static inline void lthread__count_switch(struct lthread__sched *s,
+                                         const struct lthread *lt)
+{
+    atomic_store_explicit(
+        &s->stats.switches,
+        atomic_load_explicit(&s->stats.switches, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    atomic_store_explicit(&s->running_name, lt->funcname, memory_order_relaxed);
+    atomic_store_explicit(&s->running_id, lt->id, memory_order_relaxed);
+}
+
+/* ---- debug/: introspection, dump, watchdog ------------------------------ */
+
+/* Reads LTHREAD_DUMP_SIGNAL / LTHREAD_WATCHDOG_MS once, starting their
+ * helper pthreads if asked for. */
+void lthread__dump_init(void);
+void lthread__watchdog_init(void);
+/* Prints s's summary to stderr (on s's pthread). */
+void lthread__sched_dump(struct lthread__sched *s);
+/* Asks every scheduler to print its summary (sched.c). */
+void lthread__sched_each_dump(void);
+/* The watchdog's look at every scheduler (sched.c). */
+void lthread__sched_each_watch(uint64_t now_ns, uint64_t limit_ns);
+
 /* Appends lt to the ready queue and sets it READY. */
 static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 {
@@ -728,6 +783,12 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
  * lthreads whose fds are ready. */
 void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns);
 
+/* Calls fn for every lthread waiting on an fd of s, each once
+ * (introspection); stops at fn's first non-zero result and returns it. */
+int lthread__io_each_waiter(struct lthread__sched *s,
+                            int (*fn)(struct lthread *lt, void *arg),
+                            void *arg);
+
 /* fd is going away (lthread_close): wakes its waiters with -EBADF (an
  * lthread_poll() waiter with 0: its poll(2) reports POLLNVAL), unregisters
  * it and clears its flags. s may be NULL. */
@@ -764,6 +825,12 @@ int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
                           const struct pollfd *fds, nfds_t n, uint64_t timeout);
 
 /* ---- cond.c ----------------------------------------------------------- */
+
+/* Calls fn for every lthread waiting on a cond of s (introspection);
+ * stops at fn's first non-zero result and returns it. */
+int lthread__cond_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg);
 
 /* Teardown after a deadlock: frees every lthread waiting on a cond of s. */
 void lthread__cond_abandon(struct lthread__sched *s);

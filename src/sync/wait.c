@@ -217,6 +217,18 @@ static int tw_wait(struct lthread__wgroup *g, uint64_t timeout)
 /* ---- lthreads --------------------------------------------------------------
  */
 
+static void sync_waits_remove(struct lthread__sched *s,
+                              struct lthread__wgroup *g)
+{
+    if (g->sprev)
+        g->sprev->snext = g->snext;
+    else
+        s->sync_waits = g->snext;
+    if (g->snext)
+        g->snext->sprev = g->sprev;
+    s->nxwaiting--;
+}
+
 static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__wgroup *g = lt->wait_obj;
@@ -224,7 +236,7 @@ static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
     (void)s;
     if (!wgroup_cancel(g))
         return false;
-    s->nxwaiting--;
+    sync_waits_remove(s, g);
     lthread__wgroup_free(g);
     return true;
 }
@@ -238,7 +250,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
 
     LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g,
                    "an lthread waits on its group until it is served");
-    s->nxwaiting--;
+    sync_waits_remove(s, g);
     if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY)) {
         /* Destroyed while this wake was on its way. */
         lt->wait = LTHREAD__WAIT_NONE;
@@ -285,6 +297,11 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
     g->sched->nxwaiting++;
+    g->sprev = NULL;
+    g->snext = g->sched->sync_waits;
+    if (g->snext)
+        g->snext->sprev = g;
+    g->sched->sync_waits = g;
     return lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
 }
 
