@@ -277,6 +277,7 @@ void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
     /* Until j runs, the pair stays tied both ways, so that destroying
      * either side can untie it (lthread_destroy). */
     j->wait_obj = lt;
+    j->io_fd = LTHREAD__DONE_JOIN;
     j->flags |= LTHREAD__F_JOIN_DONE;
 }
 
@@ -495,9 +496,14 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
     if (lt->state == LTHREAD__COMPUTE)
         return -EBUSY;
     if (lt->flags & LTHREAD__F_JOIN_DONE) {
-        /* lt was woken by its joinee's exit and never ran: the joinee is
-         * an ordinary zombie again. */
-        ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        if (lt->io_fd == LTHREAD__DONE_SYNC) {
+            /* Served a mutex or a value it will never take. */
+            lthread__sync_abandon(lt);
+        } else {
+            /* Woken by its joinee's exit and never ran: the joinee is an
+             * ordinary zombie again. */
+            ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        }
         lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
         lt->wait_obj = NULL;
     }

@@ -118,10 +118,15 @@ struct lthread__wait_ops {
 #define LTHREAD__F_TIMER 0x4u    /* in the timer heap */
 #define LTHREAD__F_BOUND 0x8u    /* `region` is its region for life */
 #define LTHREAD__F_SAVED 0x10u   /* its frames are in `image`, not in place */
-/* Woken by the exit of the lthread it joins, and not yet run: wait_obj
- * still names that lthread (whose `joiner` is this one) until the join
- * returns. Destroying either side unties the pair (lthread.c). */
+/* Woken with an outcome it has not taken yet (it has not run since):
+ * io_fd says which kind, wait_obj names it. LTHREAD__DONE_JOIN: the exit
+ * of the lthread it joins (whose `joiner` is this one) — destroying either
+ * side unties the pair (lthread.c); LTHREAD__DONE_SYNC: a served mutex or
+ * channel wait group — destroying it undoes what was done for it
+ * (src/sync/). */
 #define LTHREAD__F_JOIN_DONE 0x20u
+#define LTHREAD__DONE_JOIN 1
+#define LTHREAD__DONE_SYNC 2
 /* `joiner` is a struct xjoin: a join from another scheduler (lthread.c). */
 #define LTHREAD__F_XJOIN 0x40u
 /* Destroyed while its wake was on its way from another pthread: the wake's
@@ -548,6 +553,10 @@ int lthread__sched_set_region_size(size_t size);
 
 /* Now, in CLOCK_MONOTONIC nanoseconds. */
 uint64_t lthread__now_ns(void);
+
+/* lt, destroyed, was woken by a served mutex/channel wait it had not
+ * taken yet: undoes what was done for it and frees the group (src/sync/). */
+void lthread__sync_abandon(struct lthread *lt);
 
 /* Finishes a destroy asked from another pthread while lt computed. */
 void lthread__destroy_back(struct lthread__sched *s, struct lthread *lt);

@@ -72,9 +72,9 @@ static void *order_sched(void *arg)
 
     (void)arg;
     for (int i = 0; i < NSLEEPERS; i++)
-        CHECK_EQ(lthread_create(&sleepers[i], ordered_sleeper,
-                                (void *)(intptr_t)i),
-                 0);
+        CHECK_EQ(
+            lthread_create(&sleepers[i], ordered_sleeper, (void *)(intptr_t)i),
+            0);
     CHECK_EQ(lthread_create(&lt, spinner, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
     return NULL;

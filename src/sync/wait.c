@@ -261,6 +261,19 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
         return;
     }
     lthread__unpark(s, lt, 0);
+    /* Until it runs, the outcome is its to undo if it is destroyed. */
+    lt->wait_obj = g;
+    lt->io_fd = LTHREAD__DONE_SYNC;
+    lt->flags |= LTHREAD__F_JOIN_DONE;
+}
+
+void lthread__sync_abandon(struct lthread *lt)
+{
+    struct lthread__wgroup *g = lt->wait_obj;
+
+    if (g->undo)
+        g->undo(g);
+    lthread__wgroup_free(g);
 }
 
 static void wgroup_deliver_msg(struct lthread__sched *s, struct lthread__msg *m)
@@ -294,6 +307,8 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result)
 
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
+    int err;
+
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
     g->sched->nxwaiting++;
@@ -302,7 +317,12 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
     if (g->snext)
         g->snext->sprev = g;
     g->sched->sync_waits = g;
-    return lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
+    err = lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
+    if (!err) { /* served: the outcome is ours now */
+        g->lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+        g->lt->wait_obj = NULL;
+    }
+    return err;
 }
 
 void *lthread__sync_self(void)
