@@ -82,9 +82,12 @@ BASE_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
 # built with it too (docs/DESIGN.md).
 STACK_CLASH := $(shell $(CC) -fstack-clash-protection -x c -c /dev/null \
                  -o /dev/null >/dev/null 2>&1 && echo -fstack-clash-protection)
+# `make check` builds the library and the tests with -Werror: they are
+# warning-free under -Wall -Wextra in every configuration it builds.
+WERROR ?=
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DLTHREAD_BUILDING \
-              $(STACK_CLASH) $(CFLAGS) $(SAN_FLAGS)
-TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(CFLAGS) $(SAN_FLAGS)
+              $(STACK_CLASH) $(WERROR) $(CFLAGS) $(SAN_FLAGS)
+TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(WERROR) $(CFLAGS) $(SAN_FLAGS)
 # Examples are user code: -Wall, the public header only.
 EXAMPLE_CFLAGS := -std=gnu11 -Wall -D_GNU_SOURCE -Iinclude -pthread \
                   $(STACK_CLASH) $(CFLAGS) $(SAN_FLAGS)
@@ -96,6 +99,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
+            $(wildcard src/sync/*.c) \
             $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
@@ -361,6 +365,9 @@ demo: $(BUILD)/examples/$(DEMO)
 # The fuzzer runs in the plain and ASan builds, without a wrapper.
 SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
 EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_examples.sh))
+# Programs written as for the original library (tests/compat/), built with
+# -Werror in C and C++ against the static library: plain native build only.
+COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run.sh))
 FUZZ_CHECK := $(if $(strip $(TEST_WRAPPER))$(filter tsan,$(SAN)),,$(FUZZ_BIN))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
     $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_CHECK)
@@ -374,6 +381,7 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	$(RUN_TESTS) $(TEST_BINS) || status=1; \
 	$(if $(SEED_TIMER_CHECK),sh $(SEED_TIMER_CHECK) \
 	    $(BUILD)/examples/seed_timer || status=1;) \
+	$(if $(COMPAT_CHECK),CC='$(CC)' bash $(COMPAT_CHECK) $(BUILD) || status=1;) \
 	$(if $(EXAMPLES_CHECK),EXAMPLES_DIR=$(BUILD)/examples \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
@@ -473,6 +481,7 @@ check-man: man
 
 # One phase after another, so that -j does not interleave their output;
 # each phase builds in parallel.
+check: export WERROR := -Werror
 check:
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-shared
@@ -548,9 +557,19 @@ ifneq ($(MAN_PAGES),)
 	    $(DESTDIR)$(MANDIR)/man3/
 endif
 ifeq ($(OS),linux)
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
-	    command -v $(firstword $(LDCONFIG)) >/dev/null 2>&1; then \
-	    echo "$(LDCONFIG)"; $(LDCONFIG) || true; \
+	@# ldconfig helps only for a directory the dynamic linker searches.
+	@if [ -n "$(DESTDIR)" ]; then :; \
+	elif $(firstword $(LDCONFIG)) -v -N 2>/dev/null | grep -q "^$(LIBDIR):"; then \
+	    if [ "$$(id -u)" = 0 ] && \
+	        command -v $(firstword $(LDCONFIG)) >/dev/null 2>&1; then \
+	        echo "$(LDCONFIG)"; $(LDCONFIG) || true; \
+	    fi; \
+	else \
+	    echo "note: $(LIBDIR) is not searched by the dynamic linker:" \
+	        "link with -Wl,-rpath,$(LIBDIR) or set" \
+	        "LD_LIBRARY_PATH=$(LIBDIR); pkg-config needs" \
+	        "PKG_CONFIG_PATH=$(PKGCONFIGDIR), CMake" \
+	        "CMAKE_PREFIX_PATH=$(PREFIX)"; \
 	fi
 endif
 
@@ -573,7 +592,7 @@ clean:
 	rm -rf $(BUILD)
 
 CLANG_FORMAT ?= clang-format
-FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/arch/*.h \
+FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
                          tests/sendfile_double/*.h tests/cond_double/*.h \

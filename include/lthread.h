@@ -23,9 +23,18 @@
 #ifndef LTHREAD_H
 #define LTHREAD_H
 
-/* The seed's examples use these declarations through <lthread.h> alone. */
+/* The seed's examples, and programs written for every version of the
+ * original library, use these declarations through <lthread.h> alone
+ * (open(..., O_CREAT), errno, pthread_create, malloc, gettimeofday...). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -63,6 +72,10 @@ typedef struct lthread_cond lthread_cond_t;
  * to lthread_create(). Returning from it is the same as lthread_exit(NULL). */
 typedef void (*lthread_func)(lthread_t *lt, void *arg);
 
+/* The later original library's form of the body, fn(arg): accepted by
+ * lthread_create() and lthread_create_ex() too (see there). */
+typedef void (*lthread_func_arg)(void *arg);
+
 /* Version of the library actually linked, as "MAJOR.MINOR.PATCH". */
 LTHREAD_API const char *lthread_version(void);
 
@@ -88,6 +101,10 @@ LTHREAD_API int lthread_init(size_t size);
  * (EMFILE, ENFILE).
  */
 LTHREAD_API int lthread_create(lthread_t **new_lt, lthread_func fn, void *arg);
+
+/* lthread_create() for a body of the later form, fn(arg). */
+LTHREAD_API int lthread_create_arg(lthread_t **new_lt, lthread_func_arg fn,
+                                   void *arg);
 
 /* Attributes for lthread_create_ex(). Initialise with lthread_attr_init(). */
 typedef struct lthread_attr {
@@ -119,6 +136,9 @@ LTHREAD_API int lthread_attr_init(lthread_attr_t *attr);
  * 0, or -1 with EINVAL (bad flags or stack size) or ENOMEM. */
 LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
                                   void *arg, const lthread_attr_t *attr);
+/* lthread_create_ex() for a body of the later form, fn(arg). */
+LTHREAD_API int lthread_create_ex_arg(lthread_t **new_lt, lthread_func_arg fn,
+                                      void *arg, const lthread_attr_t *attr);
 
 /*
  * Runs the calling pthread's scheduler until every lthread it owns has
@@ -229,6 +249,41 @@ LTHREAD_API int lthread_cond_signal(lthread_cond_t *c);
 /* Wakes every lthread waiting on c, in the order they began to wait.
  * Returns 0, or -1 with EINVAL or ENOMEM. */
 LTHREAD_API int lthread_cond_broadcast(lthread_cond_t *c);
+
+/* ---- Names from the later original library --------------------------------
+ */
+
+/* lthread_destroy() under the later original library's name. */
+LTHREAD_API int lthread_cancel(lthread_t *lt);
+
+/* Detaches lt, another lthread of the calling pthread's scheduler: it is
+ * freed when it exits, or now if it has exited. Returns 0, or -1 with
+ * EINVAL (lt NULL, detached already, or being joined) or EPERM (lt belongs
+ * to another scheduler). */
+LTHREAD_API int lthread_detach2(lthread_t *lt);
+
+/* The calling lthread, or NULL outside one: lthread_current(). */
+LTHREAD_API lthread_t *lthread_self(void);
+
+/* Receives exactly len bytes (recv(2) flags), parking as needed, within
+ * timeout ms in all (0: none). Returns len; fewer at EOF (0 if none came);
+ * -2 on timeout or -1 with errno on error, the bytes received then being
+ * lost. (The original restarted its timeout at each wait.) */
+LTHREAD_API ssize_t lthread_recv_exact(int fd, void *buf, size_t len, int flags,
+                                       uint64_t timeout);
+
+/* lthread_recv_exact() for any pollable fd, with read(2). */
+LTHREAD_API ssize_t lthread_read_exact(int fd, void *buf, size_t len,
+                                       uint64_t timeout);
+
+/* Reads one line (up to and including '\n', at most max bytes) within
+ * timeout ms in all. Returns its length with *buf a malloc'ed,
+ * NUL-terminated copy that the caller frees; 0 at EOF with nothing read
+ * (*buf NULL); -2 on timeout or -1 with errno (*buf NULL, what was read is
+ * lost; EINVAL for buf NULL or max 0, ENOMEM). Reads one byte at a time,
+ * as the original did, so nothing past the line is consumed. */
+LTHREAD_API ssize_t lthread_readline(int fd, char **buf, size_t max,
+                                     uint64_t timeout);
 
 /* ---- Mutexes and channels ------------------------------------------------ */
 
@@ -489,6 +544,9 @@ struct sf_hdtr {
 LTHREAD_API int lthread_sendfile(int fd, int s, off_t offset, size_t nbytes,
                                  struct sf_hdtr *hdtr);
 
+struct addrinfo; /* (strict C11 builds: <netdb.h> declares it only for
+                  * POSIX, and this prototype must not declare it anew) */
+
 /* getaddrinfo(3) run in a compute section, so that a slow resolver does
  * not stall the scheduler (outside an lthread, or when no compute pthread
  * can be had, it simply blocks the caller). Returns what getaddrinfo
@@ -499,6 +557,36 @@ LTHREAD_API int lthread_getaddrinfo(const char *node, const char *service,
 
 #ifdef __cplusplus
 }
+
+/* Both forms of the body, type-checked: one overload each. */
+inline int lthread_create(lthread_t **new_lt, lthread_func_arg fn, void *arg)
+{
+    return lthread_create_arg(new_lt, fn, arg);
+}
+inline int lthread_create_ex(lthread_t **new_lt, lthread_func_arg fn, void *arg,
+                             const lthread_attr_t *attr)
+{
+    return lthread_create_ex_arg(new_lt, fn, arg, attr);
+}
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+/*
+ * Both forms of the body, type-checked: the seed's fn(lt, arg) and the
+ * later original library's fn(arg) both compile without a warning and are
+ * each called as they are declared; a function of any other type is a
+ * compile error (no _Generic association), not a silent cast. NULL is
+ * passed through (EINVAL at run time). (lthread_create)(...) names the
+ * function itself.
+ */
+#define lthread_create(new_lt, fn, arg)                                        \
+    _Generic((fn),                                                             \
+        lthread_func: lthread_create,                                          \
+        lthread_func_arg: lthread_create_arg,                                  \
+        void *: lthread_create)((new_lt), (fn), (arg))
+#define lthread_create_ex(new_lt, fn, arg, attr)                               \
+    _Generic((fn),                                                             \
+        lthread_func: lthread_create_ex,                                       \
+        lthread_func_arg: lthread_create_ex_arg,                               \
+        void *: lthread_create_ex)((new_lt), (fn), (arg), (attr))
 #endif
 
 #endif /* LTHREAD_H */

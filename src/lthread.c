@@ -65,8 +65,16 @@ void lthread__exit_self(struct lthread *self, void *value)
     __builtin_trap(); /* an exited lthread is never resumed */
 }
 
-LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
-                                  void *arg, const lthread_attr_t *attr)
+void lthread__entry_arg(void *p, void *arg)
+{
+    struct lthread *lt = p;
+
+    ((lthread_func_arg)(void (*)(void))lt->fn)(arg);
+}
+
+/* Both forms of create: `form` says how fn is to be called. */
+static int create(lthread_t **new_lt, lthread_func fn, int form, void *arg,
+                  const lthread_attr_t *attr)
 {
     struct lthread__sched *s;
     struct lthread *lt, *creator;
@@ -90,6 +98,7 @@ LTHREAD_API int lthread_create_ex(lthread_t **new_lt, lthread_func fn,
     lt->sched = s;
     lt->fn = fn;
     lt->arg = arg;
+    lt->io_fd = form;
     if (flags & LTHREAD_ATTR_DETACHED)
         lt->flags |= LTHREAD__F_DETACHED;
     if (flags & LTHREAD_ATTR_PRIVATE_STACK) {
@@ -114,9 +123,29 @@ out_sched:
     return lthread__fail(err);
 }
 
-LTHREAD_API int lthread_create(lthread_t **new_lt, lthread_func fn, void *arg)
+LTHREAD_API int(lthread_create_ex)(lthread_t **new_lt, lthread_func fn,
+                                   void *arg, const lthread_attr_t *attr)
 {
-    return lthread_create_ex(new_lt, fn, arg, NULL);
+    return create(new_lt, fn, LTHREAD__ENTRY_SEED, arg, attr);
+}
+
+LTHREAD_API int(lthread_create)(lthread_t **new_lt, lthread_func fn, void *arg)
+{
+    return create(new_lt, fn, LTHREAD__ENTRY_SEED, arg, NULL);
+}
+
+LTHREAD_API int lthread_create_arg(lthread_t **new_lt, lthread_func_arg fn,
+                                   void *arg)
+{
+    return create(new_lt, (lthread_func)(void (*)(void))fn, LTHREAD__ENTRY_ARG,
+                  arg, NULL);
+}
+
+LTHREAD_API int lthread_create_ex_arg(lthread_t **new_lt, lthread_func_arg fn,
+                                      void *arg, const lthread_attr_t *attr)
+{
+    return create(new_lt, (lthread_func)(void (*)(void))fn, LTHREAD__ENTRY_ARG,
+                  arg, attr);
 }
 
 LTHREAD_API void lthread_exit(void *ptr)
@@ -595,6 +624,35 @@ LTHREAD_API uint64_t lthread_id(void)
 LTHREAD_API lthread_t *lthread_current(void)
 {
     return lthread__self();
+}
+
+LTHREAD_API lthread_t *lthread_self(void)
+{
+    return lthread__self();
+}
+
+LTHREAD_API int lthread_cancel(lthread_t *lt)
+{
+    return lthread_destroy(lt);
+}
+
+LTHREAD_API int lthread_detach2(lthread_t *lt)
+{
+    struct lthread__sched *s;
+    int err = check_target(&s, lt);
+
+    if (err)
+        return lthread__fail(err == -EXDEV ? -EPERM : err);
+    if ((lt->flags & LTHREAD__F_DETACHED) || (lt->joiner && !joiner_gone(lt)) ||
+        lt->state == LTHREAD__DEAD)
+        return lthread__fail(-EINVAL);
+    if (lt->state == LTHREAD__EXITED) { /* a zombie: freed now */
+        lthread__queue_remove(&s->zombies, lt);
+        lthread__lt_free(s, lt);
+        return 0;
+    }
+    lt->flags |= LTHREAD__F_DETACHED;
+    return 0;
 }
 
 LTHREAD_API void lthread_set_funcname(const char *f)

@@ -90,6 +90,8 @@ enum lthread__wait {
     LTHREAD__WAIT_MEMORY, /* in sched->starved: see there */
     LTHREAD__WAIT_XJOIN,  /* wait_obj: a join of another scheduler's
                            * lthread (lthread.c, struct xjoin) */
+    LTHREAD__WAIT_SYNC,   /* wait_obj: a mutex or channel wait group
+                           * (src/sync/) */
     LTHREAD__WAIT_NKINDS
 };
 
@@ -103,6 +105,10 @@ struct lthread__wait_ops {
      * NULL: nothing to unlink. */
     bool (*cancel)(struct lthread__sched *s, struct lthread *lt);
 };
+
+/* Forms of the entry function, in io_fd until the first run. */
+#define LTHREAD__ENTRY_SEED 0 /* fn(lt, arg): lthread_func */
+#define LTHREAD__ENTRY_ARG 1  /* fn(arg): lthread_func_arg */
 
 /* lthread flags */
 #define LTHREAD__F_DETACHED 0x1u /* free at exit */
@@ -158,7 +164,9 @@ struct lthread {
      * errno. */
     int32_t wake_result;
     uint32_t timer_slot; /* index in sched->timers while F_TIMER */
-    int io_fd;           /* fd awaited (WAIT_IO) */
+    /* The fd awaited (WAIT_IO); before the first run, the form of fn
+     * (LTHREAD__ENTRY_*: lthread_create() or lthread_create_arg()). */
+    int io_fd;
     uint64_t id;
     /* Fields used in disjoint periods of the lthread's life share room. */
     union {
@@ -383,6 +391,7 @@ struct lthread__sched {
     struct lthread__fd *fds;
     int nfds; /* entries in fds */
     size_t nio_waiting;
+    size_t nsync_waiting; /* on mutexes and channels (src/sync/) */
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
@@ -423,6 +432,8 @@ struct lthread__sched {
  * then its function, then the epilogue, which exits and never returns. */
 void lthread__entry_prologue(void *lt);
 void lthread__entry_epilogue(void *lt) __attribute__((noreturn));
+/* The body of an lthread made by lthread_create_arg(): calls fn(arg). */
+void lthread__entry_arg(void *lt, void *arg);
 
 /* Ends the running lthread with exit value `value`. */
 void lthread__exit_self(struct lthread *self, void *value)
@@ -470,6 +481,7 @@ extern const struct lthread__wait_ops lthread__wait_ops_io;
 extern const struct lthread__wait_ops lthread__wait_ops_region;
 extern const struct lthread__wait_ops lthread__wait_ops_memory;
 extern const struct lthread__wait_ops lthread__wait_ops_xjoin;
+extern const struct lthread__wait_ops lthread__wait_ops_sync;
 
 /* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
 const char *lthread__wait_name(const struct lthread *lt);

@@ -367,14 +367,16 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
                                     sizeof(struct lthread__switch_frame));
     /* fn is called as void (*)(void *, void *): same ABI as lthread_func
      * (both arguments are pointers), which the switch code cannot name. */
-    lt->sp = lthread__frame_init(r->top,
-                                 &(struct lthread__entry){
-                                     .prologue = lthread__entry_prologue,
-                                     .body = (void (*)(void *, void *))lt->fn,
-                                     .epilogue = lthread__entry_epilogue,
-                                     .ctx = lt,
-                                     .arg = lt->arg,
-                                 });
+    lt->sp = lthread__frame_init(
+        r->top, &(struct lthread__entry){
+                    .prologue = lthread__entry_prologue,
+                    .body = lt->io_fd == LTHREAD__ENTRY_ARG
+                                ? lthread__entry_arg
+                                : (void (*)(void *, void *))lt->fn,
+                    .epilogue = lthread__entry_epilogue,
+                    .ctx = lt,
+                    .arg = lt->arg,
+                });
     return 0;
 }
 

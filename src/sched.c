@@ -612,7 +612,7 @@ int lthread_run(void)
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
-            !s->starved.head &&
+            !s->starved.head && !s->nsync_waiting &&
             atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&
             !atomic_load(&s->inbox.armed)) {
             /* Everyone left waits for a cond or join nobody can end: no

@@ -186,6 +186,7 @@ static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
 {
     bool expired;
     uint64_t ms;
+    int err;
 
     if (!b->timeout_ms && !b->deadline_ns) {
         /* The first park of a call with no timeout of its own. */
@@ -196,7 +197,11 @@ static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
     ms = budget_left(b, &expired);
     if (expired)
         return TIMED_OUT;
-    return lthread__io_wait(self->sched, self, fd, dir, ms);
+    err = lthread__io_wait(self->sched, self, fd, dir, ms);
+    /* Timed out: one last attempt first, as poll(2) looks once more (the
+     * fd may have become ready while the scheduler was busy); the next
+     * park finds the budget spent. */
+    return err == TIMED_OUT ? 0 : err;
 }
 
 /*
@@ -682,6 +687,101 @@ LTHREAD_API ssize_t lthread_read(int fd, void *buf, size_t len,
     }
 }
 
+/* ---- exact reads (the later original library's calls) -------------------- */
+
+/* Reads len bytes with recv(2) (is_recv) or read(2) within one budget.
+ * Returns len, fewer at EOF, or an error (the bytes read are lost). */
+static ssize_t read_exact(struct lthread *self, int fd, char *buf, size_t len,
+                          int flags, bool is_recv, uint64_t timeout)
+{
+    struct budget b = BUDGET(timeout);
+    size_t got = 0;
+    ssize_t n;
+    int err;
+
+    while (got < len) {
+        n = is_recv ? recv(fd, buf + got, len - got, flags | MSG_DONTWAIT)
+                    : read(fd, buf + got, len - got);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            break;
+        err = io_again(self, fd, LTHREAD__POLL_IN, &b, -errno);
+        if (err)
+            return err;
+    }
+    return (ssize_t)got;
+}
+
+LTHREAD_API ssize_t lthread_recv_exact(int fd, void *buf, size_t len, int flags,
+                                       uint64_t timeout)
+{
+    struct lthread *self;
+    int err;
+
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
+    if (!self)
+        return lthread__fail(err);
+    return put_result(read_exact(self, fd, buf, len, flags, true, timeout));
+}
+
+LTHREAD_API ssize_t lthread_read_exact(int fd, void *buf, size_t len,
+                                       uint64_t timeout)
+{
+    struct lthread *self;
+    int err;
+
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
+    if (!self)
+        return lthread__fail(err);
+    return put_result(read_exact(self, fd, buf, len, 0, false, timeout));
+}
+
+LTHREAD_API ssize_t lthread_readline(int fd, char **buf, size_t max,
+                                     uint64_t timeout)
+{
+    struct lthread *self;
+    struct budget b = BUDGET(timeout);
+    size_t got = 0;
+    char *line;
+    ssize_t n;
+    int err;
+
+    if (!buf || !max)
+        return lthread__fail(-EINVAL);
+    *buf = NULL;
+    self = fd_call(fd, LTHREAD__FD_NONBLOCK, &err);
+    if (!self)
+        return lthread__fail(err);
+    line = malloc(max + 1); /* the caller frees it with free() */
+    if (!line)
+        return lthread__fail(-ENOMEM);
+    while (got < max) {
+        n = read(fd, line + got, 1);
+        if (n > 0) {
+            if (line[got++] == '\n')
+                break;
+            continue;
+        }
+        if (n == 0)
+            break;
+        err = io_again(self, fd, LTHREAD__POLL_IN, &b, -errno);
+        if (err) {
+            free(line);
+            return put_result(err);
+        }
+    }
+    if (!got) {
+        free(line);
+        return 0;
+    }
+    line[got] = '\0';
+    *buf = line;
+    return (ssize_t)got;
+}
+
 /* ---- sending ------------------------------------------------------------- */
 
 /* One attempt to write m's iovecs (or, for a socket, all of m) to fd of
@@ -913,9 +1013,8 @@ LTHREAD_API int lthread_poll(struct pollfd *fds, nfds_t nfds, int timeout)
         if (expired)
             return 0;
         err = lthread__io_wait_many(self->sched, self, fds, nfds, ms);
-        if (err == TIMED_OUT)
-            return 0; /* poll(2) zeroed every revents already */
-        if (err)
+        /* Timed out: poll(2) once more, then the budget is spent. */
+        if (err && err != TIMED_OUT)
             return lthread__fail(err);
     }
 }

@@ -2301,8 +2301,9 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("fuzz_lifecycle: seeds %llu..%llu, LTHREAD_REGIONS %s, %.1f s\n",
-           first, first + nseeds - 1,
+    printf("fuzz_lifecycle: seeds %llu..%llu%s, LTHREAD_REGIONS %s, %.1f s\n",
+           first, next - 1,
+           next < first + nseeds ? " (stopped at the first failure)" : "",
            one_region ? (only ? only : "unset") : "1, 2, unset in turn",
            (now_ms() - t0) / 1e3);
     if (nskipped)

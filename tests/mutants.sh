@@ -265,7 +265,8 @@ for i in "${selected[@]}"; do
     fi
     cp "$work/mutated" "$tree/$file"
     if ! build "$log"; then
-        echo "BROKEN: the mutated copy does not build (log: $log)"
+        echo "BROKEN: the mutated copy does not build:"
+        grep -m3 'error' "$log" | sed 's/^/        /'
         report+=("BROKEN    $name: does not build")
         broken=$((broken + 1))
         cp "$here/$file" "$tree/$file"

@@ -1,12 +1,15 @@
 /*
- * Two edges of the socket calls: lthread_sendfile() checks its header and
- * trailer counts before it sends anything, and lthread_connect() to a Unix
+ * Edges of the socket calls: lthread_sendfile() checks its header and
+ * trailer counts before it sends anything; lthread_connect() to a Unix
  * socket whose listener's queue is full fails with ENOMEM (rather than
- * retrying at once, forever) when it cannot arm the timer of its pause.
+ * retrying at once, forever) when it cannot arm the timer of its pause; a
+ * timed wait looks at its fd once more before it reports a timeout.
  */
 #include <lthread.h>
 
 #include <limits.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -78,9 +81,61 @@ static void full_backlog(lthread_t *lt, void *arg)
     unlink(a.sun_path);
 }
 
+/* A timed wait whose fd became ready while the scheduler was busy past
+ * the deadline still sees it, as poll(2) would: one last look. */
+static int late_fds[2];
+
+static void late_reader(lthread_t *lt, void *arg)
+{
+    struct pollfd pf = {.events = POLLIN};
+    char c;
+
+    (void)lt;
+    pf.fd = late_fds[0];
+    switch ((int)(intptr_t)arg) {
+    case 0:
+        CHECK_EQ(lthread_read(late_fds[0], &c, 1, 5), 1);
+        break;
+    case 1:
+        CHECK_EQ(lthread_wait_read(late_fds[0], 5), 0);
+        break;
+    default:
+        CHECK_EQ(lthread_poll(&pf, 1, 5), 1);
+        break;
+    }
+}
+
+static void busy_writer(lthread_t *lt, void *arg)
+{
+    double t0;
+
+    (void)lt;
+    (void)arg;
+    lthread_sleep(1);
+    CHECK_EQ(write(late_fds[1], "x", 1), 1);
+    t0 = check_now_ms();
+    while (check_now_ms() - t0 < 30) /* the scheduler is busy past 5 ms */
+        ;
+}
+
+static void last_look(int how)
+{
+    lthread_t *lt;
+
+    CHECK_EQ(lthread_pipe(late_fds), 0);
+    CHECK_EQ(lthread_create(&lt, late_reader, (void *)(intptr_t)how), 0);
+    CHECK_EQ(lthread_create(&lt, busy_writer, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    lthread_close(late_fds[0]);
+    lthread_close(late_fds[1]);
+}
+
 int main(void)
 {
     lthread_t *lt;
+
+    for (int how = 0; how < 3; how++)
+        last_look(how);
 
     CHECK_EQ(lthread_create(&lt, bad_trailers, NULL), 0);
     CHECK_EQ(lthread_run(), 0);

@@ -111,8 +111,18 @@ static void round_of_waits(unsigned seed)
     }
     qsort(ended, (size_t)n, sizeof(ended[0]), by_seq);
     for (int i = 1; i < n; i++) {
-        if (ended[i - 1]->deadline <= ended[i]->deadline + eps)
+        double by = ended[i - 1]->deadline - ended[i]->deadline;
+
+        if (by <= eps)
             continue;
+        /* The test reads the clock just before each call, the library
+         * just after: a stall in between shifts its deadline by up to the
+         * stall. A small inversion may be that (a timing check, run
+         * again); a large one is a heap out of order. */
+        if (by < 10.0 * (double)check_slow()) {
+            CHECK_TIME(by <= eps);
+            continue;
+        }
         if (inversions++ < 5)
             fprintf(stderr,
                     "    round %u: a wait due at +%.2f ms ended before one "

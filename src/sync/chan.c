@@ -1,0 +1,304 @@
+/*
+ * Channels: a ring of `cap` values of `esize` bytes, and queues of waiting
+ * senders and receivers, under a spinlock. Values move by copy: a waiting
+ * sender's value waits in its group (heap), a waiting receiver's value is
+ * put there by the sender and copied out by the receiver once it runs
+ * again (its own stack may be saved away until then: sync.h).
+ *
+ * Invariants (under the lock): receivers wait only while the ring is
+ * empty; senders wait only while it is full (with cap 0: always). A closed
+ * channel has no waiting sender.
+ */
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "sync/sync.h"
+
+#define MAX_ELEM_SIZE 65536
+
+struct lthread_chan {
+    struct lthread__spin lock;
+    bool closed;
+    size_t esize;
+    size_t cap;
+    size_t count; /* values in the ring */
+    size_t head;  /* the oldest one */
+    struct lthread__waitq senders;
+    struct lthread__waitq receivers;
+    char ring[]; /* cap * esize */
+};
+
+LTHREAD_API int lthread_chan_create(lthread_chan_t **ch, size_t elem_size,
+                                    size_t capacity)
+{
+    struct lthread_chan *c;
+
+    if (!ch || elem_size == 0 || elem_size > MAX_ELEM_SIZE ||
+        capacity > (SIZE_MAX - sizeof(*c)) / elem_size)
+        return lthread__fail(-EINVAL);
+    c = lthread__calloc(sizeof(*c) + capacity * elem_size);
+    if (!c)
+        return lthread__fail(-ENOMEM);
+    c->esize = elem_size;
+    c->cap = capacity;
+    *ch = c;
+    return 0;
+}
+
+LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch)
+{
+    bool busy;
+
+    if (!ch)
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&ch->lock);
+    busy = ch->senders.head || ch->receivers.head;
+    lthread__spin_unlock(&ch->lock);
+    if (busy)
+        return lthread__fail(-EBUSY);
+    lthread__free(ch);
+    return 0;
+}
+
+static void ring_put(struct lthread_chan *c, const void *v)
+{
+    size_t tail = (c->head + c->count) % c->cap;
+
+    memcpy(c->ring + tail * c->esize, v, c->esize);
+    c->count++;
+}
+
+static void ring_take(struct lthread_chan *c, void *v)
+{
+    memcpy(v, c->ring + c->head * c->esize, c->esize);
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+}
+
+/*
+ * Sends v now if it can: to a waiting receiver, or into the ring. The lock
+ * is held; returns 1 (done: the lock released, the receiver woken), 0
+ * (cannot: still locked) or -EPIPE (closed: still locked).
+ */
+static int try_send(struct lthread_chan *c, const void *v)
+{
+    struct lthread__waiter *w;
+
+    if (c->closed)
+        return -EPIPE;
+    if ((w = lthread__waitq_claim(&c->receivers))) {
+        memcpy(w->buf, v, c->esize);
+        lthread__spin_unlock(&c->lock);
+        lthread__wgroup_deliver(w->g, 0);
+        return 1;
+    }
+    if (c->count < c->cap) {
+        ring_put(c, v);
+        lthread__spin_unlock(&c->lock);
+        return 1;
+    }
+    return 0;
+}
+
+/* Receives into v now if it can: from the ring (refilled from a waiting
+ * sender) or from a waiting sender. As try_send; -EPIPE when closed and
+ * empty. */
+static int try_recv(struct lthread_chan *c, void *v)
+{
+    struct lthread__waiter *w;
+
+    if (c->count) {
+        ring_take(c, v);
+        w = lthread__waitq_claim(&c->senders);
+        if (w)
+            ring_put(c, w->buf);
+    } else if ((w = lthread__waitq_claim(&c->senders))) {
+        memcpy(v, w->buf, c->esize);
+    } else {
+        return c->closed ? -EPIPE : 0;
+    }
+    lthread__spin_unlock(&c->lock);
+    if (w)
+        lthread__wgroup_deliver(w->g, 0);
+    return 1;
+}
+
+/* The queue a waiter of this op waits in. */
+static struct lthread__waitq *queue_of(struct lthread_chan *c, int op)
+{
+    return op == LTHREAD_CHAN_SEND ? &c->senders : &c->receivers;
+}
+
+LTHREAD_API int lthread_chan_send(lthread_chan_t *ch, const void *elem,
+                                  uint64_t timeout)
+{
+    struct lthread_chan_op op = {ch, LTHREAD_CHAN_SEND, (void *)elem, 0};
+    int r = lthread_chan_select(&op, 1, timeout);
+
+    if (r == 0 && op.err)
+        return lthread__fail(-op.err);
+    return r < 0 ? r : 0;
+}
+
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *ch, void *elem,
+                                  uint64_t timeout)
+{
+    struct lthread_chan_op op = {ch, LTHREAD_CHAN_RECV, elem, 0};
+    int r = lthread_chan_select(&op, 1, timeout);
+
+    if (r == 0 && op.err)
+        return lthread__fail(-op.err);
+    return r < 0 ? r : 0;
+}
+
+LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)
+{
+    struct lthread__waiter *w, *woken = NULL;
+
+    if (!ch)
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&ch->lock);
+    if (ch->closed) {
+        lthread__spin_unlock(&ch->lock);
+        return lthread__fail(-EPIPE);
+    }
+    ch->closed = true;
+    /* Every waiter fails with EPIPE: senders cannot send any more, and
+     * receivers wait only while the ring is empty. Chained through
+     * `next`, which claiming has cleared. */
+    while ((w = lthread__waitq_claim(&ch->senders)) ||
+           (w = lthread__waitq_claim(&ch->receivers))) {
+        w->next = woken;
+        woken = w;
+    }
+    lthread__spin_unlock(&ch->lock);
+    while ((w = woken)) {
+        woken = w->next;
+        lthread__wgroup_deliver(w->g, -EPIPE);
+    }
+    return 0;
+}
+
+/* ---- select ---------------------------------------------------------------
+ */
+
+static int cmp_chan(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (lthread_chan_t *const *)a;
+    uintptr_t y = (uintptr_t) * (lthread_chan_t *const *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Locks (unlocks) the distinct channels of the sorted set. */
+static void lock_all(lthread_chan_t **set, size_t n, bool lock)
+{
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || set[i] != set[i - 1]) {
+            if (lock)
+                lthread__spin_lock(&set[i]->lock);
+            else
+                lthread__spin_unlock(&set[i]->lock);
+        }
+}
+
+/* Tries op i with every channel locked; on success (or EPIPE) unlocks them
+ * all (try_* releases op i's channel itself) and returns 1. */
+static int try_op(struct lthread_chan_op *o, lthread_chan_t **set, size_t n)
+{
+    int r;
+
+    if (o->op == LTHREAD_CHAN_SEND)
+        r = try_send(o->ch, o->elem);
+    else
+        r = try_recv(o->ch, o->elem);
+    if (!r)
+        return 0;
+    o->err = r < 0 ? -r : 0;
+    /* try_* unlocked o->ch when it did the op, not on -EPIPE. */
+    for (size_t i = 0; i < n; i++)
+        if ((i == 0 || set[i] != set[i - 1]) && (set[i] != o->ch || r < 0))
+            lthread__spin_unlock(&set[i]->lock);
+    return 1;
+}
+
+LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
+                                    uint64_t timeout)
+{
+    lthread_chan_t *one[1], **set = one;
+    struct lthread__wgroup *g;
+    size_t vsize = 0;
+    int err;
+
+    if (!ops || n == 0 || n > 1024)
+        return lthread__fail(-EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        if (!ops[i].ch || !ops[i].elem ||
+            (ops[i].op != LTHREAD_CHAN_SEND && ops[i].op != LTHREAD_CHAN_RECV))
+            return lthread__fail(-EINVAL);
+        if (ops[i].ch->esize > vsize)
+            vsize = ops[i].ch->esize;
+    }
+    if (n > 1) {
+        set = lthread__malloc(n * sizeof(*set));
+        if (!set)
+            return lthread__fail(-ENOMEM);
+        for (size_t i = 0; i < n; i++)
+            set[i] = ops[i].ch;
+        qsort(set, n, sizeof(*set), cmp_chan);
+    } else {
+        set[0] = ops[0].ch;
+    }
+    /* Locked in address order: a select never deadlocks another. */
+    lock_all(set, n, true);
+    for (size_t i = 0; i < n; i++)
+        if (try_op(&ops[i], set, n)) {
+            err = (int)i;
+            goto out;
+        }
+    lock_all(set, n, false);
+    g = lthread__wgroup_new(n, vsize);
+    if (!g) {
+        err = lthread__fail(-ENOMEM);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].op == LTHREAD_CHAN_SEND)
+            memcpy(g->w[i].buf, ops[i].elem, ops[i].ch->esize);
+    /* Again, now that the group exists: nothing may have changed in
+     * between without us seeing it. */
+    lock_all(set, n, true);
+    for (size_t i = 0; i < n; i++)
+        if (try_op(&ops[i], set, n)) {
+            lthread__wgroup_free(g);
+            err = (int)i;
+            goto out;
+        }
+    for (size_t i = 0; i < n; i++)
+        lthread__waitq_push(queue_of(ops[i].ch, ops[i].op), &g->w[i],
+                            &ops[i].ch->lock);
+    lock_all(set, n, false);
+    err = lthread__wgroup_wait(g, timeout);
+    if (err) {
+        err = lthread__fail(err); /* g is gone */
+        goto out;
+    }
+    err = g->chosen;
+    ops[err].err = -g->result;
+    if (ops[err].op == LTHREAD_CHAN_RECV && !g->result)
+        memcpy(ops[err].elem, g->w[err].buf, ops[err].ch->esize);
+    /* The other waiters of a select may still be linked. */
+    for (size_t i = 0; i < n; i++) {
+        struct lthread__waiter *w = &g->w[i];
+
+        lthread__spin_lock(w->lock);
+        if (w->q)
+            lthread__waitq_unlink(w);
+        lthread__spin_unlock(w->lock);
+    }
+    lthread__wgroup_free(g);
+out:
+    if (set != one)
+        lthread__free(set);
+    return err;
+}

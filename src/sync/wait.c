@@ -1,0 +1,296 @@
+/*
+ * Waiting on mutexes and channels (see sync.h): the spinlock, the waiter
+ * queues, and parking or blocking until a waker serves the group.
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "os/cond.h"
+#include "sync/sync.h"
+
+/* ---- spinlock ------------------------------------------------------------ */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void lthread__spin_wait(struct lthread__spin *l)
+{
+    unsigned spins = 0;
+
+    do {
+        while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
+            /* The holder may have been preempted: let it run. */
+            if (++spins % 64 == 0)
+                sched_yield();
+            else
+                cpu_relax();
+        }
+    } while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire));
+}
+
+/* ---- queues ----------------------------------------------------------------
+ */
+
+void lthread__waitq_push(struct lthread__waitq *q, struct lthread__waiter *w,
+                         struct lthread__spin *lock)
+{
+    w->q = q;
+    w->lock = lock;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+void lthread__waitq_unlink(struct lthread__waiter *w)
+{
+    struct lthread__waitq *q = w->q;
+
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->q = NULL;
+}
+
+struct lthread__waiter *lthread__waitq_claim(struct lthread__waitq *q)
+{
+    struct lthread__waiter *w;
+
+    while ((w = q->head)) {
+        int expect = LTHREAD__W_WAITING;
+
+        lthread__waitq_unlink(w);
+        if (atomic_compare_exchange_strong(&w->g->state, &expect,
+                                           LTHREAD__W_DONE)) {
+            w->g->chosen = w->index;
+            return w;
+        }
+        /* Cancelled, or served through another of its waiters: its
+         * owner no longer expects this one to be linked. */
+    }
+    return NULL;
+}
+
+/* ---- groups ---------------------------------------------------------------
+ */
+
+static struct lthread__tw *tw_self(void);
+
+struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
+{
+    size_t head =
+        sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
+    struct lthread__wgroup *g;
+    char *vals;
+
+    head = (head + 15) & ~(size_t)15;
+    g = lthread__malloc(head + n * vsize);
+    if (!g)
+        return NULL;
+    memset(g, 0, head);
+    atomic_init(&g->state, LTHREAD__W_WAITING);
+    g->n = n;
+    /* Its waiter, known before any waker can see it. */
+    g->lt = lthread__sched_self(&g->sched);
+    if (!g->lt)
+        g->tw = tw_self();
+    vals = (char *)g + head;
+    for (size_t i = 0; i < n; i++) {
+        g->w[i].g = g;
+        g->w[i].index = (int)i;
+        g->w[i].buf = vsize ? vals + i * vsize : NULL;
+    }
+    return g;
+}
+
+void lthread__wgroup_free(struct lthread__wgroup *g)
+{
+    lthread__free(g);
+}
+
+/* Unlinks every waiter of g still in a queue (its objects' locks free). */
+static void wgroup_unlink_all(struct lthread__wgroup *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        struct lthread__waiter *w = &g->w[i];
+
+        if (!w->lock)
+            continue; /* never linked */
+        lthread__spin_lock(w->lock);
+        if (w->q)
+            lthread__waitq_unlink(w);
+        lthread__spin_unlock(w->lock);
+    }
+}
+
+/* Gives up g if nobody has served it yet; false when a waker has. */
+static bool wgroup_cancel(struct lthread__wgroup *g)
+{
+    int expect = LTHREAD__W_WAITING;
+
+    if (!atomic_compare_exchange_strong(&g->state, &expect,
+                                        LTHREAD__W_CANCELLED))
+        return false;
+    wgroup_unlink_all(g);
+    return true;
+}
+
+/* ---- blocked pthreads ------------------------------------------------------
+ */
+
+struct lthread__tw {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    bool ready; /* initialised */
+    bool woken;
+};
+
+static __thread struct lthread__tw tls_tw;
+
+static struct lthread__tw *tw_self(void)
+{
+    struct lthread__tw *tw = &tls_tw;
+
+    if (!tw->ready) {
+        pthread_mutex_init(&tw->m, NULL);
+        lthread__os_cond_init(&tw->c);
+        tw->ready = true;
+    }
+    return tw;
+}
+
+static int tw_wait(struct lthread__wgroup *g, uint64_t timeout)
+{
+    struct lthread__tw *tw = g->tw;
+    struct timespec until;
+    int rc = 0;
+
+    if (timeout) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(timeout / 1000);
+        until.tv_nsec += (long)(timeout % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&tw->m);
+    while (!tw->woken) {
+        if (!timeout) {
+            pthread_cond_wait(&tw->c, &tw->m);
+            continue;
+        }
+        rc = lthread__os_cond_wait_until(&tw->c, &tw->m, &until);
+        if (rc == ETIMEDOUT && !tw->woken) {
+            pthread_mutex_unlock(&tw->m);
+            if (wgroup_cancel(g)) {
+                lthread__wgroup_free(g);
+                return LTHREAD__TIMEDOUT;
+            }
+            /* Served as we gave up: its wake is on the way. */
+            timeout = 0;
+            pthread_mutex_lock(&tw->m);
+        }
+    }
+    tw->woken = false;
+    pthread_mutex_unlock(&tw->m);
+    return 0;
+}
+
+/* ---- lthreads --------------------------------------------------------------
+ */
+
+static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__wgroup *g = lt->wait_obj;
+
+    (void)s;
+    if (!wgroup_cancel(g))
+        return false;
+    s->nsync_waiting--;
+    lthread__wgroup_free(g);
+    return true;
+}
+
+const struct lthread__wait_ops lthread__wait_ops_sync = {"sync", sync_cancel};
+
+/* On the waiter's scheduler: its group was served. */
+static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
+{
+    struct lthread *lt = g->lt;
+
+    LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g,
+                   "an lthread waits on its group until it is served");
+    s->nsync_waiting--;
+    if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY)) {
+        /* Destroyed while this wake was on its way. */
+        lt->wait = LTHREAD__WAIT_NONE;
+        if (g->undo)
+            g->undo(g);
+        lthread__wgroup_free(g);
+        lthread__destroy_back(s, lt);
+        return;
+    }
+    lthread__unpark(s, lt, 0);
+}
+
+static void wgroup_deliver_msg(struct lthread__sched *s, struct lthread__msg *m)
+{
+    wgroup_wake(s, (struct lthread__wgroup *)m);
+}
+
+void lthread__wgroup_deliver(struct lthread__wgroup *g, int result)
+{
+    g->result = result;
+    if (!g->lt) {
+        struct lthread__tw *tw = g->tw;
+
+        pthread_mutex_lock(&tw->m);
+        tw->woken = true;
+        pthread_cond_signal(&tw->c);
+        pthread_mutex_unlock(&tw->m);
+        return;
+    }
+    if (g->sched == lthread__tls_sched) {
+        /* On the waiter's own scheduler pthread (not a compute one). */
+        wgroup_wake(g->sched, g);
+        return;
+    }
+    /* The waiter counts as live and cannot give up any more: its
+     * scheduler stays until this post is handled. */
+    g->msg.handle = wgroup_deliver_msg;
+    atomic_fetch_add(&g->sched->inbox.nposting, 1);
+    lthread__inbox_post(g->sched, &g->msg);
+}
+
+int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
+{
+    if (!g->lt) /* a plain pthread, or an lthread in a compute section */
+        return tw_wait(g, timeout);
+    g->sched->nsync_waiting++;
+    return lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
+}
+
+void *lthread__sync_self(void)
+{
+    struct lthread *self = lthread__self();
+
+    return self ? (void *)self : (void *)&tls_tw;
+}
