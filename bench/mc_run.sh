@@ -17,7 +17,9 @@
 # the summary (bench/mc_summarize.awk) gives medians, ratios of the medians
 # and, for xsched, the median of the ratios paired within a repetition.
 # Peers that were not built (package missing: see `make -C bench`) are
-# skipped with a message.
+# skipped with a message. Other sessions share the machine: before each run
+# the script waits (at most QUIET_WAIT s, default 30) until all CPUs were
+# under 15% busy for a second, and logs how busy they were.
 #
 # Usage: bench/mc_run.sh [-n REPS] [-g GROUPS] [-d MS] [-r ROUNDS] [-c CPU]
 #                        [-x CPUS] [-o FILE]
@@ -38,7 +40,7 @@ while getopts "n:g:d:r:c:x:o:" o; do
     n) REPS=$OPTARG ;; g) GROUPS_=$OPTARG ;; d) DUR=$OPTARG ;;
     r) ROUNDS=$OPTARG ;; c) CPU=$OPTARG ;; x) XCPUS=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,31p' "$0"; exit 2 ;;
+    *) sed -n '2,33p' "$0"; exit 2 ;;
     esac
 done
 mkdir -p results
@@ -74,6 +76,23 @@ fi
 } >"$OUT"
 cat "$OUT"
 
+busy_ticks() { # busy and total ticks of all CPUs
+    awk '$1 == "cpu" { for (i = 2; i <= NF; i++) t += $i
+        print $2 + $3 + $4 + $7 + $8 + $9, t }' /proc/stat
+}
+QUIET_WAIT=${QUIET_WAIT:-30}
+wait_quiet() {
+    local end=$((SECONDS + QUIET_WAIT)) b0 t0 b1 t1 pct
+    while :; do
+        read -r b0 t0 < <(busy_ticks)
+        sleep 1
+        read -r b1 t1 < <(busy_ticks)
+        pct=$(( (b1 - b0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1) ))
+        [ "$pct" -lt 15 ] || [ "$SECONDS" -ge "$end" ] && break
+    done
+    echo "# busy before $1: ${pct}% of all CPUs" >>"$OUT"
+}
+
 RAW=$(mktemp)
 trap 'rm -f "$RAW" "$RAW.out" "$RAW.err"' EXIT
 for g in ${GROUPS_//,/ }; do
@@ -90,6 +109,7 @@ for g in ${GROUPS_//,/ }; do
                 [ "$r" = 1 ] && echo "mc_run.sh: $bin not built: skipped" | tee -a "$OUT" >&2
                 continue
             fi
+            wait_quiet "$g $label $r"
             echo "[$g $r/$REPS] $label: $cmd" >&2
             # shellcheck disable=SC2086
             if ! taskset -c "$pin" $cmd >"$RAW.out" 2>"$RAW.err"; then
