@@ -19,7 +19,8 @@
  * variable checks that the mutex alternates. <regions> as in
  * switch_lthread.c: "sep" (default) or "shared" (LTHREAD_REGIONS=1), read
  * from the frame addresses.
- * Usage: [LTHREAD_REGIONS=1] handoff_lthread [rounds]
+ * Usage: [LTHREAD_REGIONS=1] handoff_lthread [rounds [mechanism]]
+ *   mechanism: cond, chan0, chan1 or mutex: only that one (to profile it)
  */
 #include <errno.h>
 #include <lthread.h>
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
             lthread_version(), env ? env : "(unset)", rounds);
     for (m = 0; m < NMODES; m++)
         for (p = 0; p < NPADS; p++) {
+            if (argc > 2 && strcmp(argv[2], modes[m]) != 0)
+                continue;
             lthread_t *t0, *t1;
             char variant[64];
             uintptr_t d;

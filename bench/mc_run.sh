@@ -7,7 +7,9 @@
 #            xsched_lthread (schedulers), xsched_pthread (mutex + condvar
 #            queue), xsched_go (Go channels, GOMAXPROCS = the CPUs given),
 #            xsched_fiber (Boost.Fiber buffered_channel, two threads). All
-#            pinned with taskset to the CPUs of -x (default 0,1).
+#            pinned with taskset to the CPUs of -x (default 0,1). For
+#            comparison, each also runs the shapes with everything on one
+#            thread (variants .1thread; Go: a second run, GOMAXPROCS=1).
 #   handoff  two lthreads of one scheduler hand control back and forth with
 #            a cond (the reference), a channel of capacity 0 and 1, a mutex
 #            (handoff_lthread), on separate regions and with
@@ -60,6 +62,7 @@ jobs_xsched=() jobs_handoff=()
 [ "$LT" = 1 ] && jobs_xsched+=("lthread|./build/xsched_lthread $DUR")
 jobs_xsched+=("pthread|./build/xsched_pthread $DUR")
 jobs_xsched+=("go|env GOMAXPROCS=$NX ./build/xsched_go $DUR")
+jobs_xsched+=("go-1thread|env GOMAXPROCS=1 ./build/xsched_go $DUR")
 jobs_xsched+=("fiber|./build/xsched_fiber $DUR")
 if [ "$LT" = 1 ]; then
     jobs_handoff+=("sep|./build/handoff_lthread $ROUNDS")

@@ -55,18 +55,20 @@ END {
     }
 
     # rows: lthread shape, peers' shape, label
-    split("1x1 4x4 4x4.8sched", ls, " ")
-    split("1x1 4x4 4x4", ps, " ")
-    split("1x1|4x4|4x4, lthread on 8 schedulers", lab, "|")
+    # (.1thread: everything on one thread, not between threads; Go with
+    # GOMAXPROCS=1; pthread has no such variant)
+    nrows = split("1x1 4x4 4x4.8sched 1x1.1thread 4x4.1thread", ls, " ")
+    split("1x1 4x4 4x4 1x1.1thread 4x4.1thread", ps, " ")
+    split("1x1|4x4|4x4, lthread on 8 schedulers|1x1, all on one thread|4x4, all on one thread", lab, "|")
 
     print ""
     print "### xsched ping-pong: ns per round trip and pair (median; lower is better)"
     print ""
     print "| shape | lthread | pthread | Go | Boost.Fiber | lthread/Go | paired | lthread/pthread | lthread/Fiber |"
     print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for (i = 1; i <= 3; i++) {
+    for (i = 1; i <= nrows; i++) {
         l = "xrtt lthread." ls[i]; p = "xrtt pthread." ps[i]; g = "xrtt go." ps[i]; b = "xrtt fiber." ps[i]
-        if (!has(l) && i == 3) continue
+        if (!has(l) && i > 2) continue
         printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", lab[i], cell(l), cell(p), cell(g), cell(b),
             ratio(l, g), paired(l, g), ratio(l, p), ratio(l, b)
     }
@@ -76,9 +78,9 @@ END {
     print ""
     print "| shape | lthread | pthread | Go | Boost.Fiber | lthread/Go | paired | lthread/pthread | lthread/Fiber |"
     print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for (i = 1; i <= 3; i++) {
+    for (i = 1; i <= nrows; i++) {
         l = "xtput lthread." ls[i]; p = "xtput pthread." ps[i]; g = "xtput go." ps[i]; b = "xtput fiber." ps[i]
-        if (!has(l) && i == 3) continue
+        if (!has(l) && i > 2) continue
         printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", lab[i], cell(l), cell(p), cell(g), cell(b),
             ratio(l, g), paired(l, g), ratio(l, p), ratio(l, b)
     }
@@ -89,9 +91,9 @@ END {
     print "| test | lthread | pthread | Go | Boost.Fiber |"
     print "|---|---:|---:|---:|---:|"
     split("pingpong stream", kinds, " ")
-    for (t = 1; t <= 2; t++) for (i = 1; i <= 3; i++) {
+    for (t = 1; t <= 2; t++) for (i = 1; i <= nrows; i++) {
         l = "xcsw lthread." kinds[t] "." ls[i]
-        if (!has(l) && i == 3) continue
+        if (!has(l) && i > 2) continue
         printf "| %s %s | %s | %s | %s | %s |\n", kinds[t], lab[i], cell(l),
             cell("xcsw pthread." kinds[t] "." ps[i]), cell("xcsw go." kinds[t] "." ps[i]),
             cell("xcsw fiber." kinds[t] "." ps[i])
@@ -100,8 +102,8 @@ END {
     print ""
     print "### handoff, one scheduler: ns per one-way hand-off (median)"
     print ""
-    print "| mechanism | live stack | sep | shared | sep / cond sep | shared / cond shared |"
-    print "|---|---:|---:|---:|---:|---:|"
+    print "| mechanism | live stack | sep | shared | sep / cond sep | paired | shared / cond shared | paired |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|"
     split("cond chan0 chan1 mutex", mech, " ")
     split("0 200 1024 4096", pads, " ")
     for (m = 1; m <= 4; m++) for (p = 1; p <= 4; p++) {
@@ -110,6 +112,7 @@ END {
         cs = "handoff lthread.cond.pad" pads[p] ".sep"
         ch = "handoff lthread.cond.pad" pads[p] ".shared"
         if (!has(s) && !has(h)) continue
-        printf "| %s | %d B | %s | %s | %s | %s |\n", mech[m], pads[p], cell(s), cell(h), ratio(s, cs), ratio(h, ch)
+        printf "| %s | %d B | %s | %s | %s | %s | %s | %s |\n", mech[m], pads[p], cell(s), cell(h),
+            ratio(s, cs), paired(s, cs), ratio(h, ch), paired(h, ch)
     }
 }

@@ -9,6 +9,8 @@
  *
  *   fiber.1x1   1 producer fiber on A, 1 consumer fiber on B
  *   fiber.4x4   4 producer fibers on A, 4 consumer fibers on B
+ *   fiber.1x1.1thread, fiber.4x4.1thread  for comparison, not between
+ *               threads: all the fibers on A (as lthread's .1thread)
  *
  * buffered_channel's capacity must be a power of 2 and it holds one value
  * less: pingpong uses capacity 2 (holds 1, as the others' capacity 1),
@@ -81,7 +83,7 @@ static void st_consumer(int i, chan &ch)
     }
 }
 
-static void run(const char *shape, bool pp, int p, int c, long dur)
+static void run(const char *shape, bool pp, int p, int c, bool one, long dur)
 {
     std::vector<std::unique_ptr<chan>> ping, pong;
     std::unique_ptr<chan> stream;
@@ -95,22 +97,31 @@ static void run(const char *shape, bool pp, int p, int c, long dur)
     else
         stream.reset(new chan(XS_STREAM_CAP));
 
-    std::thread a([&] {
-        std::vector<fibers::fiber> fs;
+    auto producers = [&](std::vector<fibers::fiber> &fs) {
         for (int i = 0; i < p; i++)
             fs.emplace_back(
                 pp ? fibers::fiber(
                          [&, i] { pp_producer(i, *ping[i], *pong[i]); })
                    : fibers::fiber([&, i] { st_producer(i, *stream); }));
+    };
+    auto consumers = [&](std::vector<fibers::fiber> &fs) {
+        for (int i = 0; i < c; i++)
+            fs.emplace_back(
+                pp ? fibers::fiber([&, i] { pp_consumer(*ping[i], *pong[i]); })
+                   : fibers::fiber([&, i] { st_consumer(i, *stream); }));
+    };
+    std::thread a([&] {
+        std::vector<fibers::fiber> fs;
+        producers(fs);
+        if (one)
+            consumers(fs);
         for (auto &f : fs)
             f.join();
     });
     std::thread b([&] {
         std::vector<fibers::fiber> fs;
-        for (int i = 0; i < c; i++)
-            fs.emplace_back(
-                pp ? fibers::fiber([&, i] { pp_consumer(*ping[i], *pong[i]); })
-                   : fibers::fiber([&, i] { st_consumer(i, *stream); }));
+        if (!one)
+            consumers(fs);
         for (auto &f : fs)
             f.join();
     });
@@ -126,9 +137,13 @@ int main(int argc, char **argv)
 
     fprintf(stderr, "xsched_fiber: Boost %d.%d, %ld ms per variant\n",
             BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000, dur);
-    run("1x1", true, 1, 1, dur);
-    run("4x4", true, 4, 4, dur);
-    run("1x1", false, 1, 1, dur);
-    run("4x4", false, 4, 4, dur);
+    run("1x1", true, 1, 1, false, dur);
+    run("4x4", true, 4, 4, false, dur);
+    run("1x1.1thread", true, 1, 1, true, dur);
+    run("4x4.1thread", true, 4, 4, true, dur);
+    run("1x1", false, 1, 1, false, dur);
+    run("4x4", false, 4, 4, false, dur);
+    run("1x1.1thread", false, 1, 1, true, dur);
+    run("4x4.1thread", false, 4, 4, true, dur);
     return xs_total_errors ? 1 : 0;
 }

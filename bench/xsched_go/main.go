@@ -6,6 +6,10 @@
 //	go.1x1  1 producer goroutine, 1 consumer goroutine
 //	go.4x4  4 producers, 4 consumers
 //
+// With GOMAXPROCS=1 the variants are named go.1x1.1thread and
+// go.4x4.1thread: everything on one thread, as lthread's and Boost.Fiber's
+// .1thread variants.
+//
 // pingpong: chan uint64 of capacity 1 each way, per pair; stream: one chan
 // of capacity 1024 shared by all. Each worker publishes its count every 16
 // events with an atomic store to its own cache line; the main goroutine
@@ -146,6 +150,9 @@ func run(shape string, pingpong bool, p, c int, dur time.Duration) {
 	atomic.StoreInt32(&stop, 1)
 	wg.Wait()
 
+	if runtime.GOMAXPROCS(0) == 1 {
+		shape += ".1thread"
+	}
 	variant := "go." + shape
 	kind := "stream"
 	if pingpong {
