@@ -74,7 +74,12 @@ for g in ${GROUPS_//,/ }; do
     declare -n jobs="jobs_$g"
     for ((r = 1; r <= REPS; r++)); do
         for j in "${jobs[@]}"; do
-            label=${j%%|*} cmd=${j#*|}
+            label=${j%%|*} cmd=${j#*|} bin=""
+            for w in $cmd; do case $w in ./build/*) bin=$w; break ;; esac; done
+            if [ ! -x "$bin" ]; then # a peer whose package is missing
+                [ "$r" = 1 ] && echo "run.sh: $bin not built: skipped" >&2
+                continue
+            fi
             echo "[$g $r/$REPS] $label: $cmd" >&2
             # shellcheck disable=SC2086
             if ! taskset -c "$CPU" $cmd >"$RAW.out" 2>"$RAW.err"; then

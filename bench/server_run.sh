@@ -72,8 +72,10 @@ for s in ${SERVERS//,/ }; do
         else
             echo "server_run.sh: server_lthread does not build: skipped" >&2
         fi
-    else
+    elif [ -x "build/server_$s" ]; then
         list+=("$s")
+    else # a peer whose package is missing (make -C bench names it)
+        echo "server_run.sh: server_$s not built: skipped" >&2
     fi
 done
 

@@ -1,0 +1,3 @@
+module xsched_go
+
+go 1.19
