@@ -328,7 +328,7 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    $(STATIC_LIB) -pthread $(LDLIBS)
 
--include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(FUZZ_BIN:=.d) $(EXAMPLE_BINS:=.d)
 
 man: $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES)
 
