@@ -17,6 +17,10 @@
  *       the first failure, -w sets the per-seed watchdog (default 20 s
  *       times LTHREAD_TEST_SLOW), -K skips the seeds listed
  *       (tests/mutants.sh skips those that fail without a mutant).
+ *   -m  in either form: the multi-scheduler mode (fuzz_multi.h), 2 or 3
+ *       schedulers and a plain pthread acting on each other's lthreads,
+ *       conds, mutexes and channels; -D adds the actions that hit the
+ *       defects it found (tests/README.md).
  *
  * One lthread, the controller, draws actions from the seed; the others are
  * puppets that run one command at a time, handed over through a condition
