@@ -90,6 +90,9 @@ bool lthread__inbox_drain(struct lthread__sched *s)
 
     if (!atomic_load_explicit(&s->inbox.armed, memory_order_acquire))
         return false;
+    /* A block freed while this batch is handled may be named by a later
+     * message of it: lthread__lt_free() defers it meanwhile. */
+    s->inbox.draining = true;
     /* Disarm first: a post from now on wakes the scheduler again. */
     atomic_store(&s->inbox.armed, false);
     lt = atomic_exchange(&s->inbox.back, NULL);
@@ -118,6 +121,7 @@ bool lthread__inbox_drain(struct lthread__sched *s)
         s->stats.messages++;
         m->handle(s, m);
     }
+    s->inbox.draining = false;
     /* Control blocks freed while posts were in flight: no message names
      * them any more, unless a post is in flight right now. */
     if (!atomic_load(&s->inbox.nposting) &&

@@ -394,6 +394,10 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
         return;
     }
     lthread__unpark(s, j, 0); /* the join reads rec */
+    /* Until it runs, rec is its to free if it is destroyed. */
+    j->wait_obj = rec;
+    j->io_fd = LTHREAD__DONE_XJOIN;
+    j->flags |= LTHREAD__F_JOIN_DONE;
 }
 
 /* J gives up (timeout, destroy): possible until TS completed the join. */
@@ -441,11 +445,18 @@ static int xjoin(struct lthread__sched *s, struct lthread *self,
     err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
     if (err)
         return err; /* timed out or cancelled: TS frees rec */
+    self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE; /* rec is ours again */
+    self->wait_obj = NULL;
     err = rec->result;
     if (!err && ptr)
         *ptr = rec->value;
     lthread__free(rec);
     return err;
+}
+
+void lthread__xjoin_orphan(struct lthread__sched *s, struct lthread *lt)
+{
+    xjoin_complete(s, (struct xjoin *)lt->joiner, lt, -ECANCELED);
 }
 
 void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt)
@@ -499,6 +510,8 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
         if (lt->io_fd == LTHREAD__DONE_SYNC) {
             /* Served a mutex or a value it will never take. */
             lthread__sync_abandon(lt);
+        } else if (lt->io_fd == LTHREAD__DONE_XJOIN) {
+            lthread__free(lt->wait_obj); /* its joinee is gone already */
         } else {
             /* Woken by its joinee's exit and never ran: the joinee is an
              * ordinary zombie again. */
@@ -535,7 +548,7 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
     joiner = lt->joiner;
     if (joiner && (lt->flags & LTHREAD__F_XJOIN)) {
         /* Joined from another scheduler: that join fails. */
-        xjoin_complete(s, (struct xjoin *)joiner, NULL, -ECANCELED);
+        xjoin_complete(s, (struct xjoin *)joiner, lt, -ECANCELED);
     } else if (joiner) {
         if (joiner->wait == LTHREAD__WAIT_JOIN) {
             lthread__wait_cancel(s, joiner);

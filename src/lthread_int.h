@@ -127,6 +127,9 @@ struct lthread__wait_ops {
 #define LTHREAD__F_JOIN_DONE 0x20u
 #define LTHREAD__DONE_JOIN 1
 #define LTHREAD__DONE_SYNC 2
+#define LTHREAD__DONE_XJOIN                                                    \
+    3 /* a join of another scheduler's lthread:                                \
+       * wait_obj is its record (lthread.c) */
 /* `joiner` is a struct xjoin: a join from another scheduler (lthread.c). */
 #define LTHREAD__F_XJOIN 0x40u
 /* Destroyed while its wake was on its way from another pthread: the wake's
@@ -345,7 +348,8 @@ struct lthread__inbox {
     /* Posters between looking up the scheduler and their last touch of it:
      * it is not freed, nor is any of its lthreads, while this is not 0. */
     _Atomic unsigned nposting;
-    bool closing; /* lthread_run() is returning: under lthread__xs_lock */
+    bool closing;  /* lthread_run() is returning: under lthread__xs_lock */
+    bool draining; /* handling a batch (the scheduler's pthread only) */
 };
 
 /* Guards what pthreads share about schedulers: their list, and `closing`. */
@@ -537,6 +541,9 @@ void lthread__join_exited(struct lthread__sched *s, struct lthread *lt);
 /* The same for a joiner of another scheduler: completes its join and frees
  * lt, unless the joiner gave up (lthread.c). */
 void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt);
+/* lt, joined from another scheduler, is freed unfinished (destroyed at a
+ * teardown): that join fails with ECANCELED. */
+void lthread__xjoin_orphan(struct lthread__sched *s, struct lthread *lt);
 
 /* A zeroed control block, recycled or new; NULL on ENOMEM. */
 struct lthread *lthread__lt_alloc(struct lthread__sched *s);

@@ -276,11 +276,14 @@ void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
 
 void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
+    if (lthread__unlikely(lt->flags & LTHREAD__F_XJOIN))
+        lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
     lthread__region_leave(s, lt);
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
     if (lthread__unlikely(
             atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
-            atomic_load_explicit(&s->inbox.armed, memory_order_acquire))) {
+            atomic_load_explicit(&s->inbox.armed, memory_order_acquire) ||
+            s->inbox.draining)) {
         /* A post in flight may name it: its handler must find it dead,
          * not freed (inbox.c). */
         lt->state = LTHREAD__DEAD;

@@ -256,6 +256,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
         lt->wait = LTHREAD__WAIT_NONE;
         if (g->undo)
             g->undo(g);
+        wgroup_unlink_all(g); /* a select's other waiters */
         lthread__wgroup_free(g);
         lthread__destroy_back(s, lt);
         return;
@@ -273,6 +274,7 @@ void lthread__sync_abandon(struct lthread *lt)
 
     if (g->undo)
         g->undo(g);
+    wgroup_unlink_all(g); /* a select's other waiters */
     lthread__wgroup_free(g);
 }
 
