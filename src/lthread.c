@@ -365,7 +365,7 @@ static void xjoin_register(struct lthread__sched *ts, struct lthread__msg *m)
         return;
     }
     if (t->state == LTHREAD__DEAD || t->id != rec->target_id)
-        xjoin_complete(ts, rec, NULL, -ESRCH);
+        xjoin_complete(ts, rec, NULL, -ECANCELED); /* destroyed meanwhile */
     else if ((t->flags & LTHREAD__F_DETACHED) || (t->joiner && !joiner_gone(t)))
         xjoin_complete(ts, rec, NULL, -EINVAL);
     else if (t->state == LTHREAD__EXITED)
