@@ -394,7 +394,7 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
 	    || status=1;) \
-	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -n $(FUZZ_MC_N) \
+	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -D -n $(FUZZ_MC_N) \
 	    -j $(FUZZ_JOBS) || status=1;) \
 	exit $$status
 
@@ -440,7 +440,7 @@ fuzz-run: $(FUZZ_BIN)
 	status=0; \
 	./$(FUZZ_BIN) -c -n $(SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS) || status=1; \
 	echo "== fuzz -m: $(MC_SEEDS) seeds from $(or $(FIRST),1)"; \
-	./$(FUZZ_BIN) -m -c -n $(MC_SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS) \
+	./$(FUZZ_BIN) -m -D -c -n $(MC_SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS) \
 	    || status=1; \
 	exit $$status
 
