@@ -480,8 +480,14 @@ LTHREAD_API const char *lthread_get_funcname(const lthread_t *lt);
  * Moves the calling lthread to a compute pthread, so that an expensive
  * computation or a blocking call made before lthread_compute_end() does not
  * stall the other lthreads of its scheduler. Locals and pointers to them
- * stay valid. Between begin and end, only lthread_compute_end() may be
- * called of this API (the others fail with EPERM). Returns 0, or -1 with
+ * stay valid. Between begin and end the lthread is on a pthread with no
+ * scheduler: the calls that work from any pthread do (cond signals,
+ * wakeup, destroy of another lthread, mutexes and channels, which block
+ * the compute pthread, lthread_socket/pipe/close), the calls that would
+ * park it fail with EPERM, and lthread_compute_end() ends the section.
+ * (An lthread on a shared region that blocks on a mutex or channel here
+ * keeps its region: a region-mate that would unlock or send must not be
+ * the one it waits for. Use private stacks for that.) Returns 0, or -1 with
  * EPERM (outside an lthread), EDEADLK (already inside a compute section),
  * or ENOMEM/EAGAIN (no compute pthread exists and none could be started:
  * the lthread then simply continues on its own scheduler).
