@@ -56,6 +56,22 @@ POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
 # monotonic condition variable).
 OS_DIR := $(if $(filter linux,$(OS)),linux,$(if $(filter freebsd darwin,$(OS)),bsd,generic))
 OS_DIRS := $(OS_DIR) $(if $(filter darwin,$(OS)),darwin,posix)
+# Disk I/O through io_uring (src/disk/uring.c) needs liburing: LIBURING is
+# yes, no (the I/O thread pool alone: src/disk/uring_none.c) or auto:
+# whether $(CC) links a program with -luring (Linux only). ./configure
+# writes yes or no into config.mk; the cross builds ask for auto.
+LIBURING ?= auto
+ifeq ($(LIBURING),auto)
+LIBURING_USE := $(if $(filter linux,$(OS)),$(shell printf \
+    '\043include <liburing.h>\nint main(void) { struct io_uring r; return io_uring_queue_init(1, &r, 0); }\n' | \
+    $(CC) -x c - -o /dev/null -luring >/dev/null 2>&1 && echo yes))
+else
+LIBURING_USE := $(filter yes,$(LIBURING))
+endif
+DISK_SRCS := $(filter-out src/disk/$(if $(LIBURING_USE),uring_none,uring).c,\
+                          $(wildcard src/disk/*.c))
+# What a program linking the static library needs besides it and -pthread.
+LIB_LIBS := $(if $(LIBURING_USE),-luring)
 
 # ---- Flags ----------------------------------------------------------------
 
@@ -99,7 +115,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(wildcard src/sync/*.c) \
+            $(wildcard src/sync/*.c) $(DISK_SRCS) \
             $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
@@ -222,7 +238,8 @@ platform:
 # Objects depend on the flags they were built with: changing CC or CFLAGS
 # rebuilds them. The stamp is rewritten only when its text changes.
 FLAGS_STAMP := $(BUILD)/flags
-FLAGS_TEXT := $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(LDLIBS)
+FLAGS_TEXT := $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(LDLIBS) \
+              $(LIB_LIBS)
 $(FLAGS_STAMP): FORCE | platform
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(subst ','\'',$(FLAGS_TEXT))' | cmp -s - $@ || \
@@ -245,7 +262,7 @@ $(STATIC_LIB): $(LIB_OBJS)
 $(SHARED_LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(SHLIB_LDFLAGS) $(LDFLAGS) -o $@ $^ \
-	    -pthread $(LDLIBS)
+	    -pthread $(LIB_LIBS) $(LDLIBS)
 
 $(BUILD)/$(SHLIB_SONAME): | $(SHARED_LIB)
 	ln -sf $(SHLIB_REAL) $@
@@ -257,7 +274,7 @@ $(BUILD)/$(SHLIB_LINK): | $(BUILD)/$(SHLIB_SONAME)
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
-	    $(STATIC_LIB) -pthread -lm $(LDLIBS)
+	    $(STATIC_LIB) -pthread $(LIB_LIBS) -lm $(LDLIBS)
 
 # The same tests against the shared library (found through an rpath).
 $(BUILD)/tests-shared/%: tests/%.c $(SHARED_LIB) $(FLAGS_STAMP)
@@ -320,8 +337,8 @@ $(BUILD)/tests/test_socket_sendfile_copy: tests/test_socket_sendfile.c \
     $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
-	    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) -pthread -lm \
-	    $(LDLIBS)
+	    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) -pthread \
+	    $(LIB_LIBS) -lm $(LDLIBS)
 
 # The seed's examples are kept byte for byte; their one unused variable stays.
 $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
@@ -329,7 +346,7 @@ $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
 $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
-	    $(STATIC_LIB) -pthread $(LDLIBS)
+	    $(STATIC_LIB) -pthread $(LIB_LIBS) $(LDLIBS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
 
@@ -411,12 +428,12 @@ check-valgrind:
 check-aarch64:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/aarch64 CC=$(AARCH64_CC) \
 	    AR=$(AARCH64_AR) TEST_WRAPPER='$(QEMU_AARCH64)' TEST_SLOW=5 \
-	    lib run-tests
+	    LIBURING=auto lib run-tests
 
 check-riscv64:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/riscv64 CC=$(RISCV64_CC) \
 	    AR=$(RISCV64_AR) TEST_WRAPPER='$(QEMU_RISCV64)' TEST_SLOW=5 \
-	    lib run-tests
+	    LIBURING=auto lib run-tests
 
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
@@ -536,7 +553,9 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' \
             -e 's|@VERSION@|$(VERSION)|g' \
             -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
             -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|g' \
-            -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g'
+            -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g' \
+            -e 's|@PC_LIBS_PRIVATE@|$(LIB_LIBS)|g' \
+            -e 's|@CMAKE_LIBS_PRIVATE@|$(patsubst -l%,%,$(LIB_LIBS))|g'
 
 install: lib man
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
@@ -592,7 +611,8 @@ clean:
 	rm -rf $(BUILD)
 
 CLANG_FORMAT ?= clang-format
-FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/arch/*.h \
+FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/disk/*.[ch] \
+                         src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
                          tests/sendfile_double/*.h tests/cond_double/*.h \

@@ -22,6 +22,7 @@
 struct lthread__sched;
 struct lthread__region;
 struct lthread__poller;
+struct lthread__disk;
 
 /* Internal result of a wait whose timeout expired. Not -2 (what the public
  * calls return), which is also -ENOENT; outside the errno range. */
@@ -92,6 +93,7 @@ enum lthread__wait {
                            * lthread (lthread.c, struct xjoin) */
     LTHREAD__WAIT_SYNC,   /* wait_obj: a mutex or channel wait group
                            * (src/sync/) */
+    LTHREAD__WAIT_DISK,   /* wait_obj: a disk request (src/disk/) */
     LTHREAD__WAIT_NKINDS
 };
 
@@ -392,6 +394,10 @@ struct lthread__sched {
     int nfds; /* entries in fds */
     size_t nio_waiting;
     size_t nsync_waiting; /* on mutexes and channels (src/sync/) */
+    /* Disk I/O (src/disk/): its state, made on first use, and the
+     * requests queued or in flight, each of which keeps the loop going. */
+    struct lthread__disk *disk;
+    size_t ndisk;
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
@@ -482,6 +488,7 @@ extern const struct lthread__wait_ops lthread__wait_ops_region;
 extern const struct lthread__wait_ops lthread__wait_ops_memory;
 extern const struct lthread__wait_ops lthread__wait_ops_xjoin;
 extern const struct lthread__wait_ops lthread__wait_ops_sync;
+extern const struct lthread__wait_ops lthread__wait_ops_disk;
 
 /* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
 const char *lthread__wait_name(const struct lthread *lt);
@@ -759,6 +766,18 @@ uint64_t lthread__io_sock_timeout(struct lthread__sched *s, int fd,
  */
 int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
                           const struct pollfd *fds, nfds_t n, uint64_t timeout);
+
+/* ---- src/disk/: the scheduler loop's hooks --------------------------- */
+
+/* Once a round, while s->ndisk: hands the requests queued this round to
+ * the kernel or the I/O pthreads, and wakes the lthreads whose requests
+ * are done (no wait). */
+void lthread__disk_round(struct lthread__sched *s);
+/* lthread__io_poll() for a scheduler with disk requests in flight: also
+ * returns when one completes. */
+void lthread__disk_poll(struct lthread__sched *s, int64_t timeout_ns);
+/* The scheduler is finishing (s->ndisk is 0): frees its disk state. */
+void lthread__disk_free(struct lthread__sched *s);
 
 /* ---- cond.c ----------------------------------------------------------- */
 

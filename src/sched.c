@@ -478,6 +478,7 @@ static void sched_free(struct lthread__sched *s)
         s->lt_cache = lt->next;
         lthread__free(lt);
     }
+    lthread__disk_free(s);
     lthread__regions_free(s);
     lthread__io_free(s);
     lthread__free(s->timers);
@@ -609,10 +610,12 @@ int lthread_run(void)
         if (s->starved.head || s->starved_batch)
             sched_retry_starved(s, lthread__now_ns());
         lthread__inbox_drain(s);
+        if (s->ndisk)
+            lthread__disk_round(s); /* submit this round's, reap (src/disk/) */
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
-            !s->starved.head && !s->nsync_waiting &&
+            !s->starved.head && !s->nsync_waiting && !s->ndisk &&
             atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&
             !atomic_load(&s->inbox.armed)) {
             /* Everyone left waits for a cond or join nobody can end: no
@@ -621,7 +624,10 @@ int lthread_run(void)
             result = -EDEADLK;
             break;
         }
-        lthread__io_poll(s, sched_poll_timeout(s));
+        if (s->ndisk)
+            lthread__disk_poll(s, sched_poll_timeout(s)); /* and completions */
+        else
+            lthread__io_poll(s, sched_poll_timeout(s));
         lthread__inbox_drain(s);
         if (s->nhint_waiting) {
             uint64_t now = lthread__now_ns();
