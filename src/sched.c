@@ -614,6 +614,8 @@ int lthread_run(void)
             lthread__disk_round(s); /* submit this round's, reap (src/disk/) */
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
+        if (!s->nlive)
+            continue; /* the last ones went (a destroy, a disk completion) */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
             !s->starved.head && !s->nsync_waiting && !s->ndisk &&
             atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&
