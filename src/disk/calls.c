@@ -175,8 +175,7 @@ static void req_copy_back(const struct lthread__disk_req *r, size_t n)
     }
 }
 
-/* ---- one operation
- * ------------------------------------------------------------ */
+/* ---- one operation ------------------------------------------------------- */
 
 /* The running lthread, with a new request of its scheduler's in *rp; NULL
  * outside an lthread (and in a compute section: the call then blocks), or
@@ -321,8 +320,7 @@ static int64_t write_all(unsigned op, int fd, const struct iovec *iov, int cnt,
     }
 }
 
-/* ---- reads and writes
- * ----------------------------------------------------------- */
+/* ---- reads and writes ---------------------------------------------------- */
 
 LTHREAD_API ssize_t lthread_io_read(int fd, void *buf, size_t len)
 {
@@ -396,8 +394,7 @@ LTHREAD_API ssize_t lthread_io_pwritev(int fd, const struct iovec *iov,
     return put_result(write_all(LTHREAD__DISK_WRITEV, fd, iov, iovcnt, offset));
 }
 
-/* ---- everything else
- * ------------------------------------------------------------ */
+/* ---- everything else ----------------------------------------------------- */
 
 /* An operation on fd alone (fsync, fdatasync, close, fstat). */
 static int64_t fd_op(unsigned op, int fd, struct stat *st)

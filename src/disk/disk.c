@@ -103,12 +103,16 @@ void lthread__disk_req_free(struct lthread__sched *s,
         lthread__free(r->iov);
     lthread__free(r->bounce);
     lthread__free(r->path);
+#if REQ_CACHE_MAX > 0
     if (d && d->nfree < REQ_CACHE_MAX) {
         r->next = d->free;
         d->free = r;
         d->nfree++;
         return;
     }
+#else
+    (void)d;
+#endif
     lthread__free(r);
 }
 

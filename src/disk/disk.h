@@ -102,7 +102,7 @@ struct lthread__disk {
     int ring_err;
 };
 
-/* ---- disk.c ------------------------------------------------------------ */
+/* ---- disk.c -------------------------------------------------------------- */
 
 /* s's disk state, made on the first call; NULL on ENOMEM. */
 struct lthread__disk *lthread__disk_get(struct lthread__sched *s);
@@ -130,7 +130,7 @@ void lthread__disk_req_free(struct lthread__sched *s,
  * count or a negative errno). For the pool's pthreads. */
 int64_t lthread__disk_exec(struct lthread__disk_req *r);
 
-/* ---- pool.c ------------------------------------------------------------ */
+/* ---- pool.c -------------------------------------------------------------- */
 
 /* Hands the n requests linked from first (through next) to the I/O
  * pthreads; each comes back through its scheduler's inbox. Returns 0, or
@@ -139,7 +139,7 @@ int64_t lthread__disk_exec(struct lthread__disk_req *r);
 int lthread__disk_pool_submit(struct lthread__disk_req *first,
                               struct lthread__disk_req *last, unsigned n);
 
-/* ---- uring.c (stubs without liburing) ---------------------------------- */
+/* ---- uring.c (stubs without liburing) ------------------------------------ */
 
 /* Sets up s's ring. Returns 0, or a negative errno: no io_uring here
  * (-ENOSYS: not built with it, or an old kernel; -EPERM: forbidden), or
