@@ -103,7 +103,8 @@ STACK_CLASH := $(shell $(CC) -fstack-clash-protection -x c -c /dev/null \
 WERROR ?=
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DLTHREAD_BUILDING \
               $(STACK_CLASH) $(WERROR) $(CFLAGS) $(SAN_FLAGS)
-TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(WERROR) $(CFLAGS) $(SAN_FLAGS)
+TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(WERROR) $(CFLAGS) $(SAN_FLAGS) \
+               $(if $(LIBURING_USE),-DLTHREAD_TEST_LIBURING=1)
 # Examples are user code: -Wall, the public header only.
 EXAMPLE_CFLAGS := -std=gnu11 -Wall -D_GNU_SOURCE -Iinclude -pthread \
                   $(STACK_CLASH) $(CFLAGS) $(SAN_FLAGS)
