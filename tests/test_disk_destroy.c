@@ -36,7 +36,7 @@ static int pipefd[2];
 struct writer {
     pthread_t tid;
     int delay_ms;
-    double wrote_at; /* check_now_ms() after the write */
+    int wrote; /* set (atomically) once it has written */
 };
 
 static void *writer_main(void *arg)
@@ -46,7 +46,7 @@ static void *writer_main(void *arg)
 
     memset(bytes, 'P', sizeof(bytes));
     usleep((useconds_t)w->delay_ms * 1000);
-    w->wrote_at = check_now_ms();
+    __atomic_store_n(&w->wrote, 1, __ATOMIC_RELEASE);
     if (write(pipefd[1], bytes, sizeof(bytes)) != (ssize_t)sizeof(bytes))
         perror("write");
     return NULL;
@@ -55,7 +55,7 @@ static void *writer_main(void *arg)
 static void writer_start(struct writer *w, int delay_ms)
 {
     w->delay_ms = delay_ms;
-    w->wrote_at = 0;
+    w->wrote = 0;
     if (pthread_create(&w->tid, NULL, writer_main, w) != 0)
         abort();
 }
@@ -112,7 +112,7 @@ static void t_pending(void)
      * writer, and the read would have taken the bytes). */
     printf("pending: lthread_run() returned after %.1f ms\n",
            check_now_ms() - t0);
-    CHECK_TIME(w.wrote_at == 0);
+    CHECK_TIME(!__atomic_load_n(&w.wrote, __ATOMIC_ACQUIRE));
     CHECK(!victim_returned);
     pthread_join(w.tid, NULL);
     CHECK_EQ(pipe_pending(), 64);
