@@ -147,7 +147,10 @@ void lthread__disk_complete(struct lthread__sched *s,
         return;
     }
     /* Destroyed while the kernel had it: nothing touches the lthread's
-     * memory any more, so the destroy can finish now. */
+     * memory any more, so the destroy can finish now. A file it opened
+     * meanwhile would have no owner: closed. */
+    if (r->op == LTHREAD__DISK_OPENAT && r->result >= 0)
+        (void)close((int)r->result);
     lt->wait = LTHREAD__WAIT_NONE;
     lt->wait_obj = NULL;
     r->lt = NULL;
