@@ -222,8 +222,10 @@ void lthread__disk_round(struct lthread__sched *s)
             lthread__disk_complete(s, r);
         }
     }
+    /* With nobody ready the scheduler waits next: in the ring, which
+     * submits and waits in one system call. */
     if (d->ring)
-        lthread__ring_round(s, d->ring);
+        lthread__ring_round(s, d->ring, s->nready != 0);
 }
 
 void lthread__disk_poll(struct lthread__sched *s, int64_t timeout_ns)

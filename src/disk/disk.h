@@ -157,8 +157,11 @@ bool lthread__ring_prep(struct lthread__ring *ring,
  * it (sent with the next submission). */
 void lthread__ring_cancel(struct lthread__ring *ring,
                           struct lthread__disk_req *r);
-/* Submits what was prepared and completes what is done, without waiting. */
-void lthread__ring_round(struct lthread__sched *s, struct lthread__ring *ring);
+/* Submits what was prepared (when `submit`: else the wait that follows
+ * submits it, in the same system call) and completes what is done,
+ * without waiting. */
+void lthread__ring_round(struct lthread__sched *s, struct lthread__ring *ring,
+                         bool submit);
 /* Waits as lthread__io_poll() does, and for the ring's completions. */
 void lthread__ring_poll(struct lthread__sched *s, struct lthread__ring *ring,
                         int64_t timeout_ns);

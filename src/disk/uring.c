@@ -340,11 +340,12 @@ static void ring_send_cancels(struct lthread__ring *rg)
     }
 }
 
-void lthread__ring_round(struct lthread__sched *s, struct lthread__ring *rg)
+void lthread__ring_round(struct lthread__sched *s, struct lthread__ring *rg,
+                         bool submit)
 {
     if (rg->cancels)
         ring_send_cancels(rg);
-    if (io_uring_sq_ready(&rg->ring))
+    if (submit && io_uring_sq_ready(&rg->ring))
         (void)io_uring_submit(&rg->ring); /* errors: retried next round */
     ring_reap(s, rg);
 }
@@ -355,14 +356,14 @@ void lthread__ring_poll(struct lthread__sched *s, struct lthread__ring *rg,
     struct io_uring_cqe *cqe;
 
     if (rg->evfd >= 0) {
-        lthread__ring_round(s, rg);
+        lthread__ring_round(s, rg, true);
         lthread__io_poll(s, s->nready ? 0 : timeout_ns);
         ring_reap(s, rg);
         return;
     }
     if (timeout_ns == 0) {
         /* Lthreads are ready: look, do not wait. */
-        lthread__ring_round(s, rg);
+        lthread__ring_round(s, rg, true);
         lthread__io_poll(s, 0);
         return;
     }
@@ -393,6 +394,6 @@ void lthread__ring_poll(struct lthread__sched *s, struct lthread__ring *rg,
         return;
     }
     /* The completion queue is full of requests: they are done already. */
-    lthread__ring_round(s, rg);
+    lthread__ring_round(s, rg, true);
     lthread__io_poll(s, 0);
 }

@@ -39,10 +39,12 @@ void lthread__ring_cancel(struct lthread__ring *ring,
     (void)r;
 }
 
-void lthread__ring_round(struct lthread__sched *s, struct lthread__ring *ring)
+void lthread__ring_round(struct lthread__sched *s, struct lthread__ring *ring,
+                         bool submit)
 {
     (void)s;
     (void)ring;
+    (void)submit;
 }
 
 void lthread__ring_poll(struct lthread__sched *s, struct lthread__ring *ring,
