@@ -7,6 +7,8 @@
 #   uring-stack  the same into a buffer on the lthread's shared stack
 #                (copied through the heap)
 #   pool         lthread_io_pread() on the I/O pool (LTHREAD_DISK=pool)
+#   pool64       the same with 64 I/O pthreads (LTHREAD_DISK_THREADS=64;
+#                not in the default list)
 #   compute      blocking pread(2) in lthread_compute_begin()/_end()
 #   libuv        uv_fs_read() on libuv's thread pool (bench/disk_libuv)
 #   fio          fio --ioengine=io_uring, the same job
@@ -72,8 +74,9 @@ run() {
     case $v in
     uring) ./build/disk_lthread io "$FILE" "$d" "$SECS" $dflag ;;
     uring-stack) ./build/disk_lthread stack "$FILE" "$d" "$SECS" $dflag ;;
-    uring-evfd) LTHREAD_DISK_WAKE=eventfd ./build/disk_lthread io "$FILE" "$d" "$SECS" $dflag |
-        sed 's/ uring\./ uring-evfd./' ;;
+    pool64) LTHREAD_DISK=pool LTHREAD_DISK_THREADS=64 \
+        ./build/disk_lthread io "$FILE" "$d" "$SECS" $dflag |
+        sed 's/ pool\./ pool64./' ;;
     pool) LTHREAD_DISK=pool ./build/disk_lthread io "$FILE" "$d" "$SECS" $dflag ;;
     compute) ./build/disk_lthread compute "$FILE" "$d" "$SECS" $dflag ;;
     libuv) ./build/disk_libuv "$FILE" "$d" "$SECS" $dflag ;;

@@ -15,11 +15,12 @@
  * poller's own fd becoming readable (a one-shot poll of it sits in the
  * ring: an fd the poller watches is ready, or another pthread woke the
  * scheduler), after which the poller is asked, without waiting, what is
- * ready. One system call per wait for disk completions; the other way
- * round (the ring's eventfd in the poller) costs an io_uring_enter() to
- * submit and an epoll_wait() to sleep: see docs/DESIGN.md for the figures
- * that decided it. With no request out the scheduler waits in the poller
- * as usual.
+ * ready. One system call submits and waits; the other way round (the
+ * ring's eventfd in the poller) took an io_uring_enter() to submit and an
+ * epoll_wait() to sleep, and the poller's millisecond timeouts made a
+ * timer on a busy scheduler late: docs/DESIGN.md, section 9, has the
+ * figures that decided it. With no request out the scheduler waits in
+ * the poller as usual.
  *
  * user_data: the request; the request with its low bit set for the
  * completion of a cancel sent for it (its lthread was destroyed); POLL_TAG
@@ -27,12 +28,9 @@
  */
 #include <liburing.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "disk/disk.h"
@@ -60,7 +58,6 @@ struct lthread__ring {
     bool cur_pos;    /* offset -1 means the file position */
     bool ops[LTHREAD__DISK_NOPS];
     struct lthread__disk_req *cancels; /* to send, linked by next */
-    int evfd; /* MEASURE: LTHREAD_DISK_WAKE=eventfd, else -1 */
 };
 
 int lthread__ring_create(struct lthread__sched *s, struct lthread__disk *d)
@@ -119,18 +116,6 @@ int lthread__ring_create(struct lthread__sched *s, struct lthread__disk *d)
     rg->cur_pos = p.features & IORING_FEAT_RW_CUR_POS;
     rg->cq_cap = p.cq_entries;
     rg->poller_fd = lthread__poller_fd(s->poller);
-    rg->evfd = -1;
-    {
-        const char *w = getenv("LTHREAD_DISK_WAKE");
-
-        if (w && strcmp(w, "eventfd") == 0) {
-            rg->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-            if (rg->evfd < 0 ||
-                io_uring_register_eventfd(&rg->ring, rg->evfd) < 0 ||
-                lthread__poller_add(s->poller, rg->evfd) < 0)
-                abort();
-        }
-    }
     d->ring = rg;
     return 0;
 
@@ -145,8 +130,6 @@ void lthread__ring_free(struct lthread__ring *rg)
 {
     /* Nothing is out but perhaps the poll, which the exit cancels. */
     io_uring_queue_exit(&rg->ring);
-    if (rg->evfd >= 0)
-        close(rg->evfd);
     lthread__free(rg);
 }
 
@@ -355,12 +338,6 @@ void lthread__ring_poll(struct lthread__sched *s, struct lthread__ring *rg,
 {
     struct io_uring_cqe *cqe;
 
-    if (rg->evfd >= 0) {
-        lthread__ring_round(s, rg, true);
-        lthread__io_poll(s, s->nready ? 0 : timeout_ns);
-        ring_reap(s, rg);
-        return;
-    }
     if (timeout_ns == 0) {
         /* Lthreads are ready: look, do not wait. */
         lthread__ring_round(s, rg, true);
