@@ -67,6 +67,7 @@ struct lthread__disk_req {
      * sent for it); it is freed when the last is reaped (uring.c). */
     uint8_t ring_refs;
     bool cancel_wanted; /* destroyed in flight: send a cancel (uring.c) */
+    bool cancel_listed; /* on the ring's list of cancels to send */
     int fd;
     int flags; /* OPENAT */
     mode_t mode;

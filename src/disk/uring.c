@@ -221,8 +221,20 @@ bool lthread__ring_prep(struct lthread__ring *rg, struct lthread__disk_req *r)
 void lthread__ring_cancel(struct lthread__ring *rg, struct lthread__disk_req *r)
 {
     r->cancel_wanted = true;
+    r->cancel_listed = true;
     r->next = rg->cancels;
     rg->cancels = r;
+}
+
+/* r completed before its cancel could be sent (no room in the queue). */
+static void cancel_unlist(struct lthread__ring *rg, struct lthread__disk_req *r)
+{
+    struct lthread__disk_req **p = &rg->cancels;
+
+    while (*p != r)
+        p = &(*p)->next;
+    *p = r->next;
+    r->cancel_listed = false;
 }
 
 /* statx's answer as stat(2) gives it. */
@@ -271,6 +283,8 @@ static void ring_done(struct lthread__sched *s, struct lthread__ring *rg,
         return;
     }
     r->ring_refs--;
+    if (r->cancel_listed)
+        cancel_unlist(rg, r);
     if ((res == -EAGAIN || res == -EINTR) && !r->cancel_wanted) {
         /* A file opened O_NONBLOCK, or a signal: the pool blocks as
          * read(2) and write(2) would. */
@@ -320,6 +334,7 @@ static void ring_send_cancels(struct lthread__ring *rg)
             r->ring_refs++;
         }
         rg->cancels = r->next;
+        r->cancel_listed = false;
     }
 }
 
