@@ -650,6 +650,8 @@ help:
 	@echo '                    (make check runs $(FUZZ_SEEDS) seeds of it in each)'
 	@echo 'make mutants [MUTANTS=a,b]  plant each bug of tests/mutants.txt in a'
 	@echo '                    copy of the tree; fails if the tests miss one (slow)'
+	@echo 'make LIBURING=no    build without io_uring: disk I/O on the I/O thread pool'
+	@echo '                    (this build: $(if $(LIBURING_USE),io_uring and the pool,the pool only))'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
 	@echo 'make format         $(CLANG_FORMAT) -i the sources'
 	@echo 'make clean          remove $(BUILD)/'
