@@ -58,15 +58,16 @@ OS_DIR := $(if $(filter linux,$(OS)),linux,$(if $(filter freebsd darwin,$(OS)),b
 OS_DIRS := $(OS_DIR) $(if $(filter darwin,$(OS)),darwin,posix)
 # Disk I/O through io_uring (src/disk/uring.c) needs liburing: LIBURING is
 # yes, no (the I/O thread pool alone: src/disk/uring_none.c) or auto:
-# whether $(CC) links a program with -luring (Linux only). ./configure
-# writes yes or no into config.mk; the cross builds ask for auto.
+# whether $(CC) links a program with -luring. Linux only, whatever it
+# says. ./configure writes yes or no into config.mk; the cross builds ask
+# for auto.
 LIBURING ?= auto
 ifeq ($(LIBURING),auto)
 LIBURING_USE := $(if $(filter linux,$(OS)),$(shell printf \
     '\043include <liburing.h>\nint main(void) { struct io_uring r; return io_uring_queue_init(1, &r, 0); }\n' | \
     $(CC) -x c - -o /dev/null -luring >/dev/null 2>&1 && echo yes))
 else
-LIBURING_USE := $(filter yes,$(LIBURING))
+LIBURING_USE := $(if $(filter linux,$(OS)),$(filter yes,$(LIBURING)))
 endif
 DISK_SRCS := $(filter-out src/disk/$(if $(LIBURING_USE),uring_none,uring).c,\
                           $(wildcard src/disk/*.c))
