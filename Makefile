@@ -400,7 +400,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	$(RUN_TESTS) $(TEST_BINS) || status=1; \
 	$(if $(SEED_TIMER_CHECK),sh $(SEED_TIMER_CHECK) \
 	    $(BUILD)/examples/seed_timer || status=1;) \
-	$(if $(COMPAT_CHECK),CC='$(CC)' bash $(COMPAT_CHECK) $(BUILD) || status=1;) \
+	$(if $(COMPAT_CHECK),CC='$(CC)' LIBS='$(LIB_LIBS)' bash $(COMPAT_CHECK) \
+	    $(BUILD) || status=1;) \
 	$(if $(EXAMPLES_CHECK),EXAMPLES_DIR=$(BUILD)/examples \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
