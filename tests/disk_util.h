@@ -99,6 +99,9 @@ static inline int disk_run_backends(int (*body)(void))
             return 1;
         }
         if (pid == 0) {
+            /* Each line out at once: a crash must not lose what came
+             * before it. */
+            setvbuf(stdout, NULL, _IOLBF, 0);
             disk_want = backends[i];
             if (strcmp(disk_want, "pool") == 0)
                 setenv("LTHREAD_DISK", "pool", 1);

@@ -61,7 +61,7 @@ void lthread__disk_free(struct lthread__sched *s)
     LTHREAD__CHECK(!s->ndisk && !d->pending.head,
                    "a scheduler finishes with no disk request out");
     if (d->ring)
-        lthread__ring_free(d->ring);
+        lthread__ring_free(s, d->ring);
     while ((r = d->free)) {
         d->free = r->next;
         lthread__free(r);
@@ -154,10 +154,11 @@ void lthread__disk_complete(struct lthread__sched *s,
     lt->wait = LTHREAD__WAIT_NONE;
     lt->wait_obj = NULL;
     r->lt = NULL;
-    if (!r->ring_refs) {
-        s->ndisk--;
+    s->ndisk--;
+    if (r->ring_refs) /* the cancel sent for it is still out */
+        lthread__ring_linger(s->disk->ring, r);
+    else
         lthread__disk_req_free(s, r);
-    } /* else the cancel's completion frees it (uring.c) */
     lthread__destroy_back(s, lt);
 }
 

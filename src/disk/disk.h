@@ -56,7 +56,7 @@ struct lthread__disk_req {
     /* The pool posts the completion home through the inbox (pool.c). */
     struct lthread__msg msg;
     /* The pool's job queue; the scheduler's list of free requests; the
-     * ring's list of cancels to send. */
+     * ring's lists of cancels to send and of lingering requests. */
     struct lthread__disk_req *next;
     struct lthread *lt;
     struct lthread__sched *sched;
@@ -64,7 +64,8 @@ struct lthread__disk_req {
     uint8_t op;     /* enum lthread__disk_op */
     uint8_t state;  /* enum lthread__disk_state */
     /* io_uring: completions still to reap for it (1, 2 once a cancel was
-     * sent for it); it is freed when the last is reaped (uring.c). */
+     * sent for it); once done, a request whose cancel is still out waits
+     * on the ring's list of lingering ones (uring.c). */
     uint8_t ring_refs;
     bool cancel_wanted; /* destroyed in flight: send a cancel (uring.c) */
     bool cancel_listed; /* on the ring's list of cancels to send */
@@ -146,7 +147,9 @@ int lthread__disk_pool_submit(struct lthread__disk_req *first,
  * (-ENOSYS: not built with it, or an old kernel; -EPERM: forbidden), or
  * -ENOMEM. */
 int lthread__ring_create(struct lthread__sched *s, struct lthread__disk *d);
-void lthread__ring_free(struct lthread__ring *ring);
+/* Frees the ring, and the requests still waiting for their cancel's
+ * completion (the kernel is done with them once the ring is closed). */
+void lthread__ring_free(struct lthread__sched *s, struct lthread__ring *ring);
 /* True when the ring can do op (the kernel has it). */
 bool lthread__ring_can(const struct lthread__ring *ring,
                        const struct lthread__disk_req *r);
@@ -157,6 +160,10 @@ bool lthread__ring_prep(struct lthread__ring *ring,
 /* r's lthread was destroyed while r is in flight: ask the kernel to cancel
  * it (sent with the next submission). */
 void lthread__ring_cancel(struct lthread__ring *ring,
+                          struct lthread__disk_req *r);
+/* r is done and its lthread gone, but the cancel sent for it has not
+ * completed yet: the ring frees r when it has, or when it is freed. */
+void lthread__ring_linger(struct lthread__ring *ring,
                           struct lthread__disk_req *r);
 /* Submits what was prepared (when `submit`: else the wait that follows
  * submits it, in the same system call) and completes what is done,

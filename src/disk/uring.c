@@ -58,6 +58,8 @@ struct lthread__ring {
     bool cur_pos;    /* offset -1 means the file position */
     bool ops[LTHREAD__DISK_NOPS];
     struct lthread__disk_req *cancels; /* to send, linked by next */
+    /* Done, their lthreads destroyed, their cancels still out (next). */
+    struct lthread__disk_req *lingering;
 };
 
 int lthread__ring_create(struct lthread__sched *s, struct lthread__disk *d)
@@ -126,10 +128,17 @@ out_free:
     return err;
 }
 
-void lthread__ring_free(struct lthread__ring *rg)
+void lthread__ring_free(struct lthread__sched *s, struct lthread__ring *rg)
 {
-    /* Nothing is out but perhaps the poll, which the exit cancels. */
+    struct lthread__disk_req *r;
+
+    /* Nothing is out but perhaps the poll and cancels, which name no
+     * memory of ours: the exit ends them. */
     io_uring_queue_exit(&rg->ring);
+    while ((r = rg->lingering)) {
+        rg->lingering = r->next;
+        lthread__disk_req_free(s, r);
+    }
     lthread__free(rg);
 }
 
@@ -226,6 +235,12 @@ void lthread__ring_cancel(struct lthread__ring *rg, struct lthread__disk_req *r)
     rg->cancels = r;
 }
 
+void lthread__ring_linger(struct lthread__ring *rg, struct lthread__disk_req *r)
+{
+    r->next = rg->lingering;
+    rg->lingering = r;
+}
+
 /* r completed before its cancel could be sent (no room in the queue). */
 static void cancel_unlist(struct lthread__ring *rg, struct lthread__disk_req *r)
 {
@@ -277,7 +292,11 @@ static void ring_done(struct lthread__sched *s, struct lthread__ring *rg,
     if (data & CANCEL_BIT) {
         /* The request went first: its lthread is gone, free it now. */
         if (--r->ring_refs == 0 && r->state == LTHREAD__DISK_DONE) {
-            s->ndisk--;
+            struct lthread__disk_req **p = &rg->lingering;
+
+            while (*p != r)
+                p = &(*p)->next;
+            *p = r->next;
             lthread__disk_req_free(s, r);
         }
         return;

@@ -12,8 +12,9 @@ int lthread__ring_create(struct lthread__sched *s, struct lthread__disk *d)
     return -ENOSYS;
 }
 
-void lthread__ring_free(struct lthread__ring *ring)
+void lthread__ring_free(struct lthread__sched *s, struct lthread__ring *ring)
 {
+    (void)s;
     (void)ring;
 }
 
@@ -33,6 +34,13 @@ bool lthread__ring_prep(struct lthread__ring *ring, struct lthread__disk_req *r)
 }
 
 void lthread__ring_cancel(struct lthread__ring *ring,
+                          struct lthread__disk_req *r)
+{
+    (void)ring;
+    (void)r;
+}
+
+void lthread__ring_linger(struct lthread__ring *ring,
                           struct lthread__disk_req *r)
 {
     (void)ring;
