@@ -56,6 +56,23 @@ POLLER := $(if $(filter linux,$(OS)),epoll,kqueue)
 # monotonic condition variable).
 OS_DIR := $(if $(filter linux,$(OS)),linux,$(if $(filter freebsd darwin,$(OS)),bsd,generic))
 OS_DIRS := $(OS_DIR) $(if $(filter darwin,$(OS)),darwin,posix)
+# Disk I/O through io_uring (src/disk/uring.c) needs liburing: LIBURING is
+# yes, no (the I/O thread pool alone: src/disk/uring_none.c) or auto:
+# whether $(CC) links a program with -luring. Linux only, whatever it
+# says. ./configure writes yes or no into config.mk; the cross builds ask
+# for auto.
+LIBURING ?= auto
+ifeq ($(LIBURING),auto)
+LIBURING_USE := $(if $(filter linux,$(OS)),$(shell printf \
+    '\043include <liburing.h>\nint main(void) { struct io_uring r; return io_uring_queue_init(1, &r, 0); }\n' | \
+    $(CC) -x c - -o /dev/null -luring >/dev/null 2>&1 && echo yes))
+else
+LIBURING_USE := $(if $(filter linux,$(OS)),$(filter yes,$(LIBURING)))
+endif
+DISK_SRCS := $(filter-out src/disk/$(if $(LIBURING_USE),uring_none,uring).c,\
+                          $(wildcard src/disk/*.c))
+# What a program linking the static library needs besides it and -pthread.
+LIB_LIBS := $(if $(LIBURING_USE),-luring)
 
 # ---- Flags ----------------------------------------------------------------
 
@@ -87,7 +104,8 @@ STACK_CLASH := $(shell $(CC) -fstack-clash-protection -x c -c /dev/null \
 WERROR ?=
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DLTHREAD_BUILDING \
               $(STACK_CLASH) $(WERROR) $(CFLAGS) $(SAN_FLAGS)
-TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(WERROR) $(CFLAGS) $(SAN_FLAGS)
+TEST_CFLAGS := $(BASE_CFLAGS) -Itests $(WERROR) $(CFLAGS) $(SAN_FLAGS) \
+               $(if $(LIBURING_USE),-DLTHREAD_TEST_LIBURING=1)
 # Examples are user code: -Wall, the public header only.
 EXAMPLE_CFLAGS := -std=gnu11 -Wall -D_GNU_SOURCE -Iinclude -pthread \
                   $(STACK_CLASH) $(CFLAGS) $(SAN_FLAGS)
@@ -99,7 +117,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(wildcard src/sync/*.c src/debug/*.c) \
+            $(wildcard src/sync/*.c src/debug/*.c) $(DISK_SRCS) \
             $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
@@ -227,7 +245,8 @@ platform:
 # Objects depend on the flags they were built with: changing CC or CFLAGS
 # rebuilds them. The stamp is rewritten only when its text changes.
 FLAGS_STAMP := $(BUILD)/flags
-FLAGS_TEXT := $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(LDLIBS)
+FLAGS_TEXT := $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(LDLIBS) \
+              $(LIB_LIBS)
 $(FLAGS_STAMP): FORCE | platform
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(subst ','\'',$(FLAGS_TEXT))' | cmp -s - $@ || \
@@ -250,7 +269,7 @@ $(STATIC_LIB): $(LIB_OBJS)
 $(SHARED_LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(SHLIB_LDFLAGS) $(LDFLAGS) -o $@ $^ \
-	    -pthread $(LDLIBS)
+	    -pthread $(LIB_LIBS) $(LDLIBS)
 
 $(BUILD)/$(SHLIB_SONAME): | $(SHARED_LIB)
 	ln -sf $(SHLIB_REAL) $@
@@ -262,7 +281,7 @@ $(BUILD)/$(SHLIB_LINK): | $(BUILD)/$(SHLIB_SONAME)
 $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
-	    $(STATIC_LIB) -pthread -lm $(LDLIBS)
+	    $(STATIC_LIB) -pthread $(LIB_LIBS) -lm $(LDLIBS)
 
 # The same tests against the shared library (found through an rpath).
 $(BUILD)/tests-shared/%: tests/%.c $(SHARED_LIB) $(FLAGS_STAMP)
@@ -325,8 +344,8 @@ $(BUILD)/tests/test_socket_sendfile_copy: tests/test_socket_sendfile.c \
     $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
-	    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) -pthread -lm \
-	    $(LDLIBS)
+	    $(call obj_of,src/os/generic/sendfile.c) $(STATIC_LIB) -pthread \
+	    $(LIB_LIBS) -lm $(LDLIBS)
 
 # The seed's examples are kept byte for byte; their one unused variable stays.
 $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
@@ -334,7 +353,7 @@ $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
 $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
-	    $(STATIC_LIB) -pthread $(LDLIBS)
+	    $(STATIC_LIB) -pthread $(LIB_LIBS) $(LDLIBS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(FUZZ_BIN:=.d) $(EXAMPLE_BINS:=.d)
 
@@ -389,7 +408,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	$(RUN_TESTS) $(TEST_BINS) || status=1; \
 	$(if $(SEED_TIMER_CHECK),sh $(SEED_TIMER_CHECK) \
 	    $(BUILD)/examples/seed_timer || status=1;) \
-	$(if $(COMPAT_CHECK),CC='$(CC)' bash $(COMPAT_CHECK) $(BUILD) || status=1;) \
+	$(if $(COMPAT_CHECK),CC='$(CC)' LIBS='$(LIB_LIBS)' bash $(COMPAT_CHECK) \
+	    $(BUILD) || status=1;) \
 	$(if $(EXAMPLES_CHECK),EXAMPLES_DIR=$(BUILD)/examples \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
@@ -421,12 +441,12 @@ check-valgrind:
 check-aarch64:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/aarch64 CC=$(AARCH64_CC) \
 	    AR=$(AARCH64_AR) TEST_WRAPPER='$(QEMU_AARCH64)' TEST_SLOW=5 \
-	    lib run-tests
+	    LIBURING=auto lib run-tests
 
 check-riscv64:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/riscv64 CC=$(RISCV64_CC) \
 	    AR=$(RISCV64_AR) TEST_WRAPPER='$(QEMU_RISCV64)' TEST_SLOW=5 \
-	    lib run-tests
+	    LIBURING=auto lib run-tests
 
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
@@ -552,7 +572,9 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' \
             -e 's|@VERSION@|$(VERSION)|g' \
             -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
             -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|g' \
-            -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g'
+            -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|g' \
+            -e 's|@PC_LIBS_PRIVATE@|$(LIB_LIBS)|g' \
+            -e 's|@CMAKE_LIBS_PRIVATE@|$(patsubst -l%,%,$(LIB_LIBS))|g'
 
 install: lib man
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
@@ -608,7 +630,8 @@ clean:
 	rm -rf $(BUILD)
 
 CLANG_FORMAT ?= clang-format
-FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/debug/*.[ch] src/arch/*.h \
+FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/debug/*.[ch] \
+                         src/disk/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
                          tests/sendfile_double/*.h tests/cond_double/*.h \
@@ -647,6 +670,8 @@ help:
 	@echo '                    $(FUZZ_TSAN_MC_SEEDS) of -m under TSan'
 	@echo 'make mutants [MUTANTS=a,b]  plant each bug of tests/mutants.txt in a'
 	@echo '                    copy of the tree; fails if the tests miss one (slow)'
+	@echo 'make LIBURING=no    build without io_uring: disk I/O on the I/O thread pool'
+	@echo '                    (this build: $(if $(LIBURING_USE),io_uring and the pool,the pool only))'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
 	@echo 'make format         $(CLANG_FORMAT) -i the sources'
 	@echo 'make clean          remove $(BUILD)/'

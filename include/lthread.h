@@ -37,6 +37,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
@@ -632,6 +633,97 @@ struct addrinfo; /* (strict C11 builds: <netdb.h> declares it only for
 LTHREAD_API int lthread_getaddrinfo(const char *node, const char *service,
                                     const struct addrinfo *hints,
                                     struct addrinfo **res);
+
+/* ---- Files and block devices ------------------------------------------ */
+
+/*
+ * Disk I/O that parks only the calling lthread: its scheduler runs the
+ * others while the kernel reads, writes, syncs, opens or stats. The
+ * operations are done by io_uring (one ring per scheduler, Linux) where
+ * the kernel allows it, else by a small pool of I/O pthreads;
+ * lthread_io_backend() says which, and LTHREAD_DISK=pool in the
+ * environment forces the pool. Man page: lthread_io(3).
+ *
+ * Each call behaves like its POSIX twin: -1 with errno as the twin sets it
+ * (EBADF, EINVAL, EISDIR, EFAULT, EIO, ENOSPC, EFBIG past RLIMIT_FSIZE,
+ * which raises no SIGXFSZ, ...) or ENOMEM when the request cannot be
+ * made. There are no timeouts: an operation ends when the kernel ends it.
+ *
+ *  - Reads (read, pread, readv, preadv) make one operation and return its
+ *    count: fewer bytes than asked at the end of the file (0 at EOF), as
+ *    POSIX gives them; read and pread at most 0x7ffff000 bytes at once.
+ *  - Writes (write, pwrite, writev, pwritev) loop until everything is
+ *    written. When an error comes after part was written they return the
+ *    count written (a later call reports the error), else -1.
+ *  - The p-calls take an offset (negative: EINVAL) and leave the file
+ *    position alone; the others use and move it, so lthreads sharing an
+ *    fd should not use them at the same time.
+ *  - Buffers. While the caller is parked, the kernel (or an I/O pthread)
+ *    reads or writes its buffer directly, unless the buffer lies on a
+ *    shared stack region of the caller's scheduler (a local of an lthread
+ *    without LTHREAD_ATTR_PRIVATE_STACK): a region-mate may run meanwhile
+ *    and have its frames copied where the buffer is, so such a buffer is
+ *    copied through the heap, and the caller's memory is touched only
+ *    while the caller runs (before it parks for a write, after it resumes
+ *    for a read). A buffer that another lthread handed over (a pointer to
+ *    its local) is therefore read or written at those two moments, as if
+ *    the caller had used it itself: valid when the README's stack rule
+ *    allows the caller to use it then. Heap buffers and private-stack
+ *    locals must stay valid until the call returns.
+ *  - Destroying an lthread that waits in one of these calls returns at
+ *    once; where the kernel can, the operation is cancelled. The lthread
+ *    (its stack included) is freed only once the operation has ended, so
+ *    nothing is written into freed memory; a heap buffer it passed may be
+ *    written until then. lthread_run() does not return while an operation
+ *    is in flight.
+ *  - Outside an lthread (main(), a plain pthread) and in a compute section
+ *    each call is its plain blocking twin.
+ *  - Meant for regular files and block devices. Other fds work (a read of
+ *    a pipe waits for data, holding one I/O pthread under the pool), but
+ *    the socket calls above wait for them without any thread.
+ */
+
+/* read(2) and pread(2): one read; fewer bytes at the end of the file. */
+LTHREAD_API ssize_t lthread_io_read(int fd, void *buf, size_t len);
+LTHREAD_API ssize_t lthread_io_pread(int fd, void *buf, size_t len,
+                                     off_t offset);
+/* readv(2) and preadv(2): one read into the iovecs. */
+LTHREAD_API ssize_t lthread_io_readv(int fd, const struct iovec *iov,
+                                     int iovcnt);
+LTHREAD_API ssize_t lthread_io_preadv(int fd, const struct iovec *iov,
+                                      int iovcnt, off_t offset);
+
+/* write(2), pwrite(2), writev(2), pwritev(2) that write everything. */
+LTHREAD_API ssize_t lthread_io_write(int fd, const void *buf, size_t len);
+LTHREAD_API ssize_t lthread_io_pwrite(int fd, const void *buf, size_t len,
+                                      off_t offset);
+LTHREAD_API ssize_t lthread_io_writev(int fd, const struct iovec *iov,
+                                      int iovcnt);
+LTHREAD_API ssize_t lthread_io_pwritev(int fd, const struct iovec *iov,
+                                       int iovcnt, off_t offset);
+
+/* fsync(2) and fdatasync(2). */
+LTHREAD_API int lthread_io_fsync(int fd);
+LTHREAD_API int lthread_io_fdatasync(int fd);
+
+/* open(2) and openat(2) (a mode follows the flags when they have O_CREAT
+ * or O_TMPFILE). The path is copied: it may be a local. */
+LTHREAD_API int lthread_io_open(const char *path, int flags, ...);
+LTHREAD_API int lthread_io_openat(int dirfd, const char *path, int flags, ...);
+
+/* close(2); like lthread_close(), wakes the calling pthread's lthreads that
+ * wait on fd with EBADF. Close an fd only once no disk call on it is in
+ * flight. */
+LTHREAD_API int lthread_io_close(int fd);
+
+/* stat(2) and fstat(2). */
+LTHREAD_API int lthread_io_stat(const char *path, struct stat *st);
+LTHREAD_API int lthread_io_fstat(int fd, struct stat *st);
+
+/* Which backend the calling lthread's disk calls use: "io_uring" or
+ * "pool"; "blocking" outside an lthread and in a compute section; NULL
+ * with errno ENOMEM. */
+LTHREAD_API const char *lthread_io_backend(void);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@ struct lthread__sched;
 struct lthread__region;
 struct lthread__wgroup;
 struct lthread__poller;
+struct lthread__disk;
 
 /* Internal result of a wait whose timeout expired. Not -2 (what the public
  * calls return), which is also -ENOENT; outside the errno range. */
@@ -94,6 +95,7 @@ enum lthread__wait {
                            * lthread (lthread.c, struct xjoin) */
     LTHREAD__WAIT_SYNC,   /* wait_obj: a mutex or channel wait group
                            * (src/sync/) */
+    LTHREAD__WAIT_DISK,   /* wait_obj: a disk request (src/disk/) */
     LTHREAD__WAIT_NKINDS
 };
 
@@ -433,6 +435,10 @@ struct lthread__sched {
     bool wd_reported;
     /* A dump was asked for (LTHREAD_DUMP_SIGNAL). */
     _Atomic bool dump_wanted;
+    /* Disk I/O (src/disk/): its state, made on first use, and the
+     * requests queued or in flight, each of which keeps the loop going. */
+    struct lthread__disk *disk;
+    size_t ndisk;
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
@@ -523,6 +529,7 @@ extern const struct lthread__wait_ops lthread__wait_ops_region;
 extern const struct lthread__wait_ops lthread__wait_ops_memory;
 extern const struct lthread__wait_ops lthread__wait_ops_xjoin;
 extern const struct lthread__wait_ops lthread__wait_ops_sync;
+extern const struct lthread__wait_ops lthread__wait_ops_disk;
 
 /* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
 const char *lthread__wait_name(const struct lthread *lt);
@@ -839,6 +846,25 @@ uint64_t lthread__io_sock_timeout(struct lthread__sched *s, int fd,
  */
 int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
                           const struct pollfd *fds, nfds_t n, uint64_t timeout);
+
+/* ---- src/disk/: the scheduler loop's hooks --------------------------- */
+
+/* Once a round, while s->ndisk: hands the requests queued this round to
+ * the kernel or the I/O pthreads, and wakes the lthreads whose requests
+ * are done (no wait). */
+void lthread__disk_round(struct lthread__sched *s);
+/* lthread__io_poll() for a scheduler with disk requests in flight: also
+ * returns when one completes. */
+void lthread__disk_poll(struct lthread__sched *s, int64_t timeout_ns);
+/* The scheduler is finishing (s->ndisk is 0): frees its disk state. */
+void lthread__disk_free(struct lthread__sched *s);
+/* Calls fn for every lthread of s waiting in a disk call (introspection);
+ * stops at fn's first non-zero result and returns it. */
+int lthread__disk_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg);
+/* The fd of the disk request lt waits on (-1: none, as for a stat). */
+int lthread__disk_fd(const struct lthread *lt);
 
 /* ---- cond.c ----------------------------------------------------------- */
 

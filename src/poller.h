@@ -50,4 +50,8 @@ int lthread__poller_wait(struct lthread__poller *p, int64_t timeout_ns,
  * here that is safe from another pthread. */
 void lthread__poller_wake(struct lthread__poller *p);
 
+/* The poller's own fd, readable while an fd it watches is ready or a wake
+ * is pending (disk I/O waits on it through io_uring: src/disk/). */
+int lthread__poller_fd(const struct lthread__poller *p);
+
 #endif /* LTHREAD_POLLER_H */

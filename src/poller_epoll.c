@@ -153,3 +153,8 @@ void lthread__poller_wake(struct lthread__poller *p)
     /* EAGAIN means the counter is full: a wake is pending anyway. */
     (void)!write(p->wakefd, &one, sizeof(one));
 }
+
+int lthread__poller_fd(const struct lthread__poller *p)
+{
+    return p->epfd;
+}

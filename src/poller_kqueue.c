@@ -228,3 +228,8 @@ void lthread__poller_wake(struct lthread__poller *p)
     EV_SET(&ev, WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
     (void)kevent(p->kq, &ev, 1, NULL, 0, NULL);
 }
+
+int lthread__poller_fd(const struct lthread__poller *p)
+{
+    return p->kq;
+}

@@ -527,6 +527,7 @@ static void sched_free(struct lthread__sched *s)
         s->lt_cache = lt->next;
         lthread__free(lt);
     }
+    lthread__disk_free(s);
     lthread__regions_free(s);
     lthread__io_free(s);
     lthread__free(s->timers);
@@ -665,10 +666,14 @@ int lthread_run(void)
             atomic_store(&s->dump_wanted, false);
             lthread__sched_dump(s);
         }
+        if (s->ndisk)
+            lthread__disk_round(s); /* submit this round's, reap (src/disk/) */
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
+        if (!s->nlive)
+            continue; /* the last ones went (a destroy, a disk completion) */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
-            !s->starved.head && !s->nxwaiting &&
+            !s->starved.head && !s->nxwaiting && !s->ndisk &&
             atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&
             !atomic_load(&s->inbox.armed)) {
             /* Everyone left waits for a cond or join nobody can end: no
@@ -677,7 +682,10 @@ int lthread_run(void)
             result = -EDEADLK;
             break;
         }
-        lthread__io_poll(s, sched_poll_timeout(s));
+        if (s->ndisk)
+            lthread__disk_poll(s, sched_poll_timeout(s)); /* and completions */
+        else
+            lthread__io_poll(s, sched_poll_timeout(s));
         lthread__inbox_drain(s);
         if (s->nhint_waiting) {
             uint64_t now = lthread__now_ns();

@@ -20,6 +20,7 @@ static const struct lthread__wait_ops *const wait_table[LTHREAD__WAIT_NKINDS] =
         [LTHREAD__WAIT_MEMORY] = &lthread__wait_ops_memory,
         [LTHREAD__WAIT_XJOIN] = &lthread__wait_ops_xjoin,
         [LTHREAD__WAIT_SYNC] = &lthread__wait_ops_sync,
+        [LTHREAD__WAIT_DISK] = &lthread__wait_ops_disk,
 };
 
 bool lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)

@@ -3,7 +3,9 @@
 # hello_server (curl, keep-alive, pipelining, several schedulers, stopping),
 # chan_http_server (the same, an acceptor handing connections to workers
 # through a channel), worker_pool (its exit status and its sums),
-# echo_server with echo_client, udp_server with udp_client, the servers
+# echo_server with echo_client, udp_server with udp_client, fileserver
+# (every byte of every file, byte ranges, hostile paths, on io_uring, the
+# I/O pool and sendfile), the servers
 # stopping promptly on SIGTERM while a client holds a connection (idle, or
 # no longer reading its answers), and the seed's web server (its answer,
 # and accepting while fibonacci runs).
@@ -225,7 +227,7 @@ stop_held() {
 }
 
 for bin in hello_server chan_http_server worker_pool echo_server echo_client \
-    udp_server udp_client seed_webserver; do
+    udp_server udp_client fileserver seed_webserver; do
     if [ ! -x "$dir/$bin" ]; then
         fail "$bin" "$dir/$bin not built (make examples)"
     fi
@@ -427,6 +429,179 @@ if [ -x "$dir/udp_server" ] && [ -x "$dir/udp_client" ]; then
         pass "udp: server stops on SIGTERM"
     else
         fail "udp: server stops on SIGTERM" "status $rc: $(cat "$tmp/udp.log")"
+    fi
+fi
+
+# ---- fileserver: files, ranges, hostile paths --------------------------------
+
+# The tree served ($tmp/fs/root) and what lies outside it ($tmp/fs/out).
+fs_tree() {
+    local r=$tmp/fs/root
+    mkdir -p "$r/sub/deep" "$tmp/fs/out" || return 1
+    head -c 1048577 /dev/urandom >"$r/big.bin" &&
+        head -c 100000 /dev/urandom >"$r/sub/deep/mid.dat" &&
+        printf 'hello\n' >"$r/a.txt" && : >"$r/empty" &&
+        printf '<p>index</p>\n' >"$r/sub/index.html" &&
+        printf 'outside secret\n' >"$tmp/fs/out/secret.txt" &&
+        ln -s a.txt "$r/link_in" && ln -s sub/deep "$r/dirlink_in" &&
+        ln -s ../out/secret.txt "$r/link_out" &&
+        ln -s ../out "$r/dirlink_out" && ln -s /etc/passwd "$r/abs_link" &&
+        ln -s "$tmp/fs/out/secret.txt" "$r/abs_link_out" &&
+        mkfifo "$r/fifo"
+}
+
+# fs_get PATH [CURL ARGS...]: the body into $tmp/fs/body, the status and
+# Content-Length into $code and $clen.
+fs_get() {
+    local path=$1
+    shift
+    code=$(curl_ --path-as-is -D "$tmp/fs/head" -o "$tmp/fs/body" \
+        -w '%{http_code}' "$@" "http://127.0.0.1:$fport$path")
+    clen=$(sed -n 's/^Content-Length: *\([0-9]*\).*/\1/ip' "$tmp/fs/head" |
+        tr -d '\r')
+}
+
+# fs_file PATH FILE: GET PATH is 200 with every byte of FILE and its length.
+fs_file() {
+    fs_get "$1" && [ "$code" = 200 ] &&
+        [ "$clen" = "$(wc -c <"$2" | tr -d ' ')" ] &&
+        cmp -s "$tmp/fs/body" "$2"
+}
+
+# fs_range SPEC FIRST COUNT: GET /big.bin with Range SPEC is 206 with the
+# COUNT bytes from FIRST, and says so in Content-Range and Content-Length.
+fs_range() {
+    local f=$tmp/fs/root/big.bin size
+    size=$(wc -c <"$f" | tr -d ' ')
+    fs_get /big.bin -H "Range: bytes=$1" && [ "$code" = 206 ] &&
+        [ "$clen" = "$3" ] &&
+        grep -qi "^Content-Range: bytes $2-$(($2 + $3 - 1))/$size" \
+            "$tmp/fs/head" &&
+        tail -c +"$(($2 + 1))" "$f" | head -c "$3" | cmp -s - "$tmp/fs/body"
+}
+
+# fs_refused PATH: answered 403 or 404, and nothing from outside the tree.
+fs_refused() {
+    fs_get "$1" && { [ "$code" = 403 ] || [ "$code" = 404 ]; } &&
+        ! grep -q 'secret\|root:' "$tmp/fs/body"
+}
+
+# fs_raw REQUEST: sent as is (printf %b: NUL bytes too); answered 4xx.
+fs_raw() {
+    local line
+    { exec 3<>"/dev/tcp/127.0.0.1/$fport"; } 2>/dev/null || return 1
+    printf '%b' "$1" >&3
+    read -r -t "$((10 * slow))" line <&3
+    exec 3<&-
+    case $line in
+    "HTTP/1.1 400 "* | "HTTP/1.1 403 "* | "HTTP/1.1 404 "*) return 0 ;;
+    esac
+    echo "     (answered \"$line\")"
+    return 1
+}
+
+fs_files() {
+    local r=$tmp/fs/root
+    fs_file /big.bin "$r/big.bin" &&
+        fs_file /sub/deep/mid.dat "$r/sub/deep/mid.dat" &&
+        fs_file /a.txt "$r/a.txt" && fs_file /empty "$r/empty" &&
+        fs_file /sub/ "$r/sub/index.html" &&
+        fs_file "/a.txt?query" "$r/a.txt" && fs_file /link_in "$r/a.txt" &&
+        fs_file /dirlink_in/mid.dat "$r/sub/deep/mid.dat"
+}
+
+fs_ranges() {
+    fs_range 0-0 0 1 && fs_range 100-199 100 100 &&
+        fs_range 1000- 1000 1047577 && fs_range -500 1048077 500 &&
+        fs_range -2000000 0 1048577 && fs_range 1048576-5000000 1048576 1 &&
+        fs_get /big.bin --range 4096-8191 && [ "$code" = 206 ] &&
+        tail -c +4097 "$tmp/fs/root/big.bin" | head -c 4096 |
+        cmp -s - "$tmp/fs/body"
+}
+
+fs_odd_ranges() {
+    fs_get /big.bin -H "Range: bytes=1048577-" && [ "$code" = 416 ] &&
+        grep -qi "^Content-Range: bytes \*/1048577" "$tmp/fs/head" &&
+        fs_file /big.bin "$tmp/fs/root/big.bin" -H "Range: bytes=1-2,5-6"
+}
+
+fs_raws() {
+    fs_raw 'GET ../out/secret.txt HTTP/1.1\r\n\r\n' &&
+        fs_raw 'GET /a.txt\0/../../out/secret.txt HTTP/1.1\r\n\r\n' &&
+        fs_raw 'GET /\0 HTTP/1.1\r\n\r\n' &&
+        fs_raw 'GET http://x/../out/secret.txt HTTP/1.1\r\n\r\n' &&
+        fs_raw 'garbage\r\n\r\n'
+}
+
+# What a client may try to get out of the tree: each must be 403 or 404.
+fs_hostile=(
+    /../out/secret.txt /%2e%2e/out/secret.txt /%2E%2e/out/secret.txt
+    /.%2e/out/secret.txt /%2e./out/secret.txt /..%2fout%2fsecret.txt
+    /%2e%2e%2fout%2fsecret.txt /sub/../../out/secret.txt
+    /sub/%2e%2e/%2e%2e/out/secret.txt /./../out/secret.txt /.. /%2e%2e
+    '/..%5cout%5csecret.txt' //etc/passwd /etc/passwd ///etc/passwd
+    /link_out /dirlink_out/secret.txt /abs_link /abs_link_out /fifo
+    /a.txt%00 /a%00.txt /%00 /%0a /%zz /%2 /% /nonexistent /sub/nope
+)
+
+fs_check() {
+    local label=$1 want=$2 p fails codes=
+    shift 2
+    log=$tmp/fs.$label.log
+    stdbuf -oL -eL env "$@" >"$log" 2>&1 &
+    fpid=$!
+    pids+=("$fpid")
+    if ! listening "fs.$label"; then
+        fail "fileserver ($label): server did not start" "$(cat "$log")"
+        kill -KILL "$fpid" 2>/dev/null
+        return
+    fi
+    fport=$port
+    check "fileserver ($label): disk I/O through $(printf '%s' "$want" |
+        sed 's/\\(\(.*\)\\|\(.*\)\\)/\1 or \2/')" \
+        wait_for 5 grep -q "disk I/O through $want\$" "$log"
+    sed -n 's/^fileserver: \(disk I\/O through .*\)/     (\1)/p' "$log"
+    check "fileserver ($label): every byte of 1 MB, 100 kB, 6 B and empty files, Content-Length" \
+        fs_files
+    check "fileserver ($label): curl --range and Range headers (206, Content-Range)" \
+        fs_ranges
+    check "fileserver ($label): a range past the end is 416, several ranges the whole file" \
+        fs_odd_ranges
+    fails=
+    for p in "${fs_hostile[@]}"; do
+        fs_refused "$p" || fails="$fails $p($code)"
+        codes="$codes $code"
+    done
+    echo "     (answers:$codes)"
+    check "fileserver ($label): ${#fs_hostile[@]} paths out of the tree refused (403/404)${fails:+:$fails}" \
+        test -z "$fails"
+    check "fileserver ($label): raw targets (no slash, NUL bytes, absolute URI) refused" \
+        fs_raws
+    check "fileserver ($label): still serving after all that" \
+        fs_file /a.txt "$tmp/fs/root/a.txt"
+    # A download that the client takes slowly holds nothing up.
+    curl_ --limit-rate 20k -o /dev/null "http://127.0.0.1:$fport/big.bin" &
+    pids+=($!)
+    sleep 0.3
+    stop "$fpid"
+    rc=$?
+    if stopped_ok fileserver "$rc" "$log"; then
+        pass "fileserver ($label): SIGTERM stops it during a slow download"
+    else
+        fail "fileserver ($label): SIGTERM stops it during a slow download" "$why"
+    fi
+}
+
+if [ -x "$dir/fileserver" ]; then
+    if fs_tree; then
+        fs_check default '\(io_uring\|pool\)' \
+            "$dir/fileserver" "$tmp/fs/root" 0
+        fs_check pool pool LTHREAD_DISK=pool \
+            "$dir/fileserver" "$tmp/fs/root" 0
+        fs_check sendfile '\(io_uring\|pool\)' \
+            "$dir/fileserver" -s "$tmp/fs/root" 0
+    else
+        fail "fileserver: could not make the tree to serve"
     fi
 fi
 

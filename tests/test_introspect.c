@@ -2,7 +2,7 @@
  * Introspection: lthread_walk() finds every lthread of the scheduler,
  * once, with its state and what it waits for (ready, running, sleeping
  * with its timeout, cond, join of an id, fd read and write, poll, compute,
- * mutex, channel, zombie); lthread_stats() counts them; lthread_summary()
+ * mutex, channel, disk, zombie); lthread_stats() counts them; lthread_summary()
  * prints them; LTHREAD_DUMP_SIGNAL prints every scheduler's summary on a
  * signal; LTHREAD_WATCHDOG_MS reports an lthread that runs too long
  * without switching.
@@ -28,6 +28,7 @@ enum {
     K_COMPUTE,
     K_MUTEX,
     K_CHAN,
+    K_DISK,
     K_ZOMBIE,
     NKINDS
 };
@@ -38,6 +39,7 @@ static lthread_cond_t *cond;
 static lthread_mutex_t *mutex;
 static lthread_chan_t *chan;
 static int rd[2], wr[2]; /* a pipe to read from, a full socket to write */
+static int dp[2]; /* a blocking pipe read through the disk calls */
 static int computing, release_compute; /* __atomic */
 
 #define ME(k) (ids[k] = lthread_id())
@@ -128,6 +130,16 @@ static void chan_waiter(lthread_t *lt, void *arg)
     lthread_chan_recv(chan, &v, 0);
 }
 
+static void disk_reader(lthread_t *lt, void *arg)
+{
+    char c;
+
+    (void)lt;
+    (void)arg;
+    ME(K_DISK);
+    CHECK_EQ(lthread_io_read(dp[0], &c, 1), 1);
+}
+
 static void quick(lthread_t *lt, void *arg)
 {
     (void)lt;
@@ -188,6 +200,9 @@ static int on_info(const struct lthread_info *i, void *arg)
     case K_MUTEX:
     case K_CHAN:
         s->ok[k] = !strcmp(i->wait, "sync");
+        break;
+    case K_DISK:
+        s->ok[k] = !strcmp(i->wait, "disk") && i->fd == dp[0];
         break;
     case K_ZOMBIE:
         s->ok[k] = !strcmp(i->state, "exited");
@@ -250,6 +265,7 @@ static void inspector(lthread_t *lt, void *arg)
     lthread_cond_signal(cond);
     lthread_wakeup(lts[K_SLEEP]);
     CHECK_EQ(write(rd[1], "xx", 2), 2);
+    CHECK_EQ(write(dp[1], "x", 1), 1);
     lthread_close(wr[1]);
     lthread_mutex_unlock(mutex);
     lthread_chan_close(chan);
@@ -265,6 +281,7 @@ static void test_walk(void)
     CHECK_EQ(lthread_mutex_create(&mutex), 0);
     CHECK_EQ(lthread_chan_create(&chan, sizeof(int), 0), 0);
     CHECK_EQ(lthread_pipe(rd), 0);
+    CHECK_EQ(pipe(dp), 0);
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     wr[0] = sv[0];
     wr[1] = sv[1];
@@ -278,10 +295,13 @@ static void test_walk(void)
     CHECK_EQ(lthread_create(&lts[K_COMPUTE], computer, NULL), 0);
     CHECK_EQ(lthread_create(&lts[K_MUTEX], mutex_waiter, NULL), 0);
     CHECK_EQ(lthread_create(&lts[K_CHAN], chan_waiter, NULL), 0);
+    CHECK_EQ(lthread_create(&lts[K_DISK], disk_reader, NULL), 0);
     CHECK_EQ(lthread_create(&lts[K_ZOMBIE], quick, (void *)1), 0);
     CHECK_EQ(lthread_run(), 0);
     close(rd[0]);
     close(rd[1]);
+    close(dp[0]);
+    close(dp[1]);
     CHECK_EQ(lthread_cond_destroy(cond), 0);
     CHECK_EQ(lthread_mutex_destroy(mutex), 0);
     CHECK_EQ(lthread_chan_destroy(chan), 0);

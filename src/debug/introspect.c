@@ -6,11 +6,11 @@
  * finds each lthread where the scheduler keeps it for its own purposes:
  * the running one, the ready queue, the computing list, the timer heap
  * (sleepers), the conds with waiters, the joiners, the fd table, the
- * regions' waiters, the starved list, the mutex and channel waits, and
- * the zombies. Every lthread of the scheduler is in exactly one of those
- * places (and timed waits also in the timer heap, which is read for
- * their deadlines, and walked for sleepers only). So walking costs
- * nothing until it is done.
+ * regions' waiters, the starved list, the mutex and channel waits, the
+ * disk requests, and the zombies. Every lthread of the scheduler is in
+ * exactly one of those places (and timed waits also in the timer heap,
+ * which is read for their deadlines, and walked for sleepers only). So
+ * walking costs nothing until it is done.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -85,6 +85,8 @@ static int visit(struct lthread *lt, void *arg)
             i.join_id = ((struct lthread *)lt->wait_obj)->id;
         } else if (lt->wait == LTHREAD__WAIT_XJOIN) {
             i.wait = "join-remote";
+        } else if (lt->wait == LTHREAD__WAIT_DISK) {
+            i.fd = lthread__disk_fd(lt);
         }
     }
     if (lt->sp && lt != w->s->host.current && lt->state != LTHREAD__EXITED)
@@ -132,7 +134,8 @@ static int walk_sched(struct lthread__sched *s, lthread_walk_fn fn, void *arg)
     }
     if ((r = lthread__cond_each_waiter(s, visit, &w)) ||
         (r = each_in(&s->joining, &w)) ||
-        (r = lthread__io_each_waiter(s, visit, &w)))
+        (r = lthread__io_each_waiter(s, visit, &w)) ||
+        (r = lthread__disk_each_waiter(s, visit, &w)))
         return r;
     for (uint32_t i = 0; i < s->nregions; i++)
         if ((r = each_in(&s->regions[i]->waiters, &w)))

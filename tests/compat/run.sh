@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086 # $libs is split on purpose: "-luring"
 # Builds the compatibility programs against a built library, as users of
 # the original library would (C with -Wall -Wextra -Werror, C11 and
 # gnu11; C++ with g++), runs them, and checks that an entry function of
@@ -6,6 +7,9 @@
 # "N passed, N failed".
 #
 #   tests/compat/run.sh BUILD_DIR
+#
+# LIBS: what a program linking the static library needs besides it and
+# -pthread (-luring when the library was built with liburing).
 set -u
 build=${1:-build}
 dir=$(dirname "$0")
@@ -14,6 +18,7 @@ cxx=${CXX:-c++}
 out=$(mktemp -d "${TMPDIR:-/tmp}/lthread-compat.XXXXXX") || exit 1
 trap 'rm -rf "$out"' EXIT INT TERM
 lib="$build/liblthread.a"
+libs=${LIBS:-}
 passed=0 failed=0
 
 pass() { echo "PASS compat: $1"; passed=$((passed + 1)); }
@@ -32,12 +37,12 @@ build_run() { # name compile-command...
 for std in c11 gnu11; do
     for p in compat_later compat_seed; do
         build_run "$p.$std" "$cc" -std=$std -D_DEFAULT_SOURCE -Wall -Wextra \
-            -Werror -Iinclude -o "$out/$p.$std" "$dir/$p.c" "$lib" -pthread
+            -Werror -Iinclude -o "$out/$p.$std" "$dir/$p.c" "$lib" -pthread $libs
     done
 done
 if command -v "$cxx" >/dev/null 2>&1; then
     build_run compat_cpp "$cxx" -std=c++11 -Wall -Wextra -Werror -Iinclude \
-        -o "$out/compat_cpp" "$dir/compat_cpp.cc" "$lib" -pthread
+        -o "$out/compat_cpp" "$dir/compat_cpp.cc" "$lib" -pthread $libs
 else
     echo "SKIP compat: no C++ compiler ($cxx)"
 fi
@@ -47,7 +52,7 @@ awk '/^## Usage/ { u = 1 } u && /^```c$/ { c = 1; next } c && /^```$/ { exit }
      c { print }' "$readme" >"$out/usage.c"
 if [ -s "$out/usage.c" ]; then
     build_run usage "$cc" -std=c11 -Wall -Wextra -Werror -Iinclude \
-        -o "$out/usage" "$out/usage.c" "$lib" -pthread
+        -o "$out/usage" "$out/usage.c" "$lib" -pthread $libs
 else
     echo "no C example under README's Usage" >"$out/log"
     fail "README usage example"
