@@ -99,7 +99,7 @@ ARCH_SRCS := $(wildcard src/arch/$(ARCH)/*.c src/arch/$(ARCH)/*.S)
 LIB_SRCS := $(filter-out $(filter-out src/poller_$(POLLER).c,\
                                       $(wildcard src/poller_*.c)),\
                          $(wildcard src/*.c)) \
-            $(wildcard src/sync/*.c) \
+            $(wildcard src/sync/*.c src/debug/*.c) \
             $(wildcard $(OS_DIRS:%=src/os/%/*.c)) $(ARCH_SRCS)
 obj_of = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
 LIB_OBJS := $(call obj_of,$(LIB_SRCS))
@@ -180,13 +180,18 @@ VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite
 # The lifecycle fuzzer (tests/fuzz_lifecycle.c): run-tests runs FUZZ_SEEDS
 # seeds, FUZZ_JOBS at a time, in the plain and ASan+UBSan builds (under
-# TSan, valgrind or qemu they would take minutes); `make fuzz SEEDS=N
-# [FIRST=S]` runs more, from a random first seed unless FIRST is given.
+# TSan, valgrind or qemu they would take minutes), then FUZZ_MC_SEEDS seeds
+# of its multi-scheduler mode (-m), FUZZ_TSAN_MC_SEEDS under TSan; `make
+# fuzz SEEDS=N [MC_SEEDS=N] [FIRST=S]` runs more, from a random first seed
+# unless FIRST is given.
 FUZZ_SRC := $(wildcard tests/fuzz_lifecycle.c)
 FUZZ_BIN := $(if $(FUZZ_SRC),$(BUILD)/tests/fuzz_lifecycle)
 FUZZ_SEEDS ?= 300
+FUZZ_MC_SEEDS ?= 50
+FUZZ_TSAN_MC_SEEDS ?= 10
 FUZZ_JOBS ?= 4
 SEEDS ?= 2000
+MC_SEEDS ?= 500
 FIRST ?=
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 AARCH64_AR ?= aarch64-linux-gnu-ar
@@ -331,7 +336,7 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    $(STATIC_LIB) -pthread $(LDLIBS)
 
--include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(FUZZ_BIN:=.d) $(EXAMPLE_BINS:=.d)
 
 man: $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES)
 
@@ -362,15 +367,18 @@ demo: $(BUILD)/examples/$(DEMO)
 # of them fails. The example servers are checked from outside (curl, their
 # clients) in the plain native build only: the script runs them through
 # stdbuf (an LD_PRELOAD, which ASan refuses) and applies no wrapper (qemu).
-# The fuzzer runs in the plain and ASan builds, without a wrapper.
+# The fuzzer runs in the plain and ASan builds, without a wrapper; its
+# multi-scheduler mode there and, fewer seeds, under TSan.
 SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
 EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_examples.sh))
 # Programs written as for the original library (tests/compat/), built with
 # -Werror in C and C++ against the static library: plain native build only.
 COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run.sh))
 FUZZ_CHECK := $(if $(strip $(TEST_WRAPPER))$(filter tsan,$(SAN)),,$(FUZZ_BIN))
+FUZZ_MC_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(FUZZ_BIN))
+FUZZ_MC_N := $(if $(filter tsan,$(SAN)),$(FUZZ_TSAN_MC_SEEDS),$(FUZZ_MC_SEEDS))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
-    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_CHECK)
+    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_MC_CHECK)
 	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \
 	    exit 1; }
 	@echo "== tests: $(BUILD)$(if $(SAN), ($(SAN)))$(if \
@@ -386,6 +394,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
 	    || status=1;) \
+	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -D -n $(FUZZ_MC_N) \
+	    -j $(FUZZ_JOBS) || status=1;) \
 	exit $$status
 
 check-unit: lib examples
@@ -421,12 +431,18 @@ check-riscv64:
 check-install:
 	@CC='$(CC)' MAKE='$(MAKE)' sh tests/install_check.sh
 
-# The fuzzer of this build, SEEDS seeds from FIRST, with its coverage.
+# The fuzzer of this build, SEEDS seeds from FIRST, then MC_SEEDS of its
+# multi-scheduler mode, with their coverage.
 fuzz-run: $(FUZZ_BIN)
 	@test -n "$(FUZZ_BIN)" || { echo "no tests/fuzz_lifecycle.c" >&2; exit 1; }
 	@echo "== fuzz: $(BUILD)$(if $(SAN), ($(SAN))), $(SEEDS) seeds from $(or $(FIRST),1)"
 	@export LTHREAD_TEST_SLOW="$${LTHREAD_TEST_SLOW:-$(TEST_SLOW)}" $(TEST_ENV); \
-	./$(FUZZ_BIN) -c -n $(SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS)
+	status=0; \
+	./$(FUZZ_BIN) -c -n $(SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS) || status=1; \
+	echo "== fuzz -m: $(MC_SEEDS) seeds from $(or $(FIRST),1)"; \
+	./$(FUZZ_BIN) -m -D -c -n $(MC_SEEDS) -s $(or $(FIRST),1) -j $(FUZZ_JOBS) \
+	    || status=1; \
+	exit $$status
 
 # Both builds, from the same first seed; not part of check.
 fuzz:
@@ -592,7 +608,7 @@ clean:
 	rm -rf $(BUILD)
 
 CLANG_FORMAT ?= clang-format
-FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/arch/*.h \
+FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/debug/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
                          tests/sendfile_double/*.h tests/cond_double/*.h \
@@ -625,8 +641,10 @@ help:
 	@echo '  check-install     install into a temporary prefix and use it'
 	@echo 'make check-valgrind the tests under valgrind (not part of make check)'
 	@echo 'make bench          build the benchmarks (make -C bench); bench/run.sh runs them'
-	@echo 'make fuzz SEEDS=N [FIRST=S]  lifecycle fuzzer, plain and ASan+UBSan'
-	@echo '                    (make check runs $(FUZZ_SEEDS) seeds of it in each)'
+	@echo 'make fuzz SEEDS=N [MC_SEEDS=N] [FIRST=S]  lifecycle fuzzer, plain and'
+	@echo '                    ASan+UBSan, one scheduler then several (-m); make check'
+	@echo '                    runs $(FUZZ_SEEDS) and $(FUZZ_MC_SEEDS) seeds in each,'
+	@echo '                    $(FUZZ_TSAN_MC_SEEDS) of -m under TSan'
 	@echo 'make mutants [MUTANTS=a,b]  plant each bug of tests/mutants.txt in a'
 	@echo '                    copy of the tree; fails if the tests miss one (slow)'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'

@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -173,7 +174,9 @@ LTHREAD_API int lthread_detach(void);
  * (lt was destroyed while we waited), ESRCH (lt's scheduler has finished:
  * lt is gone) or ENOMEM (no memory for the wait; nothing changed). lt may
  * belong to another scheduler: the join is posted there, and lt is freed
- * there. Joining an lthread that was already joined or destroyed is
+ * there; an lthread nobody joins is freed when its scheduler finishes, so
+ * a join from elsewhere must be made while lt's scheduler still runs (else
+ * ESRCH). Joining an lthread that was already joined or destroyed is
  * undefined: its memory is gone.
  */
 LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout);
@@ -284,6 +287,75 @@ LTHREAD_API ssize_t lthread_read_exact(int fd, void *buf, size_t len,
  * as the original did, so nothing past the line is consumed. */
 LTHREAD_API ssize_t lthread_readline(int fd, char **buf, size_t max,
                                      uint64_t timeout);
+
+/* ---- Introspection
+ * ----------------------------------------------------------- */
+
+/* What one lthread is doing (lthread_walk()). Strings are static. */
+struct lthread_info {
+    uint64_t id;
+    const char *name;  /* lthread_set_funcname()'s, or NULL */
+    void *fn;          /* its entry function (for dladdr(3) or a debugger) */
+    const char *state; /* "ready", "running", "waiting", "computing",
+                        * "exited" (a zombie, not yet joined) */
+    /* What a waiting lthread waits for: "sleep", "cond", "join", "fd",
+     * "poll", "region" (a mate computes), "memory", "sync" (a mutex or a
+     * channel), "join-remote" (an lthread of another scheduler), or ""
+     * when it is not waiting. */
+    const char *wait;
+    int fd;             /* "fd": the fd, else -1 */
+    int fd_write;       /* "fd": 1 when it waits to write */
+    uint64_t join_id;   /* "join": the id of the lthread it joins */
+    int64_t timeout_ms; /* ms until its wait times out (or its sleep
+                         * ends), -1 when none */
+    size_t stack_bytes; /* stack it holds: its saved image, or its frames
+                         * in place (0 before its first run, and for the
+                         * lthread that calls lthread_walk()) */
+    int region;         /* its shared region's index; -1: its own stack,
+                         * or not bound yet */
+    int private_stack;
+    int detached;
+};
+
+/* Counters of the calling pthread's scheduler (lthread_stats()). */
+struct lthread_stats {
+    size_t ready, running, waiting, computing, exited; /* lthreads now */
+    uint64_t switches;     /* into lthreads, since it was created */
+    uint64_t copies;       /* stack images saved or restored */
+    uint64_t bytes_copied; /* by those copies */
+    uint64_t polls;        /* waits in the kernel's event poller */
+    uint64_t compute_sections;
+    uint64_t messages; /* posts from other pthreads handled */
+    size_t regions;    /* shared stack regions mapped */
+    size_t region_size;
+    size_t stack_high_water; /* deepest stack saved from a shared region:
+                              * size lthread_init() above it */
+};
+
+typedef int (*lthread_walk_fn)(const struct lthread_info *info, void *arg);
+
+/*
+ * Calls fn for every lthread of the calling pthread's scheduler, from an
+ * lthread of it or from the pthread itself (between lthread_create() and
+ * lthread_run(), say); fn must not create, switch or destroy. Stops at the
+ * first non-zero return of fn and returns it; 0 after the last lthread;
+ * -1 with EINVAL (fn NULL) or EPERM (no scheduler on this pthread, e.g. in
+ * a compute section). Costs nothing until called: it finds the lthreads
+ * where the scheduler keeps them, without a list of all of them.
+ */
+LTHREAD_API int lthread_walk(lthread_walk_fn fn, void *arg);
+
+/* Fills *st for the calling pthread's scheduler. Returns 0, or -1 with
+ * EINVAL or EPERM (as lthread_walk()). */
+LTHREAD_API int lthread_stats(struct lthread_stats *st);
+
+/* Prints the counters and a line per lthread (id, name, state, wait,
+ * timeout, stack) to f (NULL: stderr), as the original library's
+ * lthread_summary() did. Returns 0, or -1 with EPERM (as lthread_walk()).
+ * With LTHREAD_DUMP_SIGNAL=SIGUSR2 (or another signal's name or number)
+ * in the environment, every scheduler prints it to stderr when the process
+ * gets that signal (off by default; the handler only sets a flag). */
+LTHREAD_API int lthread_summary(FILE *f);
 
 /* ---- Mutexes and channels ------------------------------------------------ */
 
@@ -408,8 +480,14 @@ LTHREAD_API const char *lthread_get_funcname(const lthread_t *lt);
  * Moves the calling lthread to a compute pthread, so that an expensive
  * computation or a blocking call made before lthread_compute_end() does not
  * stall the other lthreads of its scheduler. Locals and pointers to them
- * stay valid. Between begin and end, only lthread_compute_end() may be
- * called of this API (the others fail with EPERM). Returns 0, or -1 with
+ * stay valid. Between begin and end the lthread is on a pthread with no
+ * scheduler: the calls that work from any pthread do (cond signals,
+ * wakeup, destroy of another lthread, mutexes and channels, which block
+ * the compute pthread, lthread_socket/pipe/close), the calls that would
+ * park it fail with EPERM, and lthread_compute_end() ends the section.
+ * (An lthread on a shared region that blocks on a mutex or channel here
+ * keeps its region: a region-mate that would unlock or send must not be
+ * the one it waits for. Use private stacks for that.) Returns 0, or -1 with
  * EPERM (outside an lthread), EDEADLK (already inside a compute section),
  * or ENOMEM/EAGAIN (no compute pthread exists and none could be started:
  * the lthread then simply continues on its own scheduler).

@@ -42,10 +42,14 @@ struct worker {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t work;        /* signalled when jobs are queued; waits
-                                 * on CLOCK_MONOTONIC (see pool_init) */
-    struct lthread__queue jobs; /* lthreads waiting for a worker */
-    unsigned njobs;             /* in `jobs` */
+    pthread_cond_t work; /* signalled when jobs are queued; waits
+                          * on CLOCK_MONOTONIC (see pool_init) */
+    /* lthreads waiting for a worker, oldest first, linked through their
+     * wait_obj (unused while they compute): their next/prev keep them in
+     * their scheduler's list of computing lthreads. */
+    struct lthread *jobs_head;
+    struct lthread *jobs_tail;
+    unsigned njobs; /* in `jobs` */
     unsigned nworkers;
     unsigned nidle;       /* workers waiting on `work` */
     unsigned max_workers; /* 0 until configured */
@@ -166,16 +170,19 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         deadline_after_ms(&until, pool.idle_ms);
-        while (!pool.jobs.head) {
+        while (!pool.jobs_head) {
             int rc;
 
             pool.nidle++;
             rc = lthread__os_cond_wait_until(&pool.work, &pool.lock, &until);
             pool.nidle--;
-            if (rc == ETIMEDOUT && !pool.jobs.head)
+            if (rc == ETIMEDOUT && !pool.jobs_head)
                 goto out_exit;
         }
-        lt = lthread__queue_pop(&pool.jobs);
+        lt = pool.jobs_head;
+        pool.jobs_head = lt->wait_obj;
+        if (!pool.jobs_head)
+            pool.jobs_tail = NULL;
         pool.njobs--;
         pthread_mutex_unlock(&pool.lock);
 
@@ -228,13 +235,27 @@ void lthread__compute_submit(struct lthread__sched *s, struct lthread *lt)
     /* Queue first, so a worker that times out right now still sees it.
      * Idle workers that were signalled may not have taken their job yet:
      * only jobs beyond the idle count need a new worker. */
-    lthread__queue_push(&pool.jobs, lt);
+    lt->wait_obj = NULL;
+    if (pool.jobs_tail)
+        pool.jobs_tail->wait_obj = lt;
+    else
+        pool.jobs_head = lt;
+    pool.jobs_tail = lt;
     pool.njobs++;
     if (pool.njobs > pool.nidle && pool.nworkers < pool.max_workers)
         err = pool_spawn();
     if (err && pool.nworkers == 0) {
-        /* Nobody can ever run it: the section fails, at home. */
-        lthread__queue_remove(&pool.jobs, lt);
+        /* Nobody can ever run it: the section fails, at home. It is the
+         * last job; find the one before it (a rare path: a scan). */
+        struct lthread *prev = NULL;
+
+        for (struct lthread *j = pool.jobs_head; j != lt; j = j->wait_obj)
+            prev = j;
+        if (prev)
+            prev->wait_obj = NULL;
+        else
+            pool.jobs_head = NULL;
+        pool.jobs_tail = prev;
         pool.njobs--;
         pthread_mutex_unlock(&pool.lock);
         lt->wake_result = err;
@@ -242,6 +263,8 @@ void lthread__compute_submit(struct lthread__sched *s, struct lthread *lt)
         return;
     }
     s->ncompute++;
+    s->stats.compute_sections++;
+    lthread__queue_push(&s->computing, lt);
     pthread_mutex_unlock(&pool.lock);
     /* After the unlock: a worker woken under the lock would only block on
      * it (measured: begin/end round trip 8.4 -> 5.8 us). It finds the job

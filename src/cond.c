@@ -228,3 +228,17 @@ void lthread__cond_abandon(struct lthread__sched *s)
             lthread__lt_free(s, lt);
     }
 }
+
+int lthread__cond_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg)
+{
+    for (struct lthread_cond *c = s->busy_conds; c; c = c->busy_next)
+        for (struct lthread *lt = c->waiters.head; lt; lt = lt->next) {
+            int r = fn(lt, arg);
+
+            if (r)
+                return r;
+        }
+    return 0;
+}

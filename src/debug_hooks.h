@@ -200,6 +200,9 @@ static inline void lthread__tsan_switch_to(void *fiber)
 static inline unsigned lthread__valgrind_stack_register(void *lo, void *hi)
 {
 #ifdef LTHREAD__VALGRIND
+    /* (On architectures valgrind does not support, the macro ignores
+     * its arguments.) */
+    (void)lo, (void)hi;
     return VALGRIND_STACK_REGISTER(lo, hi);
 #else
     (void)lo, (void)hi;
@@ -212,6 +215,7 @@ static inline unsigned lthread__valgrind_stack_register(void *lo, void *hi)
 static inline void lthread__valgrind_make_writable(void *addr, size_t len)
 {
 #ifdef LTHREAD__VALGRIND
+    (void)addr, (void)len;
     VALGRIND_MAKE_MEM_UNDEFINED(addr, len);
 #else
     (void)addr, (void)len;
@@ -221,6 +225,7 @@ static inline void lthread__valgrind_make_writable(void *addr, size_t len)
 static inline void lthread__valgrind_stack_deregister(unsigned id)
 {
 #ifdef LTHREAD__VALGRIND
+    (void)id;
     VALGRIND_STACK_DEREGISTER(id);
 #else
     (void)id;

@@ -6,10 +6,11 @@
  * ever touched from another pthread.
  *
  * Lock-free, multi-producer, single-consumer: two Treiber stacks (messages,
- * and lthreads linked through their `next`) that the scheduler takes whole
- * with one exchange each and reverses into posting order. The first post
- * after the scheduler last looked wakes its poller; later ones in the same
- * batch do not (the `armed` flag), so a burst costs one wake-up.
+ * and lthreads linked through their `wait_obj`, free while they compute) that
+ * the scheduler takes whole with one exchange each and reverses into posting
+ * order. The first post after the scheduler last looked wakes its poller; later
+ * ones in the same batch do not (the `armed` flag), so a burst costs one
+ * wake-up.
  *
  * Lifetime. A poster finds the scheduler through an lthread it names,
  * which must be alive when the call is made (the caller's promise, as for
@@ -75,7 +76,7 @@ void lthread__inbox_post_back(struct lthread__sched *s, struct lthread *lt)
     atomic_fetch_add(&s->inbox.nposting, 1);
     old = atomic_load_explicit(&s->inbox.back, memory_order_relaxed);
     do
-        lt->next = old;
+        lt->wait_obj = old; /* (next/prev: the scheduler's computing list) */
     while (!atomic_compare_exchange_weak_explicit(
         &s->inbox.back, &old, lt, memory_order_release, memory_order_relaxed));
     inbox_arm(s);
@@ -89,14 +90,17 @@ bool lthread__inbox_drain(struct lthread__sched *s)
 
     if (!atomic_load_explicit(&s->inbox.armed, memory_order_acquire))
         return false;
+    /* A block freed while this batch is handled may be named by a later
+     * message of it: lthread__lt_free() defers it meanwhile. */
+    s->inbox.draining = true;
     /* Disarm first: a post from now on wakes the scheduler again. */
     atomic_store(&s->inbox.armed, false);
     lt = atomic_exchange(&s->inbox.back, NULL);
     m = atomic_exchange(&s->inbox.msgs, NULL);
     while (lt) { /* reverse: posting order */
-        struct lthread *next = lt->next;
+        struct lthread *next = lt->wait_obj;
 
-        lt->next = lfifo;
+        lt->wait_obj = lfifo;
         lfifo = lt;
         lt = next;
     }
@@ -108,14 +112,16 @@ bool lthread__inbox_drain(struct lthread__sched *s)
         m = next;
     }
     while ((lt = lfifo)) {
-        lfifo = lt->next;
-        lt->next = NULL;
+        lfifo = lt->wait_obj;
+        lt->wait_obj = NULL;
         lthread__sched_back(s, lt);
     }
     while ((m = mfifo)) {
         mfifo = m->next;
+        s->stats.messages++;
         m->handle(s, m);
     }
+    s->inbox.draining = false;
     /* Control blocks freed while posts were in flight: no message names
      * them any more, unless a post is in flight right now. */
     if (!atomic_load(&s->inbox.nposting) &&

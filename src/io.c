@@ -348,6 +348,7 @@ void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns)
 {
     /* An error here (EBADF, ENOMEM) cannot be given to anyone; the loop
      * retries on its next round. */
+    s->stats.polls++;
     (void)lthread__poller_wait(s->poller, timeout_ns, io_ready, s);
 }
 
@@ -453,4 +454,32 @@ uint64_t lthread__io_sock_timeout(struct lthread__sched *s, int fd,
         e->flags |= LTHREAD__FD_TIMEO;
     }
     return (dir & LTHREAD__POLL_IN) ? e->timeo_rcv_ms : e->timeo_snd_ms;
+}
+
+int lthread__io_each_waiter(struct lthread__sched *s,
+                            int (*fn)(struct lthread *lt, void *arg), void *arg)
+{
+    for (int fd = 0; fd < s->nfds; fd++) {
+        struct lthread__fd *e = &s->fds[fd];
+        struct lthread *lt;
+        int r;
+
+        for (lt = e->readers.head; lt; lt = lt->next)
+            if ((r = fn(lt, arg)))
+                return r;
+        for (lt = e->writers.head; lt; lt = lt->next)
+            if ((r = fn(lt, arg)))
+                return r;
+        /* A poll set is linked at every fd it watches: visit it at its
+         * first linked node only. */
+        for (struct lthread__io_node *n = e->pollers; n; n = n->next) {
+            struct lthread__io_node *first = n->set->nodes;
+
+            while (first->fd < 0)
+                first++;
+            if (first == n && (r = fn(n->set->lt, arg)))
+                return r;
+        }
+    }
+    return 0;
 }

@@ -277,6 +277,7 @@ void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
     /* Until j runs, the pair stays tied both ways, so that destroying
      * either side can untie it (lthread_destroy). */
     j->wait_obj = lt;
+    j->io_fd = LTHREAD__DONE_JOIN;
     j->flags |= LTHREAD__F_JOIN_DONE;
 }
 
@@ -364,7 +365,7 @@ static void xjoin_register(struct lthread__sched *ts, struct lthread__msg *m)
         return;
     }
     if (t->state == LTHREAD__DEAD || t->id != rec->target_id)
-        xjoin_complete(ts, rec, NULL, -ESRCH);
+        xjoin_complete(ts, rec, NULL, -ECANCELED); /* destroyed meanwhile */
     else if ((t->flags & LTHREAD__F_DETACHED) || (t->joiner && !joiner_gone(t)))
         xjoin_complete(ts, rec, NULL, -EINVAL);
     else if (t->state == LTHREAD__EXITED)
@@ -384,6 +385,8 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
     LTHREAD__CHECK(j->wait == LTHREAD__WAIT_XJOIN && j->wait_obj == rec,
                    "a joiner waits on its join record until it is done");
     j->wait = LTHREAD__WAIT_NONE; /* done: nothing left to cancel */
+    s->nxwaiting--;
+    lthread__queue_remove(&s->joining, j);
     if (j->flags & LTHREAD__F_DESTROY) {
         lthread__free(rec);
         j->flags &= (uint8_t)~LTHREAD__F_DESTROY;
@@ -391,6 +394,10 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
         return;
     }
     lthread__unpark(s, j, 0); /* the join reads rec */
+    /* Until it runs, rec is its to free if it is destroyed. */
+    j->wait_obj = rec;
+    j->io_fd = LTHREAD__DONE_XJOIN;
+    j->flags |= LTHREAD__F_JOIN_DONE;
 }
 
 /* J gives up (timeout, destroy): possible until TS completed the join. */
@@ -399,9 +406,12 @@ static bool xjoin_cancel(struct lthread__sched *s, struct lthread *lt)
     struct xjoin *rec = lt->wait_obj;
     int expect = XJ_WAITING;
 
-    (void)s;
     /* Won: TS frees rec. Lost: its outcome is on the way. */
-    return atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED);
+    if (!atomic_compare_exchange_strong(&rec->state, &expect, XJ_CANCELLED))
+        return false;
+    s->nxwaiting--;
+    lthread__queue_remove(&s->joining, lt);
+    return true;
 }
 
 const struct lthread__wait_ops lthread__wait_ops_xjoin = {"join", xjoin_cancel};
@@ -430,14 +440,23 @@ static int xjoin(struct lthread__sched *s, struct lthread *self,
     /* Posted before we park: its outcome is handled by our scheduler,
      * which runs only once we have switched out. */
     lthread__inbox_post(ts, &rec->msg);
+    s->nxwaiting++; /* only TS can end it: no deadlock while it lasts */
+    lthread__queue_push(&s->joining, self); /* (to be found: introspection) */
     err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
     if (err)
         return err; /* timed out or cancelled: TS frees rec */
+    self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE; /* rec is ours again */
+    self->wait_obj = NULL;
     err = rec->result;
     if (!err && ptr)
         *ptr = rec->value;
     lthread__free(rec);
     return err;
+}
+
+void lthread__xjoin_orphan(struct lthread__sched *s, struct lthread *lt)
+{
+    xjoin_complete(s, (struct xjoin *)lt->joiner, lt, -ECANCELED);
 }
 
 void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt)
@@ -488,9 +507,16 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
     if (lt->state == LTHREAD__COMPUTE)
         return -EBUSY;
     if (lt->flags & LTHREAD__F_JOIN_DONE) {
-        /* lt was woken by its joinee's exit and never ran: the joinee is
-         * an ordinary zombie again. */
-        ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        if (lt->io_fd == LTHREAD__DONE_SYNC) {
+            /* Served a mutex or a value it will never take. */
+            lthread__sync_abandon(lt);
+        } else if (lt->io_fd == LTHREAD__DONE_XJOIN) {
+            lthread__free(lt->wait_obj); /* its joinee is gone already */
+        } else {
+            /* Woken by its joinee's exit and never ran: the joinee is an
+             * ordinary zombie again. */
+            ((struct lthread *)lt->wait_obj)->joiner = NULL;
+        }
         lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
         lt->wait_obj = NULL;
     }
@@ -522,7 +548,7 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
     joiner = lt->joiner;
     if (joiner && (lt->flags & LTHREAD__F_XJOIN)) {
         /* Joined from another scheduler: that join fails. */
-        xjoin_complete(s, (struct xjoin *)joiner, NULL, -ECANCELED);
+        xjoin_complete(s, (struct xjoin *)joiner, lt, -ECANCELED);
     } else if (joiner) {
         if (joiner->wait == LTHREAD__WAIT_JOIN) {
             lthread__wait_cancel(s, joiner);

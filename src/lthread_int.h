@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 
 struct lthread__sched;
 struct lthread__region;
+struct lthread__wgroup;
 struct lthread__poller;
 
 /* Internal result of a wait whose timeout expired. Not -2 (what the public
@@ -116,10 +118,18 @@ struct lthread__wait_ops {
 #define LTHREAD__F_TIMER 0x4u    /* in the timer heap */
 #define LTHREAD__F_BOUND 0x8u    /* `region` is its region for life */
 #define LTHREAD__F_SAVED 0x10u   /* its frames are in `image`, not in place */
-/* Woken by the exit of the lthread it joins, and not yet run: wait_obj
- * still names that lthread (whose `joiner` is this one) until the join
- * returns. Destroying either side unties the pair (lthread.c). */
+/* Woken with an outcome it has not taken yet (it has not run since):
+ * io_fd says which kind, wait_obj names it. LTHREAD__DONE_JOIN: the exit
+ * of the lthread it joins (whose `joiner` is this one) — destroying either
+ * side unties the pair (lthread.c); LTHREAD__DONE_SYNC: a served mutex or
+ * channel wait group — destroying it undoes what was done for it
+ * (src/sync/). */
 #define LTHREAD__F_JOIN_DONE 0x20u
+#define LTHREAD__DONE_JOIN 1
+#define LTHREAD__DONE_SYNC 2
+#define LTHREAD__DONE_XJOIN                                                    \
+    3 /* a join of another scheduler's lthread:                                \
+       * wait_obj is its record (lthread.c) */
 /* `joiner` is a struct xjoin: a join from another scheduler (lthread.c). */
 #define LTHREAD__F_XJOIN 0x40u
 /* Destroyed while its wake was on its way from another pthread: the wake's
@@ -221,7 +231,8 @@ struct lthread__region {
     struct lthread *owner;
     uint32_t nbound; /* lthreads bound here, not yet exited */
     bool is_private;
-    uint16_t index; /* in sched->regions, shared ones only */
+    uint16_t index;    /* in sched->regions, shared ones only */
+    size_t high_water; /* deepest stack saved from it, bytes */
     struct lthread__queue waiters;
     unsigned valgrind_id;
 };
@@ -337,7 +348,8 @@ struct lthread__inbox {
     /* Posters between looking up the scheduler and their last touch of it:
      * it is not freed, nor is any of its lthreads, while this is not 0. */
     _Atomic unsigned nposting;
-    bool closing; /* lthread_run() is returning: under lthread__xs_lock */
+    bool closing;  /* lthread_run() is returning: under lthread__xs_lock */
+    bool draining; /* handling a batch (the scheduler's pthread only) */
 };
 
 /* Guards what pthreads share about schedulers: their list, and `closing`. */
@@ -391,7 +403,36 @@ struct lthread__sched {
     struct lthread__fd *fds;
     int nfds; /* entries in fds */
     size_t nio_waiting;
-    size_t nsync_waiting; /* on mutexes and channels (src/sync/) */
+    /* Waits that only another pthread can end: on mutexes and channels
+     * (src/sync/), on joins of another scheduler's lthreads. They are
+     * never taken for a deadlock. */
+    size_t nxwaiting;
+    /* Lthreads away in compute sections (compute.c), for introspection. */
+    struct lthread__queue computing;
+    /* Lthreads waiting on mutexes and channels, for introspection (their
+     * groups, src/sync/). */
+    struct lthread__wgroup *sync_waits;
+    /* Counters (introspection: lthread_stats()); only this scheduler's
+     * pthread writes them, `switches` with relaxed atomic stores so that
+     * the watchdog may read it. */
+    struct {
+        _Atomic uint64_t switches;
+        uint64_t copies;
+        uint64_t bytes_copied;
+        uint64_t polls;
+        uint64_t compute_sections;
+        uint64_t messages;
+    } stats;
+    /* What runs now, for the watchdog: the id and name of the lthread
+     * last switched in (id 0 while none), relaxed atomics. */
+    _Atomic uint64_t running_id;
+    _Atomic(const char *) running_name;
+    /* The watchdog's own notes, under lthread__xs_lock. */
+    uint64_t wd_switches;
+    uint64_t wd_since;
+    bool wd_reported;
+    /* A dump was asked for (LTHREAD_DUMP_SIGNAL). */
+    _Atomic bool dump_wanted;
     /* Waiters parked on the drained hint, not re-checked yet, and when
      * the next sweep looks at them (io.c). */
     size_t nhint_waiting;
@@ -500,6 +541,9 @@ void lthread__join_exited(struct lthread__sched *s, struct lthread *lt);
 /* The same for a joiner of another scheduler: completes its join and frees
  * lt, unless the joiner gave up (lthread.c). */
 void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt);
+/* lt, joined from another scheduler, is freed unfinished (destroyed at a
+ * teardown): that join fails with ECANCELED. */
+void lthread__xjoin_orphan(struct lthread__sched *s, struct lthread *lt);
 
 /* A zeroed control block, recycled or new; NULL on ENOMEM. */
 struct lthread *lthread__lt_alloc(struct lthread__sched *s);
@@ -516,6 +560,10 @@ int lthread__sched_set_region_size(size_t size);
 
 /* Now, in CLOCK_MONOTONIC nanoseconds. */
 uint64_t lthread__now_ns(void);
+
+/* lt, destroyed, was woken by a served mutex/channel wait it had not
+ * taken yet: undoes what was done for it and frees the group (src/sync/). */
+void lthread__sync_abandon(struct lthread *lt);
 
 /* Finishes a destroy asked from another pthread while lt computed. */
 void lthread__destroy_back(struct lthread__sched *s, struct lthread *lt);
@@ -601,6 +649,32 @@ int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
                        uint64_t timeout_ms);
 
 /* ---- waiting and waking (inline: they sit on every hand-off) ---------- */
+
+/* Counts a switch into `lt` (0: back to the host) for introspection and
+ * the watchdog: two plain stores (relaxed atomics, one writer). */
+static inline void lthread__count_switch(struct lthread__sched *s,
+                                         const struct lthread *lt)
+{
+    atomic_store_explicit(
+        &s->stats.switches,
+        atomic_load_explicit(&s->stats.switches, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    atomic_store_explicit(&s->running_name, lt->funcname, memory_order_relaxed);
+    atomic_store_explicit(&s->running_id, lt->id, memory_order_relaxed);
+}
+
+/* ---- debug/: introspection, dump, watchdog ------------------------------ */
+
+/* Reads LTHREAD_DUMP_SIGNAL / LTHREAD_WATCHDOG_MS once, starting their
+ * helper pthreads if asked for. */
+void lthread__dump_init(void);
+void lthread__watchdog_init(void);
+/* Prints s's summary to stderr (on s's pthread). */
+void lthread__sched_dump(struct lthread__sched *s);
+/* Asks every scheduler to print its summary (sched.c). */
+void lthread__sched_each_dump(void);
+/* The watchdog's look at every scheduler (sched.c). */
+void lthread__sched_each_watch(uint64_t now_ns, uint64_t limit_ns);
 
 /* Appends lt to the ready queue and sets it READY. */
 static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
@@ -725,6 +799,12 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
  * lthreads whose fds are ready. */
 void lthread__io_poll(struct lthread__sched *s, int64_t timeout_ns);
 
+/* Calls fn for every lthread waiting on an fd of s, each once
+ * (introspection); stops at fn's first non-zero result and returns it. */
+int lthread__io_each_waiter(struct lthread__sched *s,
+                            int (*fn)(struct lthread *lt, void *arg),
+                            void *arg);
+
 /* fd is going away (lthread_close): wakes its waiters with -EBADF (an
  * lthread_poll() waiter with 0: its poll(2) reports POLLNVAL), unregisters
  * it and clears its flags. s may be NULL. */
@@ -761,6 +841,12 @@ int lthread__io_wait_many(struct lthread__sched *s, struct lthread *self,
                           const struct pollfd *fds, nfds_t n, uint64_t timeout);
 
 /* ---- cond.c ----------------------------------------------------------- */
+
+/* Calls fn for every lthread waiting on a cond of s (introspection);
+ * stops at fn's first non-zero result and returns it. */
+int lthread__cond_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg);
 
 /* Teardown after a deadlock: frees every lthread waiting on a cond of s. */
 void lthread__cond_abandon(struct lthread__sched *s);

@@ -293,6 +293,10 @@ static int region_save_owner(struct lthread__region *r)
     }
     /* The length needs no field: it is always top - sp. */
     stack_copy(o->image, o->sp, len);
+    if (len > r->high_water)
+        r->high_water = len;
+    o->sched->stats.copies++;
+    o->sched->stats.bytes_copied += len;
     o->flags |= LTHREAD__F_SAVED;
     r->owner = NULL;
     return 0;
@@ -326,6 +330,8 @@ static int region_take(struct lthread__region *r, struct lthread *lt)
 
         lthread__valgrind_make_writable(lt->sp, len);
         stack_copy(lt->sp, lt->image, len);
+        lt->sched->stats.copies++;
+        lt->sched->stats.bytes_copied += len;
         lt->flags &= ~LTHREAD__F_SAVED;
     }
     r->owner = lt;

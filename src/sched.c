@@ -18,6 +18,7 @@
  *    present in its region (lthread__region_enter).
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -179,6 +180,7 @@ switch_target(struct lthread *self, bool exiting)
     lthread__queue_pop(&s->ready);
     s->nready--;
     next->state = LTHREAD__RUNNING;
+    lthread__count_switch(s, next);
     if (next == self)
         return (struct switch_to){NULL, NULL};
     s->host.current = next;
@@ -274,11 +276,14 @@ void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
 
 void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
+    if (lthread__unlikely(lt->flags & LTHREAD__F_XJOIN))
+        lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
     lthread__region_leave(s, lt);
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
     if (lthread__unlikely(
             atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
-            atomic_load_explicit(&s->inbox.armed, memory_order_acquire))) {
+            atomic_load_explicit(&s->inbox.armed, memory_order_acquire) ||
+            s->inbox.draining)) {
         /* A post in flight may name it: its handler must find it dead,
          * not freed (inbox.c). */
         lt->state = LTHREAD__DEAD;
@@ -326,7 +331,9 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     /* Whoever switches back (lt, or one it handed over to directly) is
      * the one whose state matters now. */
     lt->state = LTHREAD__RUNNING;
+    lthread__count_switch(s, lt);
     lt = lthread__switch_in(&s->host, lt);
+    atomic_store_explicit(&s->running_id, 0, memory_order_relaxed);
     switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
         sched_bury(s, lt);
@@ -406,6 +413,7 @@ static void sched_retry_starved(struct lthread__sched *s, uint64_t now)
 void lthread__sched_back(struct lthread__sched *s, struct lthread *lt)
 {
     s->ncompute--;
+    lthread__queue_remove(&s->computing, lt);
     lthread__ready(s, lt);
     /* Its mates waited for its frames to come home. */
     lthread__region_wake_waiters(s, lt->region);
@@ -429,6 +437,47 @@ static void sched_list_add(struct lthread__sched *s)
         all_scheds->xs_prev = s;
     all_scheds = s;
     atomic_fetch_add_explicit(&nscheds, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&lthread__xs_lock);
+}
+
+void lthread__sched_each_dump(void)
+{
+    pthread_mutex_lock(&lthread__xs_lock);
+    for (struct lthread__sched *s = all_scheds; s; s = s->xs_next) {
+        atomic_store(&s->dump_wanted, true);
+        lthread__poller_wake(s->poller);
+    }
+    pthread_mutex_unlock(&lthread__xs_lock);
+}
+
+void lthread__sched_each_watch(uint64_t now, uint64_t limit)
+{
+    pthread_mutex_lock(&lthread__xs_lock);
+    for (struct lthread__sched *s = all_scheds; s; s = s->xs_next) {
+        uint64_t sw =
+            atomic_load_explicit(&s->stats.switches, memory_order_relaxed);
+        uint64_t id =
+            atomic_load_explicit(&s->running_id, memory_order_relaxed);
+        const char *name =
+            atomic_load_explicit(&s->running_name, memory_order_relaxed);
+
+        if (!id || sw != s->wd_switches) {
+            s->wd_switches = sw;
+            s->wd_since = now;
+            s->wd_reported = false;
+            continue;
+        }
+        if (!s->wd_reported && now - s->wd_since >= limit) {
+            fprintf(stderr,
+                    "lthread watchdog: lthread %llu (%s) has run for %llu ms "
+                    "without switching, blocking its scheduler %p (a "
+                    "blocking call, or work for a compute section?)\n",
+                    (unsigned long long)id, name ? name : "unnamed",
+                    (unsigned long long)((now - s->wd_since) / 1000000u),
+                    (void *)s);
+            s->wd_reported = true;
+        }
+    }
     pthread_mutex_unlock(&lthread__xs_lock);
 }
 
@@ -519,6 +568,8 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
     s->host.tsan_fiber = lthread__tsan_current_fiber();
     lthread__asan_host_stack(&s->host.asan_bottom, &s->host.asan_size);
     sched_list_add(s);
+    lthread__dump_init();
+    lthread__watchdog_init();
     tls_sched = s;
     lthread__host_set(&s->host);
     return s;
@@ -609,10 +660,15 @@ int lthread_run(void)
         if (s->starved.head || s->starved_batch)
             sched_retry_starved(s, lthread__now_ns());
         lthread__inbox_drain(s);
+        if (lthread__unlikely(
+                atomic_load_explicit(&s->dump_wanted, memory_order_relaxed))) {
+            atomic_store(&s->dump_wanted, false);
+            lthread__sched_dump(s);
+        }
         if (s->nready && !s->nio_waiting)
             continue; /* nothing to poll for: no syscall */
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
-            !s->starved.head && !s->nsync_waiting &&
+            !s->starved.head && !s->nxwaiting &&
             atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&
             !atomic_load(&s->inbox.armed)) {
             /* Everyone left waits for a cond or join nobody can end: no

@@ -17,6 +17,10 @@
  *       the first failure, -w sets the per-seed watchdog (default 20 s
  *       times LTHREAD_TEST_SLOW), -K skips the seeds listed
  *       (tests/mutants.sh skips those that fail without a mutant).
+ *   -m  in either form: the multi-scheduler mode (fuzz_multi.h), 2 or 3
+ *       schedulers and a plain pthread acting on each other's lthreads,
+ *       conds, mutexes and channels; -D adds the actions that hit the
+ *       defects it found (tests/README.md).
  *
  * One lthread, the controller, draws actions from the seed; the others are
  * puppets that run one command at a time, handed over through a condition
@@ -76,6 +80,8 @@ static struct {
     const char *regions; /* LTHREAD_REGIONS, or NULL: unset */
     const char *argv0;
     bool verbose;
+    bool multi;   /* -m: several schedulers (fuzz_multi.h) */
+    bool defects; /* -D: -m also does what hits the known defect */
     int epoch;
     int step;
     long slow;
@@ -130,6 +136,15 @@ static struct rng rng_for(int epoch, int step)
 #define TRACE_LEN 128
 static char trace_ring[TRACE_LINES][TRACE_LEN];
 static unsigned trace_n;
+/* With several schedulers (-m): who traces (a scheduler's pthread, the
+ * plain pthread), at which step of its own; the ring is then written under
+ * the model's lock. */
+static __thread const char *trace_tag;
+static __thread int trace_step;
+/* Run first by a failure (-m: takes the model's lock and describes the
+ * puppets), and by the watchdog (-m: describes them, unlocked). */
+static void (*fail_hook)(void);
+static void (*alarm_hook)(void);
 
 static void tracef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void tracef(const char *fmt, ...)
@@ -138,7 +153,11 @@ static void tracef(const char *fmt, ...)
     va_list ap;
     int n;
 
-    n = snprintf(line, TRACE_LEN, "e%d s%d: ", run.epoch, run.step);
+    if (run.multi)
+        n = snprintf(line, TRACE_LEN,
+                     "%s %d: ", trace_tag ? trace_tag : "compute", trace_step);
+    else
+        n = snprintf(line, TRACE_LEN, "e%d s%d: ", run.epoch, run.step);
     va_start(ap, fmt);
     vsnprintf(line + n, (size_t)(TRACE_LEN - n), fmt, ap);
     va_end(ap);
@@ -169,7 +188,8 @@ static void print_repro(FILE *f, uint64_t seed, const char *regions)
         fprintf(f, "ASAN_OPTIONS=%s ", asan);
     if (ubsan)
         fprintf(f, "UBSAN_OPTIONS=%s ", ubsan);
-    fprintf(f, "%s %llu\n", run.argv0, (unsigned long long)seed);
+    fprintf(f, "%s %s%s%llu\n", run.argv0, run.multi ? "-m " : "",
+            run.defects ? "-D " : "", (unsigned long long)seed);
 }
 
 static void failf(const char *fmt, ...)
@@ -178,11 +198,19 @@ static void failf(const char *fmt, ...)
 {
     va_list ap;
 
+    if (fail_hook)
+        fail_hook();
     fflush(stdout);
-    fprintf(stderr,
-            "FAILED: seed %llu, LTHREAD_REGIONS=%s, epoch %d, step %d: ",
+    if (run.multi)
+        fprintf(
+            stderr, "FAILED: seed %llu (-m), LTHREAD_REGIONS=%s, %s step %d: ",
             (unsigned long long)run.seed, run.regions ? run.regions : "unset",
-            run.epoch, run.step);
+            trace_tag ? trace_tag : "compute", trace_step);
+    else
+        fprintf(stderr,
+                "FAILED: seed %llu, LTHREAD_REGIONS=%s, epoch %d, step %d: ",
+                (unsigned long long)run.seed,
+                run.regions ? run.regions : "unset", run.epoch, run.step);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -200,6 +228,8 @@ static void on_alarm(int sig)
 
     (void)sig;
     (void)!write(2, msg, sizeof(msg) - 1);
+    if (alarm_hook)
+        alarm_hook();
     dump_trace(2);
     _exit(2);
 }
@@ -239,6 +269,33 @@ enum stat_id {
     ST_SPAWN,
     ST_QUIESCE,
     ST_MAX_BLOCKED,
+    /* -m */
+    ST_MC_SCHEDS,
+    ST_MC_PLAIN,
+    ST_MC_XWAKE,
+    ST_MC_XWOKEN,
+    ST_MC_XDESTROY,
+    ST_MC_XDESTROY_COMPUTING,
+    ST_MC_XSIGNAL,
+    ST_MC_COND_OK,
+    ST_MC_COND_TIMEOUT,
+    ST_MC_MUST_WAKE,
+    ST_MC_XJOIN_OK,
+    ST_MC_XJOIN_TIMEOUT,
+    ST_MC_XJOIN_CANCELED,
+    ST_MC_JOIN_CANCELED,
+    ST_MC_MUTEX_HELD,
+    ST_MC_MUTEX_BUSY,
+    ST_MC_MUTEX_GHOST,
+    ST_MC_SENT,
+    ST_MC_RECEIVED,
+    ST_MC_CHAN_TIMEOUT,
+    ST_MC_EPIPE,
+    ST_MC_CLOSES,
+    ST_MC_SELECTS,
+    ST_MC_LOSSY,
+    ST_MC_COMPUTE_MUTEX,
+    ST_MC_DEADLOCKS,
     NSTATS
 };
 
@@ -270,7 +327,33 @@ static const char *stat_names[NSTATS] = {"epochs",
                                          "detaches",
                                          "spawns",
                                          "quiescent checks",
-                                         "most blocked at once"};
+                                         "most blocked at once",
+                                         "-m: schedulers",
+                                         "plain pthreads",
+                                         "wakeups from elsewhere",
+                                         "sleeps cut by them",
+                                         "destroys from elsewhere",
+                                         "of computing lthreads",
+                                         "signals from elsewhere",
+                                         "cond 0",
+                                         "cond -2",
+                                         "signals that had to wake",
+                                         "joins across 0",
+                                         "joins across -2",
+                                         "joins across ECANCELED",
+                                         "joins ECANCELED",
+                                         "mutex holds",
+                                         "mutex busy",
+                                         "mutex waiters destroyed",
+                                         "values sent",
+                                         "values received",
+                                         "chan -2",
+                                         "chan EPIPE",
+                                         "chan closes",
+                                         "selects",
+                                         "receivers destroyed",
+                                         "mutex in compute",
+                                         "EDEADLK ends"};
 
 static unsigned long local_stats[NSTATS];
 static unsigned long *stats = local_stats;
@@ -280,11 +363,16 @@ static void count(enum stat_id st)
     __atomic_add_fetch(&stats[st], 1, __ATOMIC_RELAXED);
 }
 
+/* The counters of this mode: up to "most blocked at once", or the -m
+ * ones after it. */
 static void print_stats(void)
 {
+    int first = run.multi ? ST_MC_SCHEDS : 0;
+    int end = run.multi ? NSTATS : ST_MC_SCHEDS;
+
     printf("coverage:");
-    for (int i = 0; i < NSTATS; i++)
-        printf("%s %s %lu", i ? "," : "", stat_names[i], stats[i]);
+    for (int i = first; i < end; i++)
+        printf("%s %s %lu", i > first ? "," : "", stat_names[i], stats[i]);
     printf("\n");
 }
 
@@ -2088,6 +2176,9 @@ static void run_seed(void)
         run_epoch();
 }
 
+/* The multi-scheduler mode (-m). */
+#include "fuzz_multi.h"
+
 /* ---- many seeds -----------------------------------------------------------
  */
 
@@ -2149,7 +2240,10 @@ static void child(struct job *j, unsigned watchdog_s)
     run.verbose = false;
     signal(SIGALRM, on_alarm);
     alarm(watchdog_s);
-    run_seed();
+    if (run.multi)
+        mc_run_seed();
+    else
+        run_seed();
     exit(0);
 }
 
@@ -2169,8 +2263,8 @@ static bool skipped(const char *list, unsigned long long seed)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: fuzz_lifecycle [-v] SEED\n"
-            "       fuzz_lifecycle [-n SEEDS] [-s FIRST] [-j JOBS] "
+            "usage: fuzz_lifecycle [-m [-D]] [-v] SEED\n"
+            "       fuzz_lifecycle [-m [-D]] [-n SEEDS] [-s FIRST] [-j JOBS] "
             "[-r 1|2|default] [-c] [-v] [-x] [-w SECONDS] [-K SEED,...]\n");
     exit(2);
 }
@@ -2191,7 +2285,7 @@ int main(int argc, char **argv)
     run.argv0 = argv[0];
     run.slow = slow && atol(slow) > 0 ? atol(slow) : 1;
     watchdog_s = (unsigned)(20 * run.slow);
-    while ((opt = getopt(argc, argv, "n:s:j:r:cvxw:K:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:s:j:r:cmDvxw:K:")) != -1) {
         switch (opt) {
         case 'n':
             nseeds = strtoull(optarg, NULL, 10);
@@ -2208,6 +2302,12 @@ int main(int argc, char **argv)
             break;
         case 'c':
             coverage = true;
+            break;
+        case 'm':
+            run.multi = true;
+            break;
+        case 'D':
+            run.defects = true;
             break;
         case 'x':
             stop_early = true;
@@ -2234,11 +2334,14 @@ int main(int argc, char **argv)
         run.regions = getenv("LTHREAD_REGIONS");
         signal(SIGALRM, on_alarm);
         alarm(watchdog_s);
-        run_seed();
+        if (run.multi)
+            mc_run_seed();
+        else
+            run_seed();
         if (run.verbose)
             print_stats();
-        printf("fuzz_lifecycle: seed %llu (LTHREAD_REGIONS=%s) passed\n",
-               (unsigned long long)run.seed,
+        printf("fuzz_lifecycle: seed %llu%s (LTHREAD_REGIONS=%s) passed\n",
+               (unsigned long long)run.seed, run.multi ? " -m" : "",
                run.regions ? run.regions : "unset");
         return 0;
     }
@@ -2301,8 +2404,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("fuzz_lifecycle: seeds %llu..%llu%s, LTHREAD_REGIONS %s, %.1f s\n",
-           first, next - 1,
+    printf("fuzz_lifecycle: %sseeds %llu..%llu%s, LTHREAD_REGIONS %s, %.1f s\n",
+           run.multi ? "multi-scheduler " : "", first, next - 1,
            next < first + nseeds ? " (stopped at the first failure)" : "",
            one_region ? (only ? only : "unset") : "1, 2, unset in turn",
            (now_ms() - t0) / 1e3);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the example servers on loopback and checks them from outside:
 # hello_server (curl, keep-alive, pipelining, several schedulers, stopping),
+# chan_http_server (the same, an acceptor handing connections to workers
+# through a channel), worker_pool (its exit status and its sums),
 # echo_server with echo_client, udp_server with udp_client, the servers
 # stopping promptly on SIGTERM while a client holds a connection (idle, or
 # no longer reading its answers), and the seed's web server (its answer,
@@ -222,8 +224,8 @@ stop_held() {
     fi
 }
 
-for bin in hello_server echo_server echo_client udp_server udp_client \
-    seed_webserver; do
+for bin in hello_server chan_http_server worker_pool echo_server echo_client \
+    udp_server udp_client seed_webserver; do
     if [ ! -x "$dir/$bin" ]; then
         fail "$bin" "$dir/$bin not built (make examples)"
     fi
@@ -231,51 +233,56 @@ done
 
 http_get='GET / HTTP/1.1\r\nHost: a\r\n\r\n'
 
+# http_checks LABEL PORT: what every keep-alive "Hello World" server must
+# do: curl gets the body, keep-alive, pipelining, 32 clients at once.
+http_checks() {
+    local label=$1 hp=$2 url out i cpids=()
+    url=http://127.0.0.1:$hp/
+    wait_for 5 curl_ -o /dev/null "$url"
+    check "$label: curl prints the body" \
+        test "$(curl_ "$url")" = "Hello World"
+
+    # Two URLs on one connection: curl connects once (num_connects
+    # is 1 for the first transfer and 0 for the reused connection).
+    out=$(curl_ -w ' connects=%{num_connects}\n' "$url" "${url}again")
+    check "$label: keep-alive, two requests on one connection" \
+        test "$out" = "Hello World
+ connects=1
+Hello World
+ connects=0"
+
+    # Two requests in one packet: two responses (77 bytes each).
+    pipelined() {
+        { exec 3<>"/dev/tcp/127.0.0.1/$hp"; } 2>/dev/null || return 1
+        printf 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n' >&3
+        timeout "$((10 * slow))" head -c 154 <&3 >"$tmp/pipelined.out"
+        exec 3<&-
+        [ "$(grep -c 'Hello World' "$tmp/pipelined.out")" -eq 2 ]
+    }
+    check "$label: two pipelined requests, two responses" pipelined
+
+    # 32 clients at once, spread over the schedulers.
+    for i in $(seq 32); do
+        curl_ "$url" >"$tmp/par.$i" &
+        cpids+=($!)
+    done
+    wait "${cpids[@]}"
+    all_hello() {
+        local i
+        for i in $(seq 32); do
+            [ "$(cat "$tmp/par.$i")" = "Hello World" ] || return 1
+        done
+    }
+    check "$label: 32 concurrent clients" all_hello
+}
+
 # ---- hello_server: 2 schedulers, SO_REUSEPORT --------------------------------
 
 if [ -x "$dir/hello_server" ]; then
     start hello hello_server 0 2 120
     hello=$pid
     if listening hello; then
-        hp=$port
-        url=http://127.0.0.1:$hp/
-        wait_for 5 curl_ -o /dev/null "$url"
-        check "hello: curl prints the body" \
-            test "$(curl_ "$url")" = "Hello World"
-
-        # Two URLs on one connection: curl connects once (num_connects
-        # is 1 for the first transfer and 0 for the reused connection).
-        out=$(curl_ -w ' connects=%{num_connects}\n' "$url" "${url}again")
-        check "hello: keep-alive, two requests on one connection" \
-            test "$out" = "Hello World
- connects=1
-Hello World
- connects=0"
-
-        # Two requests in one packet: two responses (77 bytes each).
-        pipelined() {
-            { exec 3<>"/dev/tcp/127.0.0.1/$hp"; } 2>/dev/null || return 1
-            printf 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n' >&3
-            timeout "$((10 * slow))" head -c 154 <&3 >"$tmp/pipelined.out"
-            exec 3<&-
-            [ "$(grep -c 'Hello World' "$tmp/pipelined.out")" -eq 2 ]
-        }
-        check "hello: two pipelined requests, two responses" pipelined
-
-        # 32 clients at once, spread over both schedulers.
-        cpids=()
-        for i in $(seq 32); do
-            curl_ "$url" >"$tmp/par.$i" &
-            cpids+=($!)
-        done
-        wait "${cpids[@]}"
-        all_hello() {
-            local i
-            for i in $(seq 32); do
-                [ "$(cat "$tmp/par.$i")" = "Hello World" ] || return 1
-            done
-        }
-        check "hello: 32 concurrent clients" all_hello
+        http_checks hello "$port"
     else
         fail "hello: server did not start" "$(cat "$tmp/hello.log")"
     fi
@@ -304,6 +311,68 @@ Hello World
     exec 4>&-
     check "hello: stops by itself after its time limit (2 s; took $took s)" \
         test "$rc" -eq 0 -a "${took%.*}" -ge 2
+fi
+
+# ---- chan_http_server: an acceptor hands connections to 2 workers ------------
+
+if [ -x "$dir/chan_http_server" ]; then
+    start chan chan_http_server 0 2 120
+    chan=$pid
+    if listening chan; then
+        http_checks chan_http "$port"
+        # 100 connections one after another, each handed over once.
+        many_conns() {
+            local i
+            for i in $(seq 100); do
+                [ "$(curl_ "http://127.0.0.1:$port/$i")" = "Hello World" ] ||
+                    return 1
+            done
+        }
+        check "chan_http: 100 connections in a row" many_conns
+    else
+        fail "chan_http: server did not start" "$(cat "$tmp/chan.log")"
+    fi
+    stop "$chan"
+    rc=$?
+    if stopped_ok chan_http_server "$rc" "$tmp/chan.log"; then
+        pass "chan_http: SIGTERM stops it cleanly"
+    else
+        fail "chan_http: SIGTERM stops it cleanly" "$why"
+    fi
+    # Every connection made above was taken from the channel and served:
+    # wait_for's (one at least), curl's, keep-alive's, the pipelined one,
+    # 32 concurrent, 100 in a row: 136 or more.
+    served=$(sed -n 's/^chan_http_server: served \([0-9]*\) connections$/\1/p' \
+        "$tmp/chan.log")
+    check "chan_http: every connection was served (${served:-no} counted)" \
+        test "${served:-0}" -ge 136
+
+    stop_held chan.idle chan_http_server idle "$http_get" 0 2
+    stop_held chan.slow chan_http_server slow hello_requests 0 2
+fi
+
+# ---- worker_pool: jobs and results through channels, 4 schedulers -----------
+
+if [ -x "$dir/worker_pool" ]; then
+    out=$(timeout -k 5 "$((60 * slow))" "$dir/worker_pool" 20000 4 8 2>&1)
+    rc=$?
+    check "worker_pool: exits 0" test "$rc" -eq 0 || echo "$out"
+    # n(n+1)(2n+1)/6 for n = 20000
+    check "worker_pool: 20000 results, their sum checked" \
+        grep -qx 'worker_pool: 20000 results, sum 2666866670000, expected 2666866670000: ok' \
+        <<<"$out"
+    per_sched_sum() {
+        local total
+        total=$(sed -n 's/^worker_pool: scheduler [0-3] did \([0-9]*\) jobs$/\1/p' \
+            <<<"$out" | awk '{ s += $1; n++ } END { if (n == 4) print s }')
+        [ "$total" = 20000 ] &&
+            grep -qx 'worker_pool: 20000 jobs done in all, 20000 counted under the mutex' \
+                <<<"$out"
+    }
+    check "worker_pool: 4 schedulers did 20000 jobs, counted under the mutex" \
+        per_sched_sum
+    check "worker_pool: closes the channels and ends cleanly" \
+        test "$(tail -n 1 <<<"$out")" = "worker_pool: done"
 fi
 
 # ---- echo_server and echo_client ----------------------------------------------

@@ -200,9 +200,19 @@ static void *a_main(void *arg)
     return NULL;
 }
 
+static void b_waker(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    /* Posted after the join below (same pthread: in order), so A's
+     * lthread exits with a joiner registered and is not freed as an
+     * unjoined zombie when A's scheduler finishes. */
+    __atomic_store_n(&b_done, 1, __ATOMIC_SEQ_CST);
+    CHECK_EQ(lthread_wakeup(arg), 0);
+}
+
 static void b_body(lthread_t *lt, void *arg)
 {
-    lthread_t *other = __atomic_load_n(&a_lt, __ATOMIC_SEQ_CST);
+    lthread_t *other = __atomic_load_n(&a_lt, __ATOMIC_SEQ_CST), *w;
     void *v = NULL;
 
     (void)lt;
@@ -212,8 +222,7 @@ static void b_body(lthread_t *lt, void *arg)
     CHECK_EQ(errno, ETIMEDOUT);
     CHECK(v == NULL);
     /* Woken from here, it sees b_done and exits: our join gets its value. */
-    __atomic_store_n(&b_done, 1, __ATOMIC_SEQ_CST);
-    CHECK_EQ(lthread_wakeup(other), 0);
+    CHECK_EQ(lthread_create(&w, b_waker, other), 0);
     CHECK_EQ(lthread_join(other, &v, 0), 0);
     CHECK(v == (void *)5);
 }

@@ -111,7 +111,8 @@ static void busy_writer(lthread_t *lt, void *arg)
 
     (void)lt;
     (void)arg;
-    lthread_sleep(1);
+    /* The reader has parked (it ran first); the data comes now, and the
+     * scheduler only looks again once its timeout has passed. */
     CHECK_EQ(write(late_fds[1], "x", 1), 1);
     t0 = check_now_ms();
     while (check_now_ms() - t0 < 30) /* the scheduler is busy past 5 ms */

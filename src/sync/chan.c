@@ -278,6 +278,11 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
         lthread__waitq_push(queue_of(ops[i].ch, ops[i].op), &g->w[i],
                             &ops[i].ch->lock);
     lock_all(set, n, false);
+    /* Not needed any more, and a destroyed waiter never comes back to
+     * free it. */
+    if (set != one)
+        lthread__free(set);
+    set = one;
     err = lthread__wgroup_wait(g, timeout);
     if (err) {
         err = lthread__fail(err); /* g is gone */

@@ -73,7 +73,10 @@ struct lthread__waitq {
 struct lthread__tw;
 
 struct lthread__wgroup {
-    struct lthread__msg msg;      /* delivery to an lthread's scheduler */
+    struct lthread__msg msg; /* delivery to an lthread's scheduler */
+    /* In lt's scheduler's sync_waits while it waits (introspection). */
+    struct lthread__wgroup *snext;
+    struct lthread__wgroup *sprev;
     _Atomic int state;            /* LTHREAD__W_* */
     int chosen;                   /* the waiter that was served */
     int result;                   /* 0 or a negative errno (-EPIPE) */

@@ -217,6 +217,18 @@ static int tw_wait(struct lthread__wgroup *g, uint64_t timeout)
 /* ---- lthreads --------------------------------------------------------------
  */
 
+static void sync_waits_remove(struct lthread__sched *s,
+                              struct lthread__wgroup *g)
+{
+    if (g->sprev)
+        g->sprev->snext = g->snext;
+    else
+        s->sync_waits = g->snext;
+    if (g->snext)
+        g->snext->sprev = g->sprev;
+    s->nxwaiting--;
+}
+
 static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__wgroup *g = lt->wait_obj;
@@ -224,7 +236,7 @@ static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
     (void)s;
     if (!wgroup_cancel(g))
         return false;
-    s->nsync_waiting--;
+    sync_waits_remove(s, g);
     lthread__wgroup_free(g);
     return true;
 }
@@ -238,17 +250,32 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
 
     LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g,
                    "an lthread waits on its group until it is served");
-    s->nsync_waiting--;
+    sync_waits_remove(s, g);
     if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY)) {
         /* Destroyed while this wake was on its way. */
         lt->wait = LTHREAD__WAIT_NONE;
         if (g->undo)
             g->undo(g);
+        wgroup_unlink_all(g); /* a select's other waiters */
         lthread__wgroup_free(g);
         lthread__destroy_back(s, lt);
         return;
     }
     lthread__unpark(s, lt, 0);
+    /* Until it runs, the outcome is its to undo if it is destroyed. */
+    lt->wait_obj = g;
+    lt->io_fd = LTHREAD__DONE_SYNC;
+    lt->flags |= LTHREAD__F_JOIN_DONE;
+}
+
+void lthread__sync_abandon(struct lthread *lt)
+{
+    struct lthread__wgroup *g = lt->wait_obj;
+
+    if (g->undo)
+        g->undo(g);
+    wgroup_unlink_all(g); /* a select's other waiters */
+    lthread__wgroup_free(g);
 }
 
 static void wgroup_deliver_msg(struct lthread__sched *s, struct lthread__msg *m)
@@ -282,10 +309,22 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result)
 
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
+    int err;
+
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
-    g->sched->nsync_waiting++;
-    return lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
+    g->sched->nxwaiting++;
+    g->sprev = NULL;
+    g->snext = g->sched->sync_waits;
+    if (g->snext)
+        g->snext->sprev = g;
+    g->sched->sync_waits = g;
+    err = lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
+    if (!err) { /* served: the outcome is ours now */
+        g->lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+        g->lt->wait_obj = NULL;
+    }
+    return err;
 }
 
 void *lthread__sync_self(void)
