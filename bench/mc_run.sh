@@ -21,7 +21,8 @@
 # Peers that were not built (package missing: see `make -C bench`) are
 # skipped with a message. Other sessions share the machine: before each run
 # the script waits (at most QUIET_WAIT s, default 30) until all CPUs were
-# under 15% busy for a second, and logs how busy they were.
+# under 15% busy for a second, and logs how busy they were. A run that
+# takes more than RUN_TIMEOUT s (default 300) is killed and reported.
 #
 # Usage: bench/mc_run.sh [-n REPS] [-g GROUPS] [-d MS] [-r ROUNDS] [-c CPU]
 #                        [-x CPUS] [-o FILE]
@@ -84,6 +85,7 @@ busy_ticks() { # busy and total ticks of all CPUs
         print $2 + $3 + $4 + $7 + $8 + $9, t }' /proc/stat
 }
 QUIET_WAIT=${QUIET_WAIT:-30}
+RUN_TIMEOUT=${RUN_TIMEOUT:-300} # a run that hangs is killed after this
 wait_quiet() {
     local end=$((SECONDS + QUIET_WAIT)) b0 t0 b1 t1 pct
     while :; do
@@ -115,8 +117,8 @@ for g in ${GROUPS_//,/ }; do
             wait_quiet "$g $label $r"
             echo "[$g $r/$REPS] $label: $cmd" >&2
             # shellcheck disable=SC2086
-            if ! taskset -c "$pin" $cmd >"$RAW.out" 2>"$RAW.err"; then
-                echo "mc_run.sh: '$cmd' failed:" >&2
+            if ! timeout "$RUN_TIMEOUT" taskset -c "$pin" $cmd >"$RAW.out" 2>"$RAW.err"; then
+                echo "mc_run.sh: '$cmd' failed (or ran past ${RUN_TIMEOUT}s):" | tee -a "$OUT" >&2
                 tail -5 "$RAW.err" >&2
             fi
             grep '^RESULT' "$RAW.out" | sed "s/^RESULT/RESULT $r/" >>"$RAW"
