@@ -76,11 +76,13 @@ static void ring_take(struct lthread_chan *c, void *v)
 }
 
 /*
- * Sends v now if it can: to a waiting receiver, or into the ring. The lock
- * is held; returns 1 (done: the lock released, the receiver woken), 0
- * (cannot: still locked) or -EPIPE (closed: still locked).
+ * Sends v now if it can: to a waiting receiver (its group in *woken, to
+ * deliver once every lock is released), or into the ring. The lock is
+ * held; returns 1 (done: the lock released), 0 (cannot: still locked) or
+ * -EPIPE (closed: still locked).
  */
-static int try_send(struct lthread_chan *c, const void *v)
+static int try_send(struct lthread_chan *c, const void *v,
+                    struct lthread__wgroup **woken)
 {
     struct lthread__waiter *w;
 
@@ -88,22 +90,21 @@ static int try_send(struct lthread_chan *c, const void *v)
         return -EPIPE;
     if ((w = lthread__waitq_claim(&c->receivers))) {
         memcpy(w->buf, v, c->esize);
-        lthread__spin_unlock(&c->lock);
-        lthread__wgroup_deliver(w->g, 0);
-        return 1;
-    }
-    if (c->count < c->cap) {
+        *woken = w->g;
+    } else if (c->count < c->cap) {
         ring_put(c, v);
-        lthread__spin_unlock(&c->lock);
-        return 1;
+    } else {
+        return 0;
     }
-    return 0;
+    lthread__spin_unlock(&c->lock);
+    return 1;
 }
 
 /* Receives into v now if it can: from the ring (refilled from a waiting
  * sender) or from a waiting sender. As try_send; -EPIPE when closed and
  * empty. */
-static int try_recv(struct lthread_chan *c, void *v)
+static int try_recv(struct lthread_chan *c, void *v,
+                    struct lthread__wgroup **woken)
 {
     struct lthread__waiter *w;
 
@@ -119,7 +120,7 @@ static int try_recv(struct lthread_chan *c, void *v)
     }
     lthread__spin_unlock(&c->lock);
     if (w)
-        lthread__wgroup_deliver(w->g, 0);
+        *woken = w->g;
     return 1;
 }
 
@@ -203,15 +204,17 @@ static void lock_all(lthread_chan_t **set, size_t n, bool lock)
 }
 
 /* Tries op i with every channel locked; on success (or EPIPE) unlocks them
- * all (try_* releases op i's channel itself) and returns 1. */
+ * all (try_* releases op i's channel itself), wakes the waiter it served,
+ * if any, and returns 1. */
 static int try_op(struct lthread_chan_op *o, lthread_chan_t **set, size_t n)
 {
+    struct lthread__wgroup *woken = NULL;
     int r;
 
     if (o->op == LTHREAD_CHAN_SEND)
-        r = try_send(o->ch, o->elem);
+        r = try_send(o->ch, o->elem, &woken);
     else
-        r = try_recv(o->ch, o->elem);
+        r = try_recv(o->ch, o->elem, &woken);
     if (!r)
         return 0;
     o->err = r < 0 ? -r : 0;
@@ -219,6 +222,10 @@ static int try_op(struct lthread_chan_op *o, lthread_chan_t **set, size_t n)
     for (size_t i = 0; i < n; i++)
         if ((i == 0 || set[i] != set[i - 1]) && (set[i] != o->ch || r < 0))
             lthread__spin_unlock(&set[i]->lock);
+    /* No lock held: waking may run the waiter's undo and unlink, which
+     * take the locks of its own objects (sync.h). */
+    if (woken)
+        lthread__wgroup_deliver(woken, 0);
     return 1;
 }
 
@@ -292,15 +299,9 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
     ops[err].err = -g->result;
     if (ops[err].op == LTHREAD_CHAN_RECV && !g->result)
         memcpy(ops[err].elem, g->w[err].buf, ops[err].ch->esize);
-    /* The other waiters of a select may still be linked. */
-    for (size_t i = 0; i < n; i++) {
-        struct lthread__waiter *w = &g->w[i];
-
-        lthread__spin_lock(w->lock);
-        if (w->q)
-            lthread__waitq_unlink(w);
-        lthread__spin_unlock(w->lock);
-    }
+    /* The other waiters of a select may still be linked; the chosen
+     * one's channel may be gone already. */
+    lthread__wgroup_unlink(g, err);
     lthread__wgroup_free(g);
 out:
     if (set != one)

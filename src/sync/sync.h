@@ -103,9 +103,16 @@ void lthread__waitq_push(struct lthread__waitq *q, struct lthread__waiter *w,
 void lthread__waitq_unlink(struct lthread__waiter *w);
 
 /* Takes the oldest waiter of q that can still be served, claiming its
- * group for it (the object's lock held); NULL when none. Waiters of groups
- * that were cancelled or served elsewhere are dropped on the way. */
+ * group for it and unlinking it (the object's lock held); NULL when none.
+ * Waiters of groups that were cancelled or served elsewhere are passed
+ * over: their owners unlink them. */
 struct lthread__waiter *lthread__waitq_claim(struct lthread__waitq *q);
+
+/* Unlinks every waiter of g still linked but the one at index `claimed`
+ * (-1: none), which its waker unlinked, and whose object the caller must
+ * not touch (it may have been destroyed since). The objects' locks must
+ * be free. */
+void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed);
 
 /* Wakes a claimed group with `result`; call after releasing the object's
  * lock. */

@@ -71,19 +71,20 @@ void lthread__waitq_unlink(struct lthread__waiter *w)
 
 struct lthread__waiter *lthread__waitq_claim(struct lthread__waitq *q)
 {
-    struct lthread__waiter *w;
-
-    while ((w = q->head)) {
+    for (struct lthread__waiter *w = q->head; w; w = w->next) {
         int expect = LTHREAD__W_WAITING;
 
-        lthread__waitq_unlink(w);
         if (atomic_compare_exchange_strong(&w->g->state, &expect,
                                            LTHREAD__W_DONE)) {
+            lthread__waitq_unlink(w);
             w->g->chosen = w->index;
             return w;
         }
-        /* Cancelled, or served through another of its waiters: its
-         * owner no longer expects this one to be linked. */
+        /* Cancelled, or served through another of its waiters: left
+         * linked for its owner to unlink. The owner locks this object to
+         * do so, and it may do that only while one of its waiters keeps
+         * the object busy (destroy fails with EBUSY): the one a waker
+         * claimed, the owner never touches again. */
     }
     return NULL;
 }
@@ -125,14 +126,16 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
     lthread__free(g);
 }
 
-/* Unlinks every waiter of g still in a queue (its objects' locks free). */
-static void wgroup_unlink_all(struct lthread__wgroup *g)
+void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed)
 {
     for (size_t i = 0; i < g->n; i++) {
         struct lthread__waiter *w = &g->w[i];
 
-        if (!w->lock)
-            continue; /* never linked */
+        /* Never linked, or unlinked by the waker that claimed it, whose
+         * object may be gone by now (a receiver took the last value and
+         * destroyed the channel). */
+        if (!w->lock || (int)i == claimed)
+            continue;
         lthread__spin_lock(w->lock);
         if (w->q)
             lthread__waitq_unlink(w);
@@ -148,7 +151,7 @@ static bool wgroup_cancel(struct lthread__wgroup *g)
     if (!atomic_compare_exchange_strong(&g->state, &expect,
                                         LTHREAD__W_CANCELLED))
         return false;
-    wgroup_unlink_all(g);
+    lthread__wgroup_unlink(g, -1);
     return true;
 }
 
@@ -256,7 +259,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
         lt->wait = LTHREAD__WAIT_NONE;
         if (g->undo)
             g->undo(g);
-        wgroup_unlink_all(g); /* a select's other waiters */
+        lthread__wgroup_unlink(g, g->chosen); /* a select's others */
         lthread__wgroup_free(g);
         lthread__destroy_back(s, lt);
         return;
@@ -274,7 +277,7 @@ void lthread__sync_abandon(struct lthread *lt)
 
     if (g->undo)
         g->undo(g);
-    wgroup_unlink_all(g); /* a select's other waiters */
+    lthread__wgroup_unlink(g, g->chosen); /* a select's other waiters */
     lthread__wgroup_free(g);
 }
 
