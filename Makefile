@@ -22,6 +22,12 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR ?= $(LIBDIR)/cmake/lthread
+# The gdb script (tools/gdb/lthread.py): a copy to source by hand, and one
+# that gdb loads with liblthread.so, at the path gdb's auto-load forms from
+# the library's own path ($(GDB_AUTOLOAD_DIR) must be gdb's data-directory
+# auto-load/ or be added to its scripts-directory: docs/DEBUGGING.md).
+GDBDIR ?= $(PREFIX)/share/lthread/gdb
+GDB_AUTOLOAD_DIR ?= $(PREFIX)/share/gdb/auto-load
 DESTDIR ?=
 INSTALL ?= install
 # Refreshes the dynamic linker's cache after a real (non-DESTDIR) install by
@@ -393,6 +399,10 @@ EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_exa
 # Programs written as for the original library (tests/compat/), built with
 # -Werror in C and C++ against the static library: plain native build only.
 COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run.sh))
+# The gdb script against a stopped program, its core file and an install
+# (tests/test_gdb.sh): plain native build only; 77 is a skip (no gdb, no
+# ptrace).
+GDB_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_gdb.sh))
 FUZZ_CHECK := $(if $(strip $(TEST_WRAPPER))$(filter tsan,$(SAN)),,$(FUZZ_BIN))
 FUZZ_MC_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(FUZZ_BIN))
 FUZZ_MC_N := $(if $(filter tsan,$(SAN)),$(FUZZ_TSAN_MC_SEEDS),$(FUZZ_MC_SEEDS))
@@ -412,6 +422,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	    $(BUILD) || status=1;) \
 	$(if $(EXAMPLES_CHECK),EXAMPLES_DIR=$(BUILD)/examples \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
+	$(if $(GDB_CHECK),CC='$(CC)' MAKE='$(MAKE)' bash $(GDB_CHECK) $(BUILD); \
+	    rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ] || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
 	    || status=1;) \
 	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -D -n $(FUZZ_MC_N) \
@@ -589,6 +601,10 @@ install: lib man
 	    > $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake
 	$(SUBST) cmake/lthreadConfigVersion.cmake.in \
 	    > $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake
+	$(INSTALL) -d $(DESTDIR)$(GDBDIR) $(DESTDIR)$(GDB_AUTOLOAD_DIR)$(LIBDIR)
+	$(INSTALL) -m 644 tools/gdb/lthread.py $(DESTDIR)$(GDBDIR)/
+	$(INSTALL) -m 644 tools/gdb/lthread.py \
+	    $(DESTDIR)$(GDB_AUTOLOAD_DIR)$(LIBDIR)/$(SHLIB_REAL)-gdb.py
 ifneq ($(MAN_PAGES),)
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3
 	$(INSTALL) -m 644 $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES) \
@@ -621,7 +637,10 @@ uninstall:
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake \
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfigVersion.cmake \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN_TREE_PAGES) \
-	                                                 $(MAN_TREE_ALIASES)))
+	                                                 $(MAN_TREE_ALIASES))) \
+	    $(DESTDIR)$(GDBDIR)/lthread.py \
+	    $(DESTDIR)$(GDB_AUTOLOAD_DIR)$(LIBDIR)/$(SHLIB_REAL)-gdb.py
+	-rmdir $(DESTDIR)$(GDBDIR) 2>/dev/null
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
 # ---- Housekeeping -------------------------------------------------------------

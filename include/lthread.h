@@ -316,6 +316,13 @@ struct lthread_info {
                          * or not bound yet */
     int private_stack;
     int detached;
+    /* Fields added later come last (programs built against an older
+     * header still read the ones above). */
+    uint64_t state_ms; /* how long it has been in its state (and wait):
+                        * ready, running, waiting, computing or exited.
+                        * Stamped on the scheduler's clock, read at most
+                        * once a round: it may read up to one round
+                        * (a few runs) long */
 };
 
 /* Counters of the calling pthread's scheduler (lthread_stats()). */

@@ -193,6 +193,9 @@ struct lthread {
     void *data;             /* lthread_set_data() */
     struct lthread *joiner; /* lthread waiting in join on us */
     const char *funcname;
+    /* When it entered its state (introspection: lthread_info's
+     * state_ms), on its scheduler's clock (lthread__stamp). */
+    uint64_t since_ns;
     /* Sanitizer state: present in sanitizer builds only. */
     LTHREAD__ASAN_FIELDS
     LTHREAD__TSAN_FIELDS
@@ -471,6 +474,11 @@ struct lthread__sched {
     uint64_t nstarve_fails;   /* failures to enter, ever */
     uint64_t starve_fails_at; /* nstarve_fails when the batch was sent */
     /* Default region size for the next lthreads (lthread_init). */
+    /* The clock the lthreads' state stamps read (CLOCK_MONOTONIC ns), or
+     * 0 when stale: the loop clears it at the start of each round and
+     * before each poll, and the first stamp after that reads the clock
+     * (lthread__stamp). So a stamp is never older than a round. */
+    uint64_t clock_ns;
 };
 
 /* ---- lthread.c ------------------------------------------------------- */
@@ -676,6 +684,12 @@ static inline void lthread__count_switch(struct lthread__sched *s,
  * helper pthreads if asked for. */
 void lthread__dump_init(void);
 void lthread__watchdog_init(void);
+/* The stack overflow report (overflow.c): installs the SIGSEGV handler
+ * once per process and an alternate signal stack for the calling pthread
+ * (on by default; LTHREAD_OVERFLOW_REPORT=0 turns it off); _fini removes
+ * the pthread's alternate stack again. */
+void lthread__overflow_thread_init(void);
+void lthread__overflow_thread_fini(void);
 /* Prints s's summary to stderr (on s's pthread). */
 void lthread__sched_dump(struct lthread__sched *s);
 /* Asks every scheduler to print its summary (sched.c). */
@@ -683,11 +697,28 @@ void lthread__sched_each_dump(void);
 /* The watchdog's look at every scheduler (sched.c). */
 void lthread__sched_each_watch(uint64_t now_ns, uint64_t limit_ns);
 
+/* Reads the clock into s->clock_ns and returns it (the stale case of
+ * lthread__stamp, out of line). */
+uint64_t lthread__sched_clock(struct lthread__sched *s);
+
+/* Notes that lt enters a new state now, for introspection: a load and a
+ * store, and a clock read at most once a round (see s->clock_ns). On lt's
+ * scheduler's pthread only. */
+static inline void lthread__stamp(struct lthread__sched *s, struct lthread *lt)
+{
+    uint64_t now = s->clock_ns;
+
+    if (lthread__unlikely(!now))
+        now = lthread__sched_clock(s);
+    lt->since_ns = now;
+}
+
 /* Appends lt to the ready queue and sets it READY. */
 static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 {
     LTHREAD__CHECK(s == lthread__tls_sched,
                    "only the scheduler's own pthread touches its queues");
+    lthread__stamp(s, lt);
     lt->state = LTHREAD__READY;
     lthread__queue_push(&s->ready, lt);
     s->nready++;
@@ -712,6 +743,7 @@ static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
     self->wait_obj = wait_obj;
     if (timeout && lthread__park_arm(s, self, timeout) < 0)
         return -ENOMEM;
+    lthread__stamp(s, self);
     self->state = LTHREAD__WAITING;
     self->wake_result = 0;
     lthread__switch_out(self, false);

@@ -70,6 +70,12 @@ uint64_t lthread__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+__attribute__((noinline)) uint64_t
+lthread__sched_clock(struct lthread__sched *s)
+{
+    return s->clock_ns = lthread__now_ns();
+}
+
 /* ---- switching -------------------------------------------------------- */
 
 struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
@@ -180,6 +186,7 @@ switch_target(struct lthread *self, bool exiting)
     lthread__queue_pop(&s->ready);
     s->nready--;
     next->state = LTHREAD__RUNNING;
+    lthread__stamp(s, next);
     lthread__count_switch(s, next);
     if (next == self)
         return (struct switch_to){NULL, NULL};
@@ -317,6 +324,7 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     else
         err = sched_start(s, lt, true);
     if (lthread__unlikely(err)) {
+        lthread__stamp(s, lt); /* waits for its region or for memory */
         if (err == -ENOMEM) {
             /* A mate's image could not be saved: try again in a while
              * rather than lose anyone or spin. */
@@ -331,6 +339,7 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     /* Whoever switches back (lt, or one it handed over to directly) is
      * the one whose state matters now. */
     lt->state = LTHREAD__RUNNING;
+    lthread__stamp(s, lt);
     lthread__count_switch(s, lt);
     lt = lthread__switch_in(&s->host, lt);
     atomic_store_explicit(&s->running_id, 0, memory_order_relaxed);
@@ -532,6 +541,7 @@ static void sched_free(struct lthread__sched *s)
     lthread__io_free(s);
     lthread__free(s->timers);
     lthread__free(s);
+    lthread__overflow_thread_fini();
     tls_sched = NULL;
     tls_host = NULL;
 }
@@ -571,6 +581,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
     sched_list_add(s);
     lthread__dump_init();
     lthread__watchdog_init();
+    lthread__overflow_thread_init();
     tls_sched = s;
     lthread__host_set(&s->host);
     return s;
@@ -647,6 +658,7 @@ int lthread_run(void)
         /* Run the lthreads ready at the start of this round, and a few
          * more direct hand-overs, before timers and I/O are looked at. */
         s->round_left = s->nready + ROUND_EXTRA;
+        s->clock_ns = 0; /* state stamps: read the clock again */
         while (s->round_left > 0 && s->nready > 0) {
             struct lthread *lt = lthread__queue_pop(&s->ready);
 
@@ -682,6 +694,7 @@ int lthread_run(void)
             result = -EDEADLK;
             break;
         }
+        s->clock_ns = 0; /* the poll may block: stamps read anew after it */
         if (s->ndisk)
             lthread__disk_poll(s, sched_poll_timeout(s)); /* and completions */
         else

@@ -96,6 +96,8 @@ static int visit(struct lthread *lt, void *arg)
                    ? (int)lt->region->index
                    : -1;
     i.detached = !!(lt->flags & LTHREAD__F_DETACHED);
+    if (lt->since_ns && lt->since_ns < w->now)
+        i.state_ms = (w->now - lt->since_ns) / 1000000u;
     return w->fn(&i, w->arg);
 }
 
@@ -240,10 +242,11 @@ static int print_one(const struct lthread_info *i, void *arg)
         fprintf(f, " %8lld ms", (long long)i->timeout_ms);
     else
         fprintf(f, " %11s", "-");
-    fprintf(f, " %7zu B %s\n", i->stack_bytes,
+    fprintf(f, " %7zu B %-7s %8llu ms\n", i->stack_bytes,
             i->private_stack ? "private"
             : i->region >= 0 ? "shared"
-                             : "-");
+                             : "-",
+            (unsigned long long)i->state_ms);
     return 0;
 }
 
@@ -264,8 +267,8 @@ static void summary_of(struct lthread__sched *s, FILE *f)
             (unsigned long long)st.compute_sections,
             (unsigned long long)st.messages, st.regions, st.region_size,
             st.stack_high_water);
-    fprintf(f, "  %8s %-20s %-9s %-16s %11s %9s\n", "id", "name", "state",
-            "waits for", "timeout", "stack");
+    fprintf(f, "  %8s %-20s %-9s %-16s %11s %9s %-7s %11s\n", "id", "name",
+            "state", "waits for", "timeout", "stack", "", "in state");
     (void)walk_sched(s, print_one, f);
     fflush(f);
 }
