@@ -318,11 +318,13 @@ struct lthread_info {
     int detached;
     /* Fields added later come last (programs built against an older
      * header still read the ones above). */
-    uint64_t state_ms; /* how long it has been in its state (and wait):
-                        * ready, running, waiting, computing or exited.
-                        * Stamped on the scheduler's clock, read at most
-                        * once a round: it may read up to one round
-                        * (a few runs) long */
+    uint64_t state_ms; /* how long since it last ran: for one waiting,
+                        * computing or exited, the time in that state;
+                        * for one ready, since it stopped running (its
+                        * wait included); 0 for the running one and one
+                        * that never ran. On the scheduler's coarse
+                        * clock, read at most once a round: it may read
+                        * up to a round and a few ms long, never short */
 };
 
 /* Counters of the calling pthread's scheduler (lthread_stats()). */

@@ -282,7 +282,6 @@ LTHREAD_API int lthread_compute_begin(void)
     if (!self)
         return lthread__fail(lthread__self() ? -EDEADLK : -EPERM);
     learn(self->fn);
-    lthread__stamp(s, self);
     self->state = LTHREAD__COMPUTE;
     self->wake_result = 0;
     lthread__switch_out(self, false);

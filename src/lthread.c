@@ -59,7 +59,6 @@ void lthread__entry_epilogue(void *p)
 void lthread__exit_self(struct lthread *self, void *value)
 {
     self->exit_value = value;
-    lthread__stamp(self->sched, self);
     self->state = LTHREAD__EXITED;
     lthread__sched_exiting(self->sched, self);
     lthread__switch_out(self, true);

@@ -27,8 +27,9 @@ struct lthread__poller;
 struct lthread__disk;
 
 /* Internal result of a wait whose timeout expired. Not -2 (what the public
- * calls return), which is also -ENOENT; outside the errno range. */
-#define LTHREAD__TIMEDOUT (-0x10000)
+ * calls return), which is also -ENOENT; outside the errno range, and
+ * within an int16_t (struct lthread's wake_result). */
+#define LTHREAD__TIMEDOUT (-0x4000)
 
 /*
  * Invariant checks, compiled in sanitizer builds and with -DLTHREAD_DEBUG:
@@ -167,14 +168,23 @@ struct lthread {
      * save while the frames are in place. */
     char *image;
     uint32_t image_cap;
-    uint8_t state;       /* enum lthread__state */
-    uint8_t wait;        /* enum lthread__wait */
-    uint8_t flags;       /* LTHREAD__F_* */
-    uint8_t io_events;   /* LTHREAD__POLL_* awaited (WAIT_IO) */
-    int32_t saved_errno; /* errno of the lthread while switched out */
+    uint8_t state;     /* enum lthread__state */
+    uint8_t wait;      /* enum lthread__wait */
+    uint8_t flags;     /* LTHREAD__F_* */
+    uint8_t io_events; /* LTHREAD__POLL_* awaited (WAIT_IO) */
+    /* errno of the lthread while switched out. 16 bits: every errno value
+     * of the systems supported fits (a program that stores a larger
+     * number in errno gets it truncated across a switch). */
+    int16_t saved_errno;
     /* Result of the last wait: 0 woken, LTHREAD__TIMEDOUT, or a negative
      * errno. */
-    int32_t wake_result;
+    int16_t wake_result;
+    /* When it entered its state (introspection: lthread_info's
+     * state_ms): its scheduler's clock in ms, modulo 2^32, with the low
+     * bit set (0: never stamped); see lthread__stamp. Where 16 bits of
+     * errno made room: the control block stays within 120 bytes, one
+     * malloc size class. */
+    uint32_t since_ms;
     uint32_t timer_slot; /* index in sched->timers while F_TIMER */
     /* The fd awaited (WAIT_IO); before the first run, the form of fn
      * (LTHREAD__ENTRY_*: lthread_create() or lthread_create_arg()). */
@@ -193,9 +203,6 @@ struct lthread {
     void *data;             /* lthread_set_data() */
     struct lthread *joiner; /* lthread waiting in join on us */
     const char *funcname;
-    /* When it entered its state (introspection: lthread_info's
-     * state_ms), on its scheduler's clock (lthread__stamp). */
-    uint64_t since_ns;
     /* Sanitizer state: present in sanitizer builds only. */
     LTHREAD__ASAN_FIELDS
     LTHREAD__TSAN_FIELDS
@@ -473,12 +480,12 @@ struct lthread__sched {
     uint32_t starved_delay_ms;
     uint64_t nstarve_fails;   /* failures to enter, ever */
     uint64_t starve_fails_at; /* nstarve_fails when the batch was sent */
-    /* Default region size for the next lthreads (lthread_init). */
-    /* The clock the lthreads' state stamps read (CLOCK_MONOTONIC ns), or
-     * 0 when stale: the loop clears it at the start of each round and
-     * before each poll, and the first stamp after that reads the clock
-     * (lthread__stamp). So a stamp is never older than a round. */
-    uint64_t clock_ns;
+    /* The clock the lthreads' state stamps read (CLOCK_MONOTONIC in ms,
+     * modulo 2^32, low bit set), or 0 when stale: the loop clears it at
+     * the start of each round and before each poll, and the first stamp
+     * after that reads the clock (lthread__stamp). So a stamp is never
+     * older than a round. */
+    uint32_t clock_ms;
 };
 
 /* ---- lthread.c ------------------------------------------------------- */
@@ -697,20 +704,20 @@ void lthread__sched_each_dump(void);
 /* The watchdog's look at every scheduler (sched.c). */
 void lthread__sched_each_watch(uint64_t now_ns, uint64_t limit_ns);
 
-/* Reads the clock into s->clock_ns and returns it (the stale case of
+/* Reads the clock into s->clock_ms and returns it (the stale case of
  * lthread__stamp, out of line). */
-uint64_t lthread__sched_clock(struct lthread__sched *s);
+uint32_t lthread__sched_clock(struct lthread__sched *s);
 
 /* Notes that lt enters a new state now, for introspection: a load and a
- * store, and a clock read at most once a round (see s->clock_ns). On lt's
+ * store, and a clock read at most once a round (see s->clock_ms). On lt's
  * scheduler's pthread only. */
 static inline void lthread__stamp(struct lthread__sched *s, struct lthread *lt)
 {
-    uint64_t now = s->clock_ns;
+    uint32_t now = s->clock_ms;
 
     if (lthread__unlikely(!now))
         now = lthread__sched_clock(s);
-    lt->since_ns = now;
+    lt->since_ms = now;
 }
 
 /* Appends lt to the ready queue and sets it READY. */
@@ -718,7 +725,6 @@ static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 {
     LTHREAD__CHECK(s == lthread__tls_sched,
                    "only the scheduler's own pthread touches its queues");
-    lthread__stamp(s, lt);
     lt->state = LTHREAD__READY;
     lthread__queue_push(&s->ready, lt);
     s->nready++;
@@ -743,7 +749,6 @@ static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
     self->wait_obj = wait_obj;
     if (timeout && lthread__park_arm(s, self, timeout) < 0)
         return -ENOMEM;
-    lthread__stamp(s, self);
     self->state = LTHREAD__WAITING;
     self->wake_result = 0;
     lthread__switch_out(self, false);

@@ -70,10 +70,23 @@ uint64_t lthread__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-__attribute__((noinline)) uint64_t
+/* The state stamps' clock, once a round at most: the coarse clock where
+ * there is one (a few ms of resolution is plenty for "stuck for 40 s", and
+ * it reads no time stamp counter, which is slow on some virtual
+ * machines). */
+__attribute__((noinline)) uint32_t
 lthread__sched_clock(struct lthread__sched *s)
 {
-    return s->clock_ns = lthread__now_ns();
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    uint64_t ms;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return s->clock_ms = (uint32_t)ms | 1u;
+#else
+    return s->clock_ms = (uint32_t)(lthread__now_ns() / 1000000u) | 1u;
+#endif
 }
 
 /* ---- switching -------------------------------------------------------- */
@@ -167,7 +180,14 @@ switch_target(struct lthread *self, bool exiting)
     /* On a compute pthread, s is not ours to read. An exiting lthread
      * with a private stack (unmapped when it is freed) or a TSan fiber
      * (destroyed only once another runs) is freed by its host. */
-    if (h != &s->host || self->state == LTHREAD__COMPUTE ||
+    if (h != &s->host)
+        goto to_host;
+    /* When it stopped running (to wait, compute, exit or yield): the one
+     * state stamp of a switch, taken here rather than where each state is
+     * set, out of the frames a suspended lthread keeps (the stamp's call
+     * would cost them 16 bytes). */
+    lthread__stamp(s, self);
+    if (self->state == LTHREAD__COMPUTE ||
         (exiting && ((self->flags & LTHREAD__F_PRIVATE) || LTHREAD__HAVE_TSAN)))
         goto to_host;
     next = s->ready.head;
@@ -186,7 +206,6 @@ switch_target(struct lthread *self, bool exiting)
     lthread__queue_pop(&s->ready);
     s->nready--;
     next->state = LTHREAD__RUNNING;
-    lthread__stamp(s, next);
     lthread__count_switch(s, next);
     if (next == self)
         return (struct switch_to){NULL, NULL};
@@ -339,7 +358,6 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     /* Whoever switches back (lt, or one it handed over to directly) is
      * the one whose state matters now. */
     lt->state = LTHREAD__RUNNING;
-    lthread__stamp(s, lt);
     lthread__count_switch(s, lt);
     lt = lthread__switch_in(&s->host, lt);
     atomic_store_explicit(&s->running_id, 0, memory_order_relaxed);
@@ -658,7 +676,7 @@ int lthread_run(void)
         /* Run the lthreads ready at the start of this round, and a few
          * more direct hand-overs, before timers and I/O are looked at. */
         s->round_left = s->nready + ROUND_EXTRA;
-        s->clock_ns = 0; /* state stamps: read the clock again */
+        s->clock_ms = 0; /* state stamps: read the clock again */
         while (s->round_left > 0 && s->nready > 0) {
             struct lthread *lt = lthread__queue_pop(&s->ready);
 
@@ -694,7 +712,7 @@ int lthread_run(void)
             result = -EDEADLK;
             break;
         }
-        s->clock_ns = 0; /* the poll may block: stamps read anew after it */
+        s->clock_ms = 0; /* the poll may block: stamps read anew after it */
         if (s->ndisk)
             lthread__disk_poll(s, sched_poll_timeout(s)); /* and completions */
         else

@@ -96,8 +96,14 @@ static int visit(struct lthread *lt, void *arg)
                    ? (int)lt->region->index
                    : -1;
     i.detached = !!(lt->flags & LTHREAD__F_DETACHED);
-    if (lt->since_ns && lt->since_ns < w->now)
-        i.state_ms = (w->now - lt->since_ns) / 1000000u;
+    if (lt->since_ms) {
+        /* ms modulo 2^32, low bit set as in the stamps: the difference
+         * wraps well (a stamp is never after the walk's clock; if the
+         * clock were ever seen to go back, 0). */
+        uint32_t d = ((uint32_t)(w->now / 1000000u) | 1u) - lt->since_ms;
+
+        i.state_ms = d < 0x80000000u ? d : 0;
+    }
     return w->fn(&i, w->arg);
 }
 

@@ -209,16 +209,18 @@ def _is_live():
 
 def _since(lt):
     """How long lt has been in its state, on a live process on this
-    machine (the scheduler stamps CLOCK_MONOTONIC, as Python's monotonic
-    clock is); '-' on a core file."""
+    machine (the scheduler stamps CLOCK_MONOTONIC in ms modulo 2**32 with
+    the low bit set, as Python's monotonic clock can be read); '-' on a
+    core file."""
     try:
-        since = int(lt["since_ns"])
+        since = int(lt["since_ms"])
     except gdb.error:
         return "-"
     if not since or not _is_live():
         return "-"
-    now = time.monotonic_ns()
-    return "%d ms" % ((now - since) // 1000000) if now >= since else "-"
+    now = ((time.monotonic_ns() // 1000000) | 1) & 0xFFFFFFFF
+    d = (now - since) & 0xFFFFFFFF
+    return "%d ms" % d if d < 0x80000000 else "-"
 
 
 def _where(lt, s):
