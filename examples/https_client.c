@@ -181,6 +181,7 @@ static void client(void *arg)
     barrier();
     if (!ssl) {
         bad += nrequests;
+        t_end = now_ns();
         return;
     }
     for (int i = 0; i < nrequests; i++) {
