@@ -79,6 +79,21 @@ DISK_SRCS := $(filter-out src/disk/$(if $(LIBURING_USE),uring_none,uring).c,\
                           $(wildcard src/disk/*.c))
 # What a program linking the static library needs besides it and -pthread.
 LIB_LIBS := $(if $(LIBURING_USE),-luring)
+# The TLS examples (examples/https_*.c) need OpenSSL >= 1.1.1 (Debian:
+# libssl-dev); the library never does. OPENSSL is yes, no (those examples
+# are not built) or auto: whether $(CC) links a program with
+# $(OPENSSL_LIBS). ./configure writes yes or no, and the flags pkg-config
+# gave.
+OPENSSL ?= auto
+OPENSSL_CFLAGS ?=
+OPENSSL_LIBS ?= -lssl -lcrypto
+ifeq ($(OPENSSL),auto)
+OPENSSL_USE := $(shell printf \
+    '\043include <openssl/ssl.h>\nint main(void) { SSL_CTX_free(SSL_CTX_new(TLS_method())); return 0; }\n' | \
+    $(CC) $(OPENSSL_CFLAGS) -x c - -o /dev/null $(OPENSSL_LIBS) >/dev/null 2>&1 && echo yes)
+else
+OPENSSL_USE := $(filter yes,$(OPENSSL))
+endif
 
 # ---- Flags ----------------------------------------------------------------
 
@@ -173,7 +188,8 @@ PUBLIC_TEST_SRCS := $(shell grep -L 'lthread__\|lthread_int\.h\|alloc\.h\|arch/s
                         $(TEST_SRCS) /dev/null 2>/dev/null)
 SHARED_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests-shared/%,\
                         $(filter tests/%,$(PUBLIC_TEST_SRCS)))
-EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_SRCS := $(filter-out $(if $(OPENSSL_USE),,examples/https_%),\
+                              $(wildcard examples/*.c))
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 MAN_PAGES := $(wildcard man/*.3)
 # The other names the pages document, as "name:page" (man/aliases.sh): each
@@ -356,6 +372,10 @@ $(BUILD)/tests/test_socket_sendfile_copy: tests/test_socket_sendfile.c \
 # The seed's examples are kept byte for byte; their one unused variable stays.
 $(BUILD)/examples/seed_%: EXAMPLE_CFLAGS += -Wno-unused-variable
 
+# The TLS examples link OpenSSL (only built where OPENSSL_USE says so).
+$(BUILD)/examples/https_%: EXAMPLE_CFLAGS += $(OPENSSL_CFLAGS)
+$(BUILD)/examples/https_%: LDLIBS += $(OPENSSL_LIBS)
+
 $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
@@ -398,6 +418,10 @@ SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
 EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_examples.sh))
 # Programs written as for the original library (tests/compat/), built with
 # -Werror in C and C++ against the static library: plain native build only.
+# The TLS examples against curl and openssl s_client (tests/test_tls.sh):
+# plain native build only, like the other examples; it exits 77 (skipped,
+# not failed) where OpenSSL, its CLI or curl is missing.
+TLS_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_tls.sh))
 COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run.sh))
 # The gdb script against a stopped program, its core file and an install
 # (tests/test_gdb.sh): plain native build only; 77 is a skip (no gdb, no
@@ -424,6 +448,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	    bash $(EXAMPLES_CHECK) || status=1;) \
 	$(if $(GDB_CHECK),CC='$(CC)' MAKE='$(MAKE)' bash $(GDB_CHECK) $(BUILD); \
 	    rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ] || status=1;) \
+	$(if $(TLS_CHECK),EXAMPLES_DIR=$(BUILD)/examples bash $(TLS_CHECK); \
+	    rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ] || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
 	    || status=1;) \
 	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -D -n $(FUZZ_MC_N) \
@@ -691,6 +717,8 @@ help:
 	@echo '                    copy of the tree; fails if the tests miss one (slow)'
 	@echo 'make LIBURING=no    build without io_uring: disk I/O on the I/O thread pool'
 	@echo '                    (this build: $(if $(LIBURING_USE),io_uring and the pool,the pool only))'
+	@echo 'make OPENSSL=no     do not build the TLS examples (examples/https_*.c)'
+	@echo '                    (this build: $(if $(OPENSSL_USE),built: OpenSSL found,not built: no OpenSSL))'
 	@echo 'make install | uninstall   (DESTDIR, PREFIX=$(PREFIX))'
 	@echo 'make format         $(CLANG_FORMAT) -i the sources'
 	@echo 'make clean          remove $(BUILD)/'
