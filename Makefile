@@ -404,6 +404,9 @@ $(BUILD)/tests-hook/%: tests/hook/%.c $(HOOK_LIB) $(FLAGS_STAMP)
 	    -llthread -Wl,--as-needed -Wl,-rpath,$(abspath $(BUILD)) -pthread \
 	    $$libs -ldl -lm $(LDLIBS)
 
+# The curl test fetches from the example server.
+$(BUILD)/tests-hook/test_hook_curl: $(BUILD)/examples/hello_server
+
 hook: $(HOOK_LIB)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(FUZZ_BIN:=.d) $(EXAMPLE_BINS:=.d) $(HOOK_TEST_BINS:=.d)
