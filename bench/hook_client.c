@@ -38,9 +38,9 @@ static int one_request(int fd)
                  : send(fd, req, sizeof(req) - 1, 0)) != sizeof(req) - 1)
         return -1;
     for (;;) {
-        ssize_t n = use_api ? lthread_recv(fd, buf + got, sizeof(buf) - got,
-                                           0, 0)
-                            : recv(fd, buf + got, sizeof(buf) - got, 0);
+        ssize_t n = use_api
+                        ? lthread_recv(fd, buf + got, sizeof(buf) - got, 0, 0)
+                        : recv(fd, buf + got, sizeof(buf) - got, 0);
 
         if (n <= 0)
             return -1;
@@ -61,10 +61,9 @@ static void conn(void *arg)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = use_api ? lthread_socket(AF_INET, SOCK_STREAM, 0)
                  : socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || (use_api ? lthread_connect(fd, (struct sockaddr *)&a,
-                                             sizeof(a), 0)
-                           : connect(fd, (struct sockaddr *)&a, sizeof(a))) <
-                      0) {
+    if (fd < 0 ||
+        (use_api ? lthread_connect(fd, (struct sockaddr *)&a, sizeof(a), 0)
+                 : connect(fd, (struct sockaddr *)&a, sizeof(a))) < 0) {
         bad++;
         return;
     }

@@ -26,9 +26,8 @@ int main(int argc, char **argv)
             return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("ns_per_pair %.1f\n",
-           ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
-            (double)(t1.tv_nsec - t0.tv_nsec)) /
-               (double)n);
+    printf("ns_per_pair %.1f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
+                                  (double)(t1.tv_nsec - t0.tv_nsec)) /
+                                     (double)n);
     return 0;
 }
