@@ -95,6 +95,20 @@ else
 OPENSSL_USE := $(filter yes,$(OPENSSL))
 endif
 
+# liblthread_hook (src/hook/): the libc hooks, a shared library of its own
+# that needs dlsym(RTLD_NEXT). HOOK is yes, no or auto (Linux, where $(CC)
+# links a program calling dlsym with -ldl); ./configure writes it. The
+# core library does not depend on it.
+HOOK ?= auto
+ifeq ($(HOOK),auto)
+HOOK_USE := $(if $(filter linux,$(OS)),$(shell printf \
+    '\043include <dlfcn.h>\nint main(void) { return !dlsym(RTLD_NEXT, "read"); }\n' | \
+    $(CC) -D_GNU_SOURCE -x c - -o /dev/null -ldl >/dev/null 2>&1 && echo yes))
+else
+HOOK_USE := $(if $(filter linux,$(OS)),$(filter yes,$(HOOK)))
+endif
+HOOK_LIB_NAME := liblthread_hook.so
+
 # ---- Flags ----------------------------------------------------------------
 
 BUILD ?= build
@@ -160,6 +174,7 @@ SHLIB_LDFLAGS = -shared -Wl,-soname,$(SHLIB_SONAME) -Wl,-z,defs
 endif
 
 STATIC_LIB := $(BUILD)/liblthread.a
+HOOK_LIB := $(if $(HOOK_USE),$(BUILD)/$(HOOK_LIB_NAME))
 SHARED_LIB := $(BUILD)/$(SHLIB_REAL)
 
 TEST_SRCS := $(wildcard tests/test_*.c)
@@ -244,14 +259,15 @@ CLANG ?= clang
 
 # ---- Build rules ------------------------------------------------------------
 
-.PHONY: all lib man examples demo tests check check-unit check-shared check-asan check-tsan \
+.PHONY: all lib hook man examples demo tests check check-unit check-shared check-asan check-tsan \
         check-valgrind check-aarch64 check-riscv64 check-install check-man check-targets \
         print-target run-tests fuzz fuzz-run mutants \
         install uninstall clean bench format format-check help platform FORCE
 
 all: lib
 
-lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/$(SHLIB_SONAME) $(BUILD)/$(SHLIB_LINK)
+lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/$(SHLIB_SONAME) $(BUILD)/$(SHLIB_LINK) \
+     $(HOOK_LIB)
 
 # Stop early, with a reason, on a platform the sources do not cover.
 platform:
@@ -381,7 +397,45 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	$(CC) $(EXAMPLE_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    $(STATIC_LIB) -pthread $(LIB_LIBS) $(LDLIBS)
 
--include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(FUZZ_BIN:=.d) $(EXAMPLE_BINS:=.d)
+# ---- liblthread_hook and its tests (tests/hook/) ----------------------------
+
+HOOK_OBJS := $(call obj_of,$(wildcard src/hook/*.c))
+$(BUILD)/$(HOOK_LIB_NAME): $(HOOK_OBJS) $(SHARED_LIB) | $(BUILD)/$(SHLIB_LINK)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -shared -Wl,-soname,$(HOOK_LIB_NAME) \
+	    -Wl,-z,defs $(LDFLAGS) -o $@ $(HOOK_OBJS) -L$(BUILD) -llthread \
+	    -ldl -pthread $(LDLIBS)
+
+# Each test links the hook library (test_hook_preload does not: it runs
+# itself again under LD_PRELOAD) and the shared liblthread. The client
+# library tests need a package: without it they are built to exit 77,
+# saying which (HOOK_PKG_<test>: pkg-config name, Debian package).
+HOOK_TEST_BINS := $(if $(HOOK_USE),$(patsubst tests/hook/%.c,\
+    $(BUILD)/tests-hook/%,$(wildcard tests/hook/test_*.c)))
+HOOK_PKG_test_hook_redis := hiredis libhiredis-dev
+HOOK_PKG_test_hook_pq := libpq libpq-dev
+HOOK_PKG_test_hook_curl := libcurl libcurl4-openssl-dev
+$(BUILD)/tests-hook/%: tests/hook/%.c $(HOOK_LIB) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@set -- $(HOOK_PKG_$*); pc=; libs=; \
+	if [ -n "$$1" ]; then \
+	    if pkg-config --exists $$1 2>/dev/null; then \
+	        pc=$$(pkg-config --cflags $$1); libs=$$(pkg-config --libs $$1); \
+	    else pc="-DHOOK_TEST_MISSING=\"$$2\""; fi; \
+	fi; \
+	hook=-llthread_hook; [ $* = test_hook_preload ] && hook=; \
+	echo "$(CC) ... -o $@ $< $$hook -llthread $$libs"; \
+	$(CC) $(TEST_CFLAGS) $$pc -DHOOK_LIB_PATH='"$(abspath $(HOOK_LIB))"' \
+	    -DHOOK_BUILD_DIR='"$(abspath $(BUILD))"' -MMD -MP -MT $@ \
+	    -MF $@.d $(LDFLAGS) -o $@ $< -L$(BUILD) -Wl,--no-as-needed $$hook \
+	    -llthread -Wl,--as-needed -Wl,-rpath,$(abspath $(BUILD)) -pthread \
+	    $$libs -ldl -lm $(LDLIBS)
+
+# The curl test fetches from the example server.
+$(BUILD)/tests-hook/test_hook_curl: $(BUILD)/examples/hello_server
+
+hook: $(HOOK_LIB)
+
+-include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d) $(FUZZ_BIN:=.d) $(EXAMPLE_BINS:=.d) $(HOOK_TEST_BINS:=.d)
 
 man: $(MAN_TREE_PAGES) $(MAN_TREE_ALIASES)
 
@@ -427,11 +481,14 @@ COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run
 # (tests/test_gdb.sh): plain native build only; 77 is a skip (no gdb, no
 # ptrace).
 GDB_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_gdb.sh))
+# The hook library's tests: plain native build only (ASan and TSan
+# intercept the same libc calls; qemu builds have no hook library).
+HOOK_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(HOOK_TEST_BINS))
 FUZZ_CHECK := $(if $(strip $(TEST_WRAPPER))$(filter tsan,$(SAN)),,$(FUZZ_BIN))
 FUZZ_MC_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(FUZZ_BIN))
 FUZZ_MC_N := $(if $(filter tsan,$(SAN)),$(FUZZ_TSAN_MC_SEEDS),$(FUZZ_MC_SEEDS))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
-    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_MC_CHECK)
+    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_MC_CHECK) $(HOOK_CHECK)
 	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \
 	    exit 1; }
 	@echo "== tests: $(BUILD)$(if $(SAN), ($(SAN)))$(if \
@@ -450,6 +507,9 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	    rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ] || status=1;) \
 	$(if $(TLS_CHECK),EXAMPLES_DIR=$(BUILD)/examples bash $(TLS_CHECK); \
 	    rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ] || status=1;) \
+	$(if $(HOOK_CHECK),echo "== tests: $(BUILD)/tests-hook (liblthread_hook)"; \
+	    EXAMPLES_DIR=$(abspath $(BUILD))/examples \
+	    $(RUN_TESTS) $(HOOK_CHECK) || status=1;) \
 	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
 	    || status=1;) \
 	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -D -n $(FUZZ_MC_N) \
@@ -619,6 +679,7 @@ install: lib man
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	$(INSTALL) -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
 	$(INSTALL) -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
+	$(if $(HOOK_LIB),$(INSTALL) -m 755 $(HOOK_LIB) $(DESTDIR)$(LIBDIR)/)
 	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
 	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/$(SHLIB_LINK)
 	$(INSTALL) -m 644 include/lthread.h $(DESTDIR)$(INCLUDEDIR)/
@@ -658,6 +719,7 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
 	    $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) \
 	    $(DESTDIR)$(LIBDIR)/$(SHLIB_LINK) \
+	    $(DESTDIR)$(LIBDIR)/$(HOOK_LIB_NAME) \
 	    $(DESTDIR)$(INCLUDEDIR)/lthread.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/lthread.pc \
 	    $(DESTDIR)$(CMAKEDIR)/lthreadConfig.cmake \
@@ -676,10 +738,11 @@ clean:
 
 CLANG_FORMAT ?= clang-format
 FORMAT_SRCS = $(wildcard include/*.h src/*.[ch] src/sync/*.[ch] src/debug/*.[ch] \
-                         src/disk/*.[ch] src/arch/*.h \
+                         src/disk/*.[ch] src/hook/*.[ch] src/arch/*.h \
                          src/arch/*/*.[ch] src/os/*.h src/os/*/*.c tests/*.[ch] \
                          tests/kqueue_double/sys/*.h \
                          tests/sendfile_double/*.h tests/cond_double/*.h \
+                         tests/hook/*.[ch] \
                          bench/*.[ch])
 
 format:
@@ -694,6 +757,7 @@ help:
 	@echo 'make examples       examples/*.c into $(BUILD)/examples/'
 	@echo 'make demo           build and run examples/$(DEMO).c'
 	@echo 'make tests          the tests into $(BUILD)/tests/'
+	@echo 'make hook           $(BUILD)/liblthread_hook.so (also built by make lib$(if $(HOOK_USE),,: not in this build))'
 	@echo 'make check          runs these targets in turn, stopping at the first that fails:'
 	@echo '  check-unit        the tests, the seed timer example, the example servers'
 	@echo '                    (curl, their clients, stopping on SIGTERM)'
