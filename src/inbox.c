@@ -134,6 +134,38 @@ bool lthread__inbox_drain(struct lthread__sched *s)
     return true;
 }
 
+static bool inbox_empty(struct lthread__sched *s)
+{
+    return !atomic_load(&s->inbox.msgs) && !atomic_load(&s->inbox.back);
+}
+
+bool lthread__inbox_spin(struct lthread__sched *s, uint64_t ns)
+{
+    uint64_t until;
+
+    /* Armed by us, posts push and write nothing to the poller. */
+    if (atomic_exchange(&s->inbox.armed, true))
+        return true; /* something came already */
+    until = lthread__now_ns() + ns;
+    for (unsigned n = 1;; n++) {
+        if (!inbox_empty(s))
+            return true; /* still armed: the drain takes it */
+        if (n % 64)
+            lthread__cpu_relax();
+        else if (lthread__now_ns() >= until)
+            break;
+        else if (n % 1024 == 0)
+            sched_yield(); /* a pthread waiting for this CPU runs first */
+    }
+    atomic_store(&s->inbox.armed, false);
+    /* A post made while we held it armed woke nobody: look again. One
+     * made from now on sees it disarmed and wakes the poller. */
+    if (inbox_empty(s))
+        return false;
+    atomic_store(&s->inbox.armed, true);
+    return true;
+}
+
 void lthread__inbox_close(struct lthread__sched *s)
 {
     pthread_mutex_lock(&lthread__xs_lock);

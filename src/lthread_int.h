@@ -382,6 +382,23 @@ void lthread__inbox_post(struct lthread__sched *s, struct lthread__msg *m);
 void lthread__inbox_post_back(struct lthread__sched *s, struct lthread *lt);
 /* Handles what was posted, on s's pthread; false if nothing was. */
 bool lthread__inbox_drain(struct lthread__sched *s);
+/* Before the poller's wait, while lthreads of s wait on what another
+ * pthread will likely post soon (a channel, a mutex, a remote join): polls
+ * the inbox for up to `ns` instead of sleeping at once, so that a reply
+ * costs no kernel wake-up on either side (posters see the inbox armed and
+ * write nothing to the poller). True when something was posted (then
+ * drain it); false when the time ran out (then wait in the poller). */
+bool lthread__inbox_spin(struct lthread__sched *s, uint64_t ns);
+
+/* A spin-wait's pause. */
+static inline void lthread__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 /* s is finishing: waits for its posters, then handles what is left. */
 void lthread__inbox_close(struct lthread__sched *s);
 
@@ -486,6 +503,9 @@ struct lthread__sched {
      * after that reads the clock (lthread__stamp). So a stamp is never
      * older than a round. */
     uint32_t clock_ms;
+    /* How long the next spin before a poll may last (sched.c, sched_spin):
+     * doubled when a spin ends with a post, halved when it runs out. */
+    uint64_t spin_ns;
 };
 
 /* ---- lthread.c ------------------------------------------------------- */

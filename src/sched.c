@@ -658,6 +658,61 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
     return next > now ? (int64_t)(next - now) : 0;
 }
 
+/* How long a scheduler whose lthreads wait on other pthreads polls its
+ * inbox before it sleeps in the poller (LTHREAD_SPIN_US, default 50 us; 0
+ * never): a message to a scheduler that sleeps costs a poller wake-up on
+ * the sender's side and a kernel wake-up of the receiver, each several us
+ * on a virtual machine (BENCHMARKS.md, "Multicore"). Read once. */
+static _Atomic int64_t spin_ns = -1;
+
+static uint64_t sched_spin_ns(void)
+{
+    int64_t ns = atomic_load_explicit(&spin_ns, memory_order_relaxed);
+
+    if (lthread__unlikely(ns < 0)) {
+        const char *v = getenv("LTHREAD_SPIN_US");
+        char *end;
+        unsigned long us = 50;
+
+        if (v && *v) {
+            us = strtoul(v, &end, 10);
+            if (*end || us > 1000000)
+                us = 50; /* not a number of us up to a second */
+        }
+        ns = (int64_t)us * 1000;
+        atomic_store_explicit(&spin_ns, ns, memory_order_relaxed);
+    }
+    return (uint64_t)ns;
+}
+
+/* Spins (lthread__inbox_spin) until the next timer is due, at most for
+ * s->spin_ns, which adapts: doubled (up to LTHREAD_SPIN_US) after a spin
+ * that a post ended, halved (down to 1 us) after one that ran out. So a
+ * scheduler whose peers answer fast keeps them in reach, and one whose
+ * peers do not (busy elsewhere, more pthreads than CPUs) soon stops
+ * taking CPU from them. True when something was posted meanwhile. */
+static bool sched_spin(struct lthread__sched *s)
+{
+    uint64_t max = sched_spin_ns(), ns = s->spin_ns;
+    int64_t to;
+    bool got;
+
+    if (!max)
+        return false;
+    if (!ns || ns > max)
+        ns = max;
+    to = sched_poll_timeout(s);
+    if (to == 0)
+        return false;
+    got = lthread__inbox_spin(s, to > 0 && (uint64_t)to < ns ? (uint64_t)to
+                                                             : ns);
+    if (got)
+        s->spin_ns = ns * 2 < max ? ns * 2 : max;
+    else if (to < 0 || (uint64_t)to >= ns) /* ran out, not cut short */
+        s->spin_ns = ns / 2 > 1000 ? ns / 2 : 1000;
+    return got;
+}
+
 int lthread_run(void)
 {
     struct lthread__sched *s = tls_sched;
@@ -713,6 +768,10 @@ int lthread_run(void)
             break;
         }
         s->clock_ms = 0; /* the poll may block: stamps read anew after it */
+        if (s->nxwaiting && !s->nready && sched_spin(s)) {
+            lthread__inbox_drain(s); /* a reply came while we spun */
+            continue;
+        }
         if (s->ndisk)
             lthread__disk_poll(s, sched_poll_timeout(s)); /* and completions */
         else

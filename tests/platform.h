@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #if defined(__linux__)
 #include <dirent.h>
@@ -89,6 +90,26 @@ static inline long long platform_vm_bytes(void)
     return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
 }
 
+/* True when this program runs under a user-mode emulator (qemu-user): a
+ * non-x86 build that reads an x86 host's /proc/cpuinfo ("vendor_id" is
+ * an x86 field). For the few checks an emulator is known to fail. */
+static inline int platform_emulated(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return 0;
+#else
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    int found = 0;
+
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = !strncmp(line, "vendor_id", 9);
+    if (f)
+        fclose(f);
+    return found;
+#endif
+}
+
 #else /* no portable way */
 
 static inline int platform_threads(void)
@@ -125,6 +146,11 @@ static inline int platform_event_fd(void)
 static inline long long platform_vm_bytes(void)
 {
     return -1;
+}
+
+static inline int platform_emulated(void)
+{
+    return 0;
 }
 
 #endif

@@ -12,15 +12,6 @@
 
 /* ---- spinlock ------------------------------------------------------------ */
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 void lthread__spin_wait(struct lthread__spin *l)
 {
     unsigned spins = 0;
@@ -31,7 +22,7 @@ void lthread__spin_wait(struct lthread__spin *l)
             if (++spins % 64 == 0)
                 sched_yield();
             else
-                cpu_relax();
+                lthread__cpu_relax();
         }
     } while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire));
 }
