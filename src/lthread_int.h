@@ -503,6 +503,10 @@ struct lthread__sched {
      * after that reads the clock (lthread__stamp). So a stamp is never
      * older than a round. */
     uint32_t clock_ms;
+    /* Wait groups of one waiter, kept for reuse (src/sync/wait.c): a
+     * malloc/free pair was a quarter of a mutex hand-off. */
+    struct lthread__wgroup *wg_cache;
+    uint32_t nwg_cache;
     /* How long the next spin before a poll may last (sched.c, sched_spin):
      * doubled when a spin ends with a post, halved when it runs out. */
     uint64_t spin_ns;
@@ -922,6 +926,11 @@ int lthread__disk_each_waiter(struct lthread__sched *s,
                               void *arg);
 /* The fd of the disk request lt waits on (-1: none, as for a stat). */
 int lthread__disk_fd(const struct lthread *lt);
+
+/* ---- src/sync/ ------------------------------------------------------ */
+
+/* The scheduler is finishing: frees its cached wait groups. */
+void lthread__sync_sched_free(struct lthread__sched *s);
 
 /* ---- cond.c ----------------------------------------------------------- */
 

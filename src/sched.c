@@ -554,6 +554,7 @@ static void sched_free(struct lthread__sched *s)
         s->lt_cache = lt->next;
         lthread__free(lt);
     }
+    lthread__sync_sched_free(s);
     lthread__disk_free(s);
     lthread__regions_free(s);
     lthread__io_free(s);
@@ -704,8 +705,8 @@ static bool sched_spin(struct lthread__sched *s)
     to = sched_poll_timeout(s);
     if (to == 0)
         return false;
-    got = lthread__inbox_spin(s, to > 0 && (uint64_t)to < ns ? (uint64_t)to
-                                                             : ns);
+    got =
+        lthread__inbox_spin(s, to > 0 && (uint64_t)to < ns ? (uint64_t)to : ns);
     if (got)
         s->spin_ns = ns * 2 < max ? ns * 2 : max;
     else if (to < 0 || (uint64_t)to >= ns) /* ran out, not cut short */

@@ -130,26 +130,67 @@ static struct lthread__waitq *queue_of(struct lthread_chan *c, int op)
     return op == LTHREAD_CHAN_SEND ? &c->senders : &c->receivers;
 }
 
+/*
+ * One send or receive: the select of one op without its generic parts (no
+ * set to sort, one lock). From an lthread with a wait group cached, the
+ * group is taken under the lock, so the channel is locked once; else, or
+ * when the value is large, the general select does it. Returns 0, or -1
+ * with errno (EPIPE, ETIMEDOUT, ...) as the public calls do.
+ */
+static int chan_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
+{
+    struct lthread__wgroup *woken = NULL, *g;
+    int r;
+
+    if (!c || !elem)
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&c->lock);
+    r = op == LTHREAD_CHAN_SEND ? try_send(c, elem, &woken)
+                                : try_recv(c, elem, &woken);
+    if (r > 0) { /* done; the lock released */
+        if (woken)
+            lthread__wgroup_deliver(woken, 0);
+        return 0;
+    }
+    if (r < 0) {
+        lthread__spin_unlock(&c->lock);
+        return lthread__fail(r);
+    }
+    g = lthread__wgroup_cached(c->esize);
+    if (!g) {
+        struct lthread_chan_op o = {c, op, elem, 0};
+
+        lthread__spin_unlock(&c->lock);
+        r = lthread_chan_select(&o, 1, timeout);
+        if (r == 0 && o.err)
+            return lthread__fail(-o.err);
+        return r < 0 ? r : 0;
+    }
+    if (op == LTHREAD_CHAN_SEND)
+        memcpy(g->w[0].buf, elem, c->esize);
+    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    lthread__spin_unlock(&c->lock);
+    r = lthread__wgroup_wait(g, timeout);
+    if (r)
+        return lthread__fail(r); /* g is gone */
+    /* Served: the waker unlinked our only waiter (sync.h). */
+    r = g->result;
+    if (op == LTHREAD_CHAN_RECV && !r)
+        memcpy(elem, g->w[0].buf, c->esize);
+    lthread__wgroup_free(g);
+    return r ? lthread__fail(r) : 0;
+}
+
 LTHREAD_API int lthread_chan_send(lthread_chan_t *ch, const void *elem,
                                   uint64_t timeout)
 {
-    struct lthread_chan_op op = {ch, LTHREAD_CHAN_SEND, (void *)elem, 0};
-    int r = lthread_chan_select(&op, 1, timeout);
-
-    if (r == 0 && op.err)
-        return lthread__fail(-op.err);
-    return r < 0 ? r : 0;
+    return chan_one(ch, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
 LTHREAD_API int lthread_chan_recv(lthread_chan_t *ch, void *elem,
                                   uint64_t timeout)
 {
-    struct lthread_chan_op op = {ch, LTHREAD_CHAN_RECV, elem, 0};
-    int r = lthread_chan_select(&op, 1, timeout);
-
-    if (r == 0 && op.err)
-        return lthread__fail(-op.err);
-    return r < 0 ? r : 0;
+    return chan_one(ch, LTHREAD_CHAN_RECV, elem, timeout);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)

@@ -87,6 +87,7 @@ struct lthread__wgroup {
      * the waker did for it (a mutex handed over is released). */
     void (*undo)(struct lthread__wgroup *g);
     size_t n;
+    bool small; /* of the one size that is cached (wait.c) */
     struct lthread__waiter w[];
     /* then n values of the channel's size, if any */
 };
@@ -95,6 +96,10 @@ struct lthread__wgroup {
  * caller (an lthread or a pthread); NULL on ENOMEM. */
 struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize);
 void lthread__wgroup_free(struct lthread__wgroup *g);
+/* A group of one waiter from the calling lthread's scheduler's cache, or
+ * NULL (none cached, or not called from an lthread): no allocation, so it
+ * may be called with an object's lock held. */
+struct lthread__wgroup *lthread__wgroup_cached(size_t vsize);
 
 /* Links w at the tail of q (the object's lock held). */
 void lthread__waitq_push(struct lthread__waitq *q, struct lthread__waiter *w,

@@ -85,25 +85,43 @@ struct lthread__waiter *lthread__waitq_claim(struct lthread__waitq *q)
 
 static struct lthread__tw *tw_self(void);
 
-struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
+/* Groups of one waiter with up to SMALL_VALUE bytes of value are all made
+ * the same size, and each scheduler keeps up to CACHE_MAX freed ones for
+ * its lthreads' next waits (not under ASan, which must see every use of
+ * freed memory). Only the scheduler's own pthread touches its cache. */
+#define SMALL_VALUE 64
+#ifdef LTHREAD__ASAN
+#define CACHE_MAX 0
+#else
+#define CACHE_MAX 32
+#endif
+
+static size_t group_head(size_t n)
 {
     size_t head =
         sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
-    struct lthread__wgroup *g;
-    char *vals;
 
-    head = (head + 15) & ~(size_t)15;
-    g = lthread__malloc(head + n * vsize);
-    if (!g)
-        return NULL;
+    return (head + 15) & ~(size_t)15;
+}
+
+/* Fills g, of n waiters and vsize bytes of value each, for the caller. */
+static struct lthread__wgroup *group_init(struct lthread__wgroup *g, size_t n,
+                                          size_t vsize, bool small,
+                                          struct lthread *lt,
+                                          struct lthread__sched *s)
+{
+    size_t head = group_head(n);
+    char *vals = (char *)g + head;
+
     memset(g, 0, head);
     atomic_init(&g->state, LTHREAD__W_WAITING);
     g->n = n;
+    g->small = small;
     /* Its waiter, known before any waker can see it. */
-    g->lt = lthread__sched_self(&g->sched);
+    g->lt = lt;
+    g->sched = s;
     if (!g->lt)
         g->tw = tw_self();
-    vals = (char *)g + head;
     for (size_t i = 0; i < n; i++) {
         g->w[i].g = g;
         g->w[i].index = (int)i;
@@ -112,9 +130,55 @@ struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
     return g;
 }
 
+struct lthread__wgroup *lthread__wgroup_cached(size_t vsize)
+{
+    struct lthread__sched *s;
+    struct lthread *lt = lthread__sched_self(&s);
+    struct lthread__wgroup *g;
+
+    if (vsize > SMALL_VALUE || !lt || !(g = s->wg_cache))
+        return NULL;
+    s->wg_cache = g->snext;
+    s->nwg_cache--;
+    return group_init(g, 1, vsize, true, lt, s);
+}
+
+struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
+{
+    bool small = n == 1 && vsize <= SMALL_VALUE;
+    struct lthread__sched *s;
+    struct lthread *lt;
+    struct lthread__wgroup *g;
+
+    if (small && (g = lthread__wgroup_cached(vsize)))
+        return g;
+    lt = lthread__sched_self(&s);
+    g = lthread__malloc(group_head(n) + n * (small ? SMALL_VALUE : vsize));
+    return g ? group_init(g, n, vsize, small, lt, s) : NULL;
+}
+
 void lthread__wgroup_free(struct lthread__wgroup *g)
 {
+    struct lthread__sched *s = lthread__tls_sched;
+
+    if (g->small && s && s->nwg_cache < CACHE_MAX) {
+        g->snext = s->wg_cache;
+        s->wg_cache = g;
+        s->nwg_cache++;
+        return;
+    }
     lthread__free(g);
+}
+
+void lthread__sync_sched_free(struct lthread__sched *s)
+{
+    struct lthread__wgroup *g;
+
+    while ((g = s->wg_cache)) {
+        s->wg_cache = g->snext;
+        lthread__free(g);
+    }
+    s->nwg_cache = 0;
 }
 
 void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed)
