@@ -159,6 +159,7 @@ struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
 
 void lthread__wgroup_free(struct lthread__wgroup *g)
 {
+#if CACHE_MAX > 0
     struct lthread__sched *s = lthread__tls_sched;
 
     if (g->small && s && s->nwg_cache < CACHE_MAX) {
@@ -167,6 +168,7 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
         s->nwg_cache++;
         return;
     }
+#endif
     lthread__free(g);
 }
 
