@@ -129,13 +129,23 @@ int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
 
     if (fd < 0)
         return -EBADF;
+    /* A hint park skips the check that the fd is still the file it knew,
+     * unless a timeout cached for it would be used: an old socket's
+     * timeout must not end the new one's wait (a cached "none" may, at
+     * worst, let it wait longer until the next sweep). */
+    if (hinted && (events & LTHREAD__IO_SOCKTIMEO) && fd < s->nfds &&
+        (s->fds[fd].flags & LTHREAD__FD_TIMEO) &&
+        (s->fds[fd].timeo_rcv_ms || s->fds[fd].timeo_snd_ms))
+        hinted = false;
     err = fd_register(s, fd, !hinted);
     if (err)
         return err == -EPERM ? 0 : err;
+    if (events & LTHREAD__IO_SOCKTIMEO)
+        timeout = lthread__io_sock_timeout(s, fd, events);
     q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers : &s->fds[fd].writers;
     lthread__queue_push(q, self);
     self->io_fd = fd;
-    self->io_events = (uint8_t)events;
+    self->io_events = (uint8_t)(events & 0xffu);
     s->nio_waiting++;
     if (hinted && !s->nhint_waiting++)
         s->hint_sweep_at = lthread__now_ns() + HINT_SWEEP_NS;

@@ -847,6 +847,11 @@ void lthread__io_free(struct lthread__sched *s);
  * sweep has found it parked. */
 #define LTHREAD__IO_HINTED 0x40u
 #define LTHREAD__IO_SEEN 0x80u
+/* In `events` only: the timeout is the socket's SO_RCVTIMEO/SO_SNDTIMEO
+ * (lthread__io_sock_timeout), read once the fd's registration is known to
+ * be this file's: an fd number reused outside the library must not keep
+ * the old socket's timeouts. */
+#define LTHREAD__IO_SOCKTIMEO 0x100u
 
 /* Re-checks the registration of fds whose hint-parked waiters have waited
  * since the previous sweep; call when now >= s->hint_sweep_at. */

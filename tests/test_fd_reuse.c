@@ -224,6 +224,38 @@ static void sock_timeouts(lthread_t *lt, void *arg)
     CHECK_EQ(lthread_create(&wr, write_after, &sv[1]), 0);
     CHECK_EQ(lthread_wait_read(sv[0], 0), 0);
     CHECK_EQ(lthread_join(wr, NULL, 0), 0);
+    CHECK_EQ(lthread_recv(sv[0], &c, 1, 0, 0), 1);
+    /* Closed outside the library, the numbers come back for a socket
+     * without timeouts: it must not keep the old one's 50 ms (it did:
+     * its first wait read the timeout cached for the number before
+     * finding out that the number was a new file). The old socket's last
+     * call: a receive that timed out, then one that read short (which
+     * leaves the drained hint: the new socket's first wait is a hint
+     * park). */
+    for (int shortread = 0; shortread < 2; shortread++) {
+        int old0 = sv[0];
+
+        close(sv[0]);
+        close(sv[1]);
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        CHECK_EQ(sv[0], old0);
+        set_timeo(sv[0], SO_RCVTIMEO, 50); /* before its first wait */
+        CHECK_EQ(lthread_recv(sv[0], &c, 1, 0, 0), -2);
+        CHECK_EQ(errno, ETIMEDOUT);
+        if (shortread) {
+            CHECK_EQ(write(sv[1], "s", 1), 1);
+            CHECK_EQ(lthread_recv(sv[0], big, 2, 0, 0), 1);
+        }
+        close(sv[0]);
+        close(sv[1]);
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        CHECK_EQ(sv[0], old0);
+        CHECK_EQ(lthread_create(&wr, write_after, &sv[1]), 0);
+        t0 = check_now_ms();
+        CHECK_EQ(lthread_recv(sv[0], &c, 1, 0, 0), 1);
+        CHECK(check_now_ms() - t0 >= 140);
+        CHECK_EQ(lthread_join(wr, NULL, 0), 0);
+    }
     close(sv[0]);
     close(sv[1]);
 }
