@@ -150,7 +150,7 @@ struct switch_to {
 #define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
 
 static __attribute__((noinline)) struct switch_to
-switch_target(struct lthread *self, bool exiting)
+switch_target_slow(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
@@ -207,9 +207,46 @@ to_host:
     return (struct switch_to){h->sp, CROSS(&self->sp)};
 }
 
+/*
+ * The common case of switch_target, alone: a suspending (not exiting)
+ * lthread on its scheduler hands over to the next ready lthread, which has
+ * run before and owns its region. It calls nothing, so it saves no
+ * registers: with the rest of the decision in the same function, its
+ * prologue and epilogue pushed and popped six registers on every
+ * hand-off, for the calls of the rare paths (16 of the ~70 instructions
+ * of the decision). Everything else goes to switch_target_slow.
+ */
+static __attribute__((noinline)) struct switch_to
+switch_target(struct lthread *self, bool exiting)
+{
+    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
+    struct lthread__sched *s = self->sched;
+    struct lthread *next = s->ready.head;
+    struct lthread__region *r;
+
+    if (lthread__unlikely(exiting || h != &s->host || /* (exiting: not here) */
+                          self->state == LTHREAD__COMPUTE || !next ||
+                          !s->round_left || next == self || !next->sp ||
+                          next->region->owner != next))
+        return switch_target_slow(self, exiting);
+    s->round_left--;
+    lthread__queue_pop(&s->ready);
+    s->nready--;
+    next->state = LTHREAD__RUNNING;
+    lthread__count_switch(s, next);
+    s->host.current = next;
+    self->saved_errno = *s->host.errno_loc;
+    *s->host.errno_loc = next->saved_errno;
+    r = next->region;
+    lthread__san_prepare(&h->san_pending, lthread__fake_slot(self), r->base,
+                         (size_t)(r->top - r->base), lthread__fiber_of(next));
+    return (struct switch_to){next->sp, &self->sp};
+}
+
 void lthread__switch_out(struct lthread *self, bool exiting)
 {
-    struct switch_to to = switch_target(self, exiting);
+    struct switch_to to =
+        exiting ? switch_target_slow(self, true) : switch_target(self, false);
 
     void (*sw)(void **, void *);
 
