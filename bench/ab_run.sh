@@ -23,6 +23,7 @@
 #   -q         quick: 1/4 of the counts
 # Needs taskset, and wrk and curl for the server group.
 set -u
+here=$(pwd)
 cd "$(dirname "$0")" || exit 1
 
 A="" B_="" REPS=5 GROUPS_=switch,create,server DUR=3 OUT="" QUICK=0
@@ -35,7 +36,8 @@ while getopts "a:b:n:g:d:o:q" o; do
     esac
 done
 [ -n "$A" ] && [ -n "$B_" ] || { sed -n '2,24p' "$0"; exit 2; }
-A=$(cd "$A" && pwd) B_=$(cd "$B_" && pwd) || exit 1
+A=$(cd "$here" && cd "$A" && pwd) B_=$(cd "$here" && cd "$B_" && pwd) || exit 1
+case $OUT in "" | /*) ;; *) OUT=$here/$OUT ;; esac
 mkdir -p results
 [ -n "$OUT" ] || OUT=results/ab-$(date +%Y%m%d-%H%M%S).txt
 tmp=$(mktemp -d /tmp/ab_run.XXXXXX) || exit 1

@@ -68,8 +68,8 @@ static void cond_idle(struct lthread_cond *c, struct lthread__sched *s)
 }
 
 /* Takes the oldest waiter off c (whose home is s), or returns NULL. */
-static struct lthread *cond_pop(struct lthread_cond *c,
-                                struct lthread__sched *s)
+static inline __attribute__((always_inline)) struct lthread *
+cond_pop(struct lthread_cond *c, struct lthread__sched *s)
 {
     struct lthread *lt = lthread__queue_pop(&c->waiters);
 
