@@ -298,12 +298,14 @@ switch_target(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
-    struct lthread *next = s->ready.head;
-    struct lthread *owner;
+    struct lthread *next, *owner;
 
+    /* On a compute pthread s is not ours to read: the host first. */
     if (lthread__unlikely(exiting || h != &s->host || /* (exiting: not here) */
-                          self->state == LTHREAD__COMPUTE || !next ||
-                          !s->round_left || next == self || !next->sp))
+                          self->state == LTHREAD__COMPUTE))
+        return switch_target_slow(self, exiting);
+    next = s->ready.head;
+    if (lthread__unlikely(!next || !s->round_left || next == self || !next->sp))
         return switch_target_slow(self, exiting);
     owner = next->region->owner;
     if (lthread__likely(owner == next)) {
