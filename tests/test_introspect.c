@@ -39,7 +39,7 @@ static lthread_cond_t *cond;
 static lthread_mutex_t *mutex;
 static lthread_chan_t *chan;
 static int rd[2], wr[2]; /* a pipe to read from, a full socket to write */
-static int dp[2]; /* a blocking pipe read through the disk calls */
+static int dp[2];        /* a blocking pipe read through the disk calls */
 static int computing, release_compute; /* __atomic */
 
 #define ME(k) (ids[k] = lthread_id())
