@@ -657,6 +657,12 @@ check:
 bench:
 	$(MAKE) -C bench
 
+# The hot paths against State Threads, Boost.Context, libaco (LIBACO=DIR,
+# its source outside the tree) and the raw epoll loop, under two minutes.
+.PHONY: bench-quick
+bench-quick: lib
+	LIBACO=$(LIBACO) bench/quick.sh
+
 # ---- Install ----------------------------------------------------------------
 
 # Turns a *.in template into its installed form. pkg-config gets directories
@@ -773,6 +779,8 @@ help:
 	@echo '  check-install     install into a temporary prefix and use it'
 	@echo 'make check-valgrind the tests under valgrind (not part of make check)'
 	@echo 'make bench          build the benchmarks (make -C bench); bench/run.sh runs them'
+	@echo 'make bench-quick [LIBACO=DIR]  switch, create and hello server against'
+	@echo '                    their peers in one run (< 2 min), ratios and targets'
 	@echo 'make fuzz SEEDS=N [MC_SEEDS=N] [FIRST=S]  lifecycle fuzzer, plain and'
 	@echo '                    ASan+UBSan, one scheduler then several (-m); make check'
 	@echo '                    runs $(FUZZ_SEEDS) and $(FUZZ_MC_SEEDS) seeds in each,'

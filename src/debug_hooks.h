@@ -210,13 +210,21 @@ static inline unsigned lthread__valgrind_stack_register(void *lo, void *hi)
 #endif
 }
 
+#ifdef LTHREAD__VALGRIND
+/* Whether the process runs under valgrind, read once at load (region.c):
+ * a client request costs a dozen instructions natively, with a chain of
+ * dependent rotates, on every image restored and every lthread started. */
+extern int lthread__on_valgrind;
+#endif
+
 /* Memcheck marks stack memory below a stack's lowest sp as unaddressable;
  * a saved image written back there is legitimate. */
 static inline void lthread__valgrind_make_writable(void *addr, size_t len)
 {
 #ifdef LTHREAD__VALGRIND
     (void)addr, (void)len;
-    VALGRIND_MAKE_MEM_UNDEFINED(addr, len);
+    if (lthread__on_valgrind)
+        VALGRIND_MAKE_MEM_UNDEFINED(addr, len);
 #else
     (void)addr, (void)len;
 #endif

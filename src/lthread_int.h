@@ -779,13 +779,20 @@ static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
     return self->wake_result;
 }
 
+/* lthread__unpark() of an lthread with a timer (timer.c): out of line, so
+ * that the untimed wake calls nothing and its callers keep no frame. */
+void lthread__unpark_timed(struct lthread__sched *s, struct lthread *lt,
+                           int result);
+
 /* Wakes a WAITING lthread with `result`: stops its timer and queues it.
  * The caller has already unlinked it from what it waited on. */
 static inline void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
                                    int result)
 {
-    if (lt->flags & LTHREAD__F_TIMER)
-        lthread__timer_remove(s, lt);
+    if (lt->flags & LTHREAD__F_TIMER) {
+        lthread__unpark_timed(s, lt, result);
+        return;
+    }
     lt->wait = LTHREAD__WAIT_NONE;
     lt->wait_obj = NULL;
     lt->wake_result = result;

@@ -44,6 +44,16 @@
 #define DEFAULT_MAX_REGIONS 16
 #define MAX_MAX_REGIONS 1024
 
+#ifdef LTHREAD__VALGRIND
+int lthread__on_valgrind;
+
+/* Before main: no lthread exists yet, and no other pthread reads it. */
+static __attribute__((constructor)) void valgrind_detect(void)
+{
+    lthread__on_valgrind = RUNNING_ON_VALGRIND != 0;
+}
+#endif
+
 static size_t page_size(void)
 {
     /* Schedulers of several pthreads may fill it at once: same value. */
@@ -391,9 +401,11 @@ void lthread__region_leave(struct lthread__sched *s, struct lthread *lt)
     struct lthread__region *r = lt->region;
 
     (void)s;
-    lthread__free(lt->image);
-    lt->image = NULL;
-    lt->image_cap = 0;
+    if (lt->image) { /* (most never had one: skip the call) */
+        lthread__free(lt->image);
+        lt->image = NULL;
+        lt->image_cap = 0;
+    }
     lt->flags &= ~LTHREAD__F_SAVED;
     if (!(lt->flags & LTHREAD__F_BOUND))
         return; /* `region` was only a hint */

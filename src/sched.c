@@ -167,9 +167,64 @@ struct switch_to {
 };
 
 #define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
+/* `save` tagged VIA: sp is the region-mate to hand over to through
+ * lthread__switch_via (see mate_enter). */
+#define VIA(p) ((void **)((uintptr_t)(p) | 2u))
+
+/*
+ * Hand-overs between region-mates without the scheduler loop, where the
+ * switch can borrow a stack: not in sanitizer builds (their fiber
+ * notifications know of two stacks per switch, not three); they go
+ * through the loop as before.
+ */
+#if LTHREAD__HAVE_SWITCH_VIA && !defined(LTHREAD__ASAN) && !LTHREAD__HAVE_TSAN
+#define VIA_MATES 1
+#else
+#define VIA_MATES 0
+#endif
+
+/* Bytes of the scheduler's stack below its saved frame that mate_enter
+ * may not use: room for a signal handler's frame is not needed (signals
+ * run on the stack they interrupt, here the borrowed one), so only the
+ * x86-64 red zone (128 B) and a margin. */
+#define VIA_GAP 256
+/* What mate_enter may use of it (for memcheck; a realloc, a memcpy). */
+#define VIA_ROOM (16 * 1024)
+
+/*
+ * Runs on the scheduler's stack, below its suspended frame, inside
+ * lthread__switch_via: the running lthread's frames (its sp just saved)
+ * go to its image and the mate's come in. Returns the mate's sp. When the
+ * image cannot grow (ENOMEM), it undoes the hand-over and returns to the
+ * scheduler as if self had switched out to it: next is first in the ready
+ * queue again, and the scheduler deals with the shortage when it runs it.
+ */
+#if VIA_MATES
+static void *mate_enter(void *arg)
+{
+    struct lthread *next = arg;
+    struct lthread__sched *s = next->sched;
+    struct lthread *self = next->region->owner;
+
+    if (lthread__likely(lthread__region_enter(s, next) == 0))
+        return next->sp;
+    next->state = LTHREAD__READY;
+    next->next = s->ready.head;
+    if (s->ready.head)
+        s->ready.head->prev = next;
+    else
+        s->ready.tail = next;
+    s->ready.head = next;
+    LTHREAD__QUEUE_IN(next, &s->ready);
+    s->nready++;
+    s->host.current = self;
+    *s->host.errno_loc = self->saved_errno;
+    return s->host.sp;
+}
+#endif
 
 static __attribute__((noinline)) struct switch_to
-switch_target(struct lthread *self, bool exiting)
+switch_target_slow(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
@@ -233,19 +288,99 @@ to_host:
     return (struct switch_to){h->sp, CROSS(&self->sp)};
 }
 
+/*
+ * The common case of switch_target, alone: a suspending (not exiting)
+ * lthread on its scheduler hands over to the next ready lthread, which has
+ * run before and owns its region. It calls nothing, so it saves no
+ * registers: with the rest of the decision in the same function, its
+ * prologue and epilogue pushed and popped six registers on every
+ * hand-off, for the calls of the rare paths (16 of the ~70 instructions
+ * of the decision). Everything else goes to switch_target_slow. Inlined
+ * into lthread__switch_out, which then has no frame either (it ends in a
+ * tail call of the switch), so suspended images do not grow.
+ */
+/* The bookkeeping of a direct hand-over from self to next (popped from
+ * the ready queue, whose frames are or will be in place). */
+static inline __attribute__((always_inline)) void
+hand_over(struct lthread__sched *s, struct lthread__host *h,
+          struct lthread *self, struct lthread *next)
+{
+    struct lthread__region *r = next->region;
+
+    s->round_left--;
+    lthread__queue_pop(&s->ready);
+    s->nready--;
+    next->state = LTHREAD__RUNNING;
+    lthread__count_switch(s, next);
+    s->host.current = next;
+    self->saved_errno = *s->host.errno_loc;
+    *s->host.errno_loc = next->saved_errno;
+    lthread__san_prepare(&h->san_pending, lthread__fake_slot(self), r->base,
+                         (size_t)(r->top - r->base), lthread__fiber_of(next));
+}
+
+static inline __attribute__((always_inline)) struct switch_to
+switch_target(struct lthread *self, bool exiting)
+{
+    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
+    struct lthread__sched *s = self->sched;
+    struct lthread *next, *owner;
+    uint32_t now;
+
+    /* On a compute pthread s is not ours to read: the host first. The
+     * state stamp (lthread__stamp) without its call: where the round's
+     * clock is not read yet, the slow path reads it. */
+    if (lthread__unlikely(exiting || h != &s->host || /* (exiting: not here) */
+                          self->state == LTHREAD__COMPUTE ||
+                          !(now = s->clock_ms)))
+        return switch_target_slow(self, exiting);
+    self->since_ms = now;
+    next = s->ready.head;
+    if (lthread__unlikely(!next || !s->round_left || next == self || !next->sp))
+        return switch_target_slow(self, exiting);
+    owner = next->region->owner;
+    if (lthread__likely(owner == next)) {
+        hand_over(s, h, self, next);
+        return (struct switch_to){next->sp, &self->sp};
+    }
+    /* A region-mate: through a borrowed stack (mate_enter), or the
+     * scheduler where that cannot be done. */
+    if (!VIA_MATES || owner != self)
+        return switch_target_slow(self, exiting);
+    hand_over(s, h, self, next);
+    return (struct switch_to){next, VIA(&self->sp)};
+}
+
 void lthread__switch_out(struct lthread *self, bool exiting)
 {
-    struct switch_to to = switch_target(self, exiting);
+    struct switch_to to =
+        exiting ? switch_target_slow(self, true) : switch_target(self, false);
 
-    void (*sw)(void **, void *);
+    void **save = (void **)((uintptr_t)to.save & ~(uintptr_t)3u);
 
     if (!to.sp)
         return;
     lthread__san_before_switch(&lthread__tls_host->san_pending);
-    /* One call site for both variants, so that every lthread switched out
-     * here resumes at the same return address. */
-    sw = ((uintptr_t)to.save & 1u) ? lthread__switch_cross : lthread__switch;
-    sw((void **)((uintptr_t)to.save & ~(uintptr_t)1u), to.sp);
+    /* Both are tail calls (nothing follows them outside sanitizer
+     * builds): every lthread switched out here resumes at the same return
+     * address, its caller's, whichever way it left. Direct jumps, where one
+     * indirect call through a pointer to either was used before. */
+    if ((uintptr_t)to.save & 1u)
+        lthread__switch_cross(save, to.sp);
+#if VIA_MATES
+    else if (lthread__unlikely((uintptr_t)to.save & 2u)) {
+        char *via =
+            (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) -
+                     VIA_GAP);
+
+        /* Memcheck takes the stack below the scheduler's sp for
+         * unaddressable. */
+        lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
+        lthread__switch_via(save, via, mate_enter, to.sp);
+    }
+#endif
+    else
+        lthread__switch(save, to.sp);
     /* (self may be freed memory when it exited: then this is never
      * reached.) */
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);

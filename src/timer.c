@@ -123,3 +123,13 @@ struct lthread *lthread__timer_pop_expired(struct lthread__sched *s,
     lthread__timer_remove(s, lt);
     return lt;
 }
+
+void lthread__unpark_timed(struct lthread__sched *s, struct lthread *lt,
+                           int result)
+{
+    lthread__timer_remove(s, lt);
+    lt->wait = LTHREAD__WAIT_NONE;
+    lt->wait_obj = NULL;
+    lt->wake_result = result;
+    lthread__ready(s, lt);
+}

@@ -114,6 +114,18 @@ void lthread__switch_cross(void **save_sp, void *new_sp);
 #define lthread__switch_cross lthread__switch
 #endif
 
+/* Saves the running context as lthread__switch() does, then calls
+ * fn(arg) on the stack via_sp (16-byte aligned free memory of a suspended
+ * context's stack) and resumes the context whose sp fn returns (see
+ * x86_64/switch.S). x86-64 only for now: LTHREAD__HAVE_SWITCH_VIA says. */
+#if defined(__x86_64__)
+#define LTHREAD__HAVE_SWITCH_VIA 1
+void lthread__switch_via(void **save_sp, void *via_sp, void *(*fn)(void *),
+                         void *arg);
+#else
+#define LTHREAD__HAVE_SWITCH_VIA 0
+#endif
+
 /* The first code a new context runs; never called directly. */
 void lthread__trampoline(void);
 

@@ -99,6 +99,71 @@
         SWITCH_BODY LT_SYMBOL(lthread__switch_cross), jmp
 
 /*
+ * lthread__switch_via(save_sp, via_sp, fn, arg): saves the running context
+ * as lthread__switch does (*save_sp = its frame), then, on the stack
+ * via_sp (16-byte aligned free memory of another stack: the suspended
+ * scheduler's, below its frame), calls fn(arg), which returns the sp of
+ * the context to resume, and resumes it, leaving with `ret`. For a
+ * hand-over between region-mates: fn copies the running lthread's frames
+ * out of the region and the next one's in, which cannot be done on the
+ * region itself, without a switch into the scheduler and one out of it.
+ * rbx keeps our control words across the call (it is saved above).
+ */
+        LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_via))
+        endbr64
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        pushq   $0                      /* control-word slot, pad zeroed */
+        .cfi_adjust_cfa_offset 8
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    (%rsp), %rbx            /* both control words, ours */
+        movq    %rsp, (%rdi)            /* *save_sp = our frame */
+        movq    %rsi, %rsp              /* the borrowed stack */
+        .cfi_remember_state
+        .cfi_undefined rip              /* fn's backtrace ends here */
+        movq    %rcx, %rdi
+        callq   *%rdx                   /* rax = fn(arg): where to go */
+        movq    %rax, %rsp              /* from here on: the other stack */
+        .cfi_restore_state
+        .cfi_def_cfa rsp, 64            /* (the resumed frame) */
+        cmpq    %rbx, (%rsp)
+        .cfi_remember_state
+        jne     1f
+2:
+        addq    $8, %rsp
+        .cfi_adjust_cfa_offset -8
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        ret
+        .cfi_restore_state
+1:
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        jmp     2b
+        LT_FUNC_END(LT_SYMBOL(lthread__switch_via))
+
+/*
  * First code of a new context, reached by the first switch into it. The
  * frame lthread__frame_init wrote holds, in callee-saved registers (which
  * the calls below preserve): rbx ctx, r12 prologue, r13 body, r14 arg,
