@@ -472,11 +472,11 @@ SEED_TIMER_CHECK := $(wildcard tests/seed_timer.sh)
 EXAMPLES_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_examples.sh))
 # Programs written as for the original library (tests/compat/), built with
 # -Werror in C and C++ against the static library: plain native build only.
+COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run.sh))
 # The TLS examples against curl and openssl s_client (tests/test_tls.sh):
 # plain native build only, like the other examples; it exits 77 (skipped,
 # not failed) where OpenSSL, its CLI or curl is missing.
 TLS_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_tls.sh))
-COMPAT_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/compat/run.sh))
 # The gdb script against a stopped program, its core file and an install
 # (tests/test_gdb.sh): plain native build only; 77 is a skip (no gdb, no
 # ptrace).

@@ -2,12 +2,14 @@
  * A program in the style of the later original library's tests and
  * servers: entry functions of the form fn(void *arg), lthread_self(),
  * lthread_cancel(), lthread_detach2(), lthread_recv_exact(),
- * lthread_read_exact(), lthread_readline(), a socket pair and a pipe made
- * in main() before lthread_run(), a condition signalled from another
- * pthread, and open(..., O_CREAT) with <lthread.h> alone.
+ * lthread_read_exact(), lthread_readline(), lthread_io_write() and
+ * lthread_io_read() on a file, a socket pair and a pipe made in main()
+ * before lthread_run(), a condition signalled from another pthread, and
+ * open(..., O_CREAT) with <lthread.h> alone.
  */
 #include <lthread.h>
 #include <stdio.h>
+#include <string.h>
 
 static int failures;
 #define EXPECT(c)                                                              \
@@ -90,6 +92,27 @@ static void keeper(void *arg)
         lthread_sleep(5);
 }
 
+/* A file written and read back with the disk calls, as the later
+ * original's programs did. */
+static void filer(void *arg)
+{
+    char path[64], buf[32];
+    int fd;
+
+    (void)arg;
+    snprintf(path, sizeof(path), "/tmp/lthread-compat-io-%d", (int)getpid());
+    fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    EXPECT(fd >= 0);
+    EXPECT(lthread_io_write(fd, "hello, disk", 11) == 11);
+    EXPECT(lseek(fd, 0, SEEK_SET) == 0);
+    EXPECT(lthread_io_read(fd, buf, sizeof(buf)) == 11);
+    EXPECT(memcmp(buf, "hello, disk", 11) == 0);
+    EXPECT(lthread_io_read(fd, buf, sizeof(buf)) == 0); /* end of file */
+    EXPECT(lthread_io_read(-1, buf, 1) == -1 && errno == EBADF);
+    close(fd);
+    unlink(path);
+}
+
 static void manager(void *arg)
 {
     lthread_t *s, *e;
@@ -125,6 +148,7 @@ int main(void)
     EXPECT(lthread_create(&lt, waiter, NULL) == 0);
     EXPECT(lthread_create(&lt, keeper, NULL) == 0);
     EXPECT(lthread_create(&lt, manager, NULL) == 0);
+    EXPECT(lthread_create(&lt, filer, NULL) == 0);
     EXPECT(pthread_create(&t, NULL, signaller, NULL) == 0);
     EXPECT(lthread_run() == 0);
     pthread_join(t, NULL);
