@@ -323,8 +323,8 @@ struct lthread_info {
                         * for one ready, since it stopped running (its
                         * wait included); 0 for the running one and one
                         * that never ran. On the scheduler's coarse
-                        * clock, read at most once a round: it may read
-                        * up to a round and a few ms long, never short */
+                        * clock, read after each poll and every 64
+                        * rounds: it may read long, never short */
 };
 
 /* Counters of the calling pthread's scheduler (lthread_stats()). */

@@ -74,8 +74,7 @@ uint64_t lthread__now_ns(void)
  * there is one (a few ms of resolution is plenty for "stuck for 40 s", and
  * it reads no time stamp counter, which is slow on some virtual
  * machines). */
-__attribute__((noinline)) uint32_t
-lthread__sched_clock(struct lthread__sched *s)
+void lthread__sched_clock(struct lthread__sched *s)
 {
 #ifdef CLOCK_MONOTONIC_COARSE
     struct timespec ts;
@@ -83,9 +82,9 @@ lthread__sched_clock(struct lthread__sched *s)
 
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    return s->clock_ms = (uint32_t)ms | 1u;
+    s->clock_ms = (uint32_t)ms | 1u;
 #else
-    return s->clock_ms = (uint32_t)(lthread__now_ns() / 1000000u) | 1u;
+    s->clock_ms = (uint32_t)(lthread__now_ns() / 1000000u) | 1u;
 #endif
 }
 
@@ -325,16 +324,12 @@ switch_target(struct lthread *self, bool exiting)
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
     struct lthread *next, *owner;
-    uint32_t now;
 
-    /* On a compute pthread s is not ours to read: the host first. The
-     * state stamp (lthread__stamp) without its call: where the round's
-     * clock is not read yet, the slow path reads it. */
+    /* On a compute pthread s is not ours to read: the host first. */
     if (lthread__unlikely(exiting || h != &s->host || /* (exiting: not here) */
-                          self->state == LTHREAD__COMPUTE ||
-                          !(now = s->clock_ms)))
+                          self->state == LTHREAD__COMPUTE))
         return switch_target_slow(self, exiting);
-    self->since_ms = now;
+    lthread__stamp(s, self);
     next = s->ready.head;
     if (lthread__unlikely(!next || !s->round_left || next == self || !next->sp))
         return switch_target_slow(self, exiting);
@@ -862,12 +857,14 @@ int lthread_run(void)
     if (s->running)
         return lthread__fail(-EPERM);
     s->running = true;
+    lthread__sched_clock(s);
 
     for (;;) {
         /* Run the lthreads ready at the start of this round, and a few
          * more direct hand-overs, before timers and I/O are looked at. */
         s->round_left = s->nready + ROUND_EXTRA;
-        s->clock_ms = 0; /* state stamps: read the clock again */
+        if (!(++s->clock_rounds % 64))
+            lthread__sched_clock(s); /* for the state stamps */
         while (s->round_left > 0 && s->nready > 0) {
             struct lthread *lt = lthread__queue_pop(&s->ready);
 
@@ -903,7 +900,6 @@ int lthread_run(void)
             result = -EDEADLK;
             break;
         }
-        s->clock_ms = 0; /* the poll may block: stamps read anew after it */
         if (s->nxwaiting && !s->nready && sched_spin(s)) {
             lthread__inbox_drain(s); /* a reply came while we spun */
             continue;
@@ -912,6 +908,7 @@ int lthread_run(void)
             lthread__disk_poll(s, sched_poll_timeout(s)); /* and completions */
         else
             lthread__io_poll(s, sched_poll_timeout(s));
+        lthread__sched_clock(s); /* it may have slept: for the stamps */
         lthread__inbox_drain(s);
         if (s->nhint_waiting) {
             uint64_t now = lthread__now_ns();
