@@ -790,10 +790,13 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
 }
 
 /* How long a scheduler whose lthreads wait on other pthreads polls its
- * inbox before it sleeps in the poller (LTHREAD_SPIN_US, default 50 us; 0
- * never): a message to a scheduler that sleeps costs a poller wake-up on
- * the sender's side and a kernel wake-up of the receiver, each several us
- * on a virtual machine (BENCHMARKS.md, "Multicore"). Read once. */
+ * inbox before it sleeps in the poller (LTHREAD_SPIN_US, default 0: never):
+ * a message to a scheduler that sleeps costs a poller wake-up on the
+ * sender's side and a kernel wake-up of the receiver, each several us on
+ * a virtual machine. Off by default: spinning cut a channel ping-pong
+ * between two schedulers from 19.7 us to 0.63 us, but halved a 4x4
+ * stream's throughput, whose sleeping side otherwise wakes to a batch
+ * (BENCHMARKS.md, "Multicore"). Read once. */
 static _Atomic int64_t spin_ns = -1;
 
 static uint64_t sched_spin_ns(void)
@@ -803,12 +806,12 @@ static uint64_t sched_spin_ns(void)
     if (lthread__unlikely(ns < 0)) {
         const char *v = getenv("LTHREAD_SPIN_US");
         char *end;
-        unsigned long us = 50;
+        unsigned long us = 0;
 
         if (v && *v) {
             us = strtoul(v, &end, 10);
             if (*end || us > 1000000)
-                us = 50; /* not a number of us up to a second */
+                us = 0; /* not a number of us up to a second */
         }
         ns = (int64_t)us * 1000;
         atomic_store_explicit(&spin_ns, ns, memory_order_relaxed);
