@@ -120,36 +120,70 @@ static int fd_register(struct lthread__sched *s, int fd, bool verify)
  * re-checked after one to two periods). */
 #define HINT_SWEEP_NS (250u * 1000000u)
 
-int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
-                     unsigned events, uint64_t timeout)
+/* Registers fd (verifying it unless `hinted`). Returns 0, 1 when the
+ * fd is always ready (the poller refuses it: do not park), or a negative
+ * errno. */
+static int io_register(struct lthread__sched *s, int fd, bool hinted)
 {
-    struct lthread__queue *q;
-    bool hinted = events & LTHREAD__IO_HINTED;
     int err;
 
     if (fd < 0)
         return -EBADF;
+    err = fd_register(s, fd, !hinted);
+    return err == -EPERM ? 1 : err;
+}
+
+/* Parks self on fd (registered) for `events`, up to timeout ms. */
+static int io_park(struct lthread__sched *s, struct lthread *self, int fd,
+                   unsigned events, uint64_t timeout)
+{
+    struct lthread__queue *q;
+
+    q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers : &s->fds[fd].writers;
+    lthread__queue_push(q, self);
+    self->io_fd = fd;
+    self->io_events = (uint8_t)events;
+    s->nio_waiting++;
+    if ((events & LTHREAD__IO_HINTED) && !s->nhint_waiting++)
+        s->hint_sweep_at = lthread__now_ns() + HINT_SWEEP_NS;
+    return lthread__park(s, self, LTHREAD__WAIT_IO, NULL, timeout);
+}
+
+int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
+                     unsigned events, uint64_t timeout)
+{
+    int err = io_register(s, fd, events & LTHREAD__IO_HINTED);
+
+    if (err)
+        return err > 0 ? 0 : err;
+    return io_park(s, self, fd, events, timeout);
+}
+
+int lthread__io_wait_sock(struct lthread__sched *s, struct lthread *self,
+                          int fd, unsigned events, uint64_t *deadline_ns)
+{
+    bool hinted = events & LTHREAD__IO_HINTED;
+    uint64_t ms;
+    int err;
+
+    *deadline_ns = 1; /* none */
     /* A hint park skips the check that the fd is still the file it knew,
      * unless a timeout cached for it would be used: an old socket's
      * timeout must not end the new one's wait (a cached "none" may, at
      * worst, let it wait longer until the next sweep). */
-    if (hinted && (events & LTHREAD__IO_SOCKTIMEO) && fd < s->nfds &&
+    if (hinted && fd >= 0 && fd < s->nfds &&
         (s->fds[fd].flags & LTHREAD__FD_TIMEO) &&
         (s->fds[fd].timeo_rcv_ms || s->fds[fd].timeo_snd_ms))
-        hinted = false;
-    err = fd_register(s, fd, !hinted);
+        events &= ~LTHREAD__IO_HINTED;
+    err = io_register(s, fd, events & LTHREAD__IO_HINTED);
     if (err)
-        return err == -EPERM ? 0 : err;
-    if (events & LTHREAD__IO_SOCKTIMEO)
-        timeout = lthread__io_sock_timeout(s, fd, events);
-    q = (events & LTHREAD__POLL_IN) ? &s->fds[fd].readers : &s->fds[fd].writers;
-    lthread__queue_push(q, self);
-    self->io_fd = fd;
-    self->io_events = (uint8_t)(events & 0xffu);
-    s->nio_waiting++;
-    if (hinted && !s->nhint_waiting++)
-        s->hint_sweep_at = lthread__now_ns() + HINT_SWEEP_NS;
-    return lthread__park(s, self, LTHREAD__WAIT_IO, NULL, timeout);
+        return err > 0 ? 0 : err;
+    ms = lthread__io_sock_timeout(s, fd, events);
+    if (ms) /* (the clock only for sockets with a timeout) */
+        *deadline_ns =
+            lthread__now_ns() +
+            (ms > UINT64_MAX / 4000000u ? UINT64_MAX / 4 : ms * 1000000u);
+    return io_park(s, self, fd, events, ms);
 }
 
 /* A single-fd waiter leaves its fd's queue: the counts it was in. */

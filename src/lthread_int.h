@@ -852,11 +852,6 @@ void lthread__io_free(struct lthread__sched *s);
  * sweep has found it parked. */
 #define LTHREAD__IO_HINTED 0x40u
 #define LTHREAD__IO_SEEN 0x80u
-/* In `events` only: the timeout is the socket's SO_RCVTIMEO/SO_SNDTIMEO
- * (lthread__io_sock_timeout), read once the fd's registration is known to
- * be this file's: an fd number reused outside the library must not keep
- * the old socket's timeouts. */
-#define LTHREAD__IO_SOCKTIMEO 0x100u
 
 /* Re-checks the registration of fds whose hint-parked waiters have waited
  * since the previous sweep; call when now >= s->hint_sweep_at. */
@@ -872,6 +867,13 @@ void lthread__io_sweep(struct lthread__sched *s, uint64_t now);
  */
 int lthread__io_wait(struct lthread__sched *s, struct lthread *self, int fd,
                      unsigned events, uint64_t timeout);
+/* lthread__io_wait() bounded by the socket's own SO_RCVTIMEO/SO_SNDTIMEO
+ * (lthread__io_sock_timeout), read once the fd's registration is known to
+ * be this file's (a number reused outside the library must not keep the
+ * old socket's timeouts). Sets *deadline_ns to when that timeout ends, or
+ * to 1 when the socket has none. */
+int lthread__io_wait_sock(struct lthread__sched *s, struct lthread *self,
+                          int fd, unsigned events, uint64_t *deadline_ns);
 
 /* Waits in the poller up to timeout_ns (negative: forever) and wakes the
  * lthreads whose fds are ready. */

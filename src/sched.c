@@ -70,8 +70,9 @@ uint64_t lthread__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The state stamps' clock, once a round at most: the coarse clock where
- * there is one (a few ms of resolution is plenty for "stuck for 40 s", and
+/* The state stamps' clock, read by the loop when it starts, after each
+ * poll and every 64 rounds (s->clock_ms): the coarse clock where there is
+ * one (a few ms of resolution is plenty for "stuck for 40 s", and
  * it reads no time stamp counter, which is slow on some virtual
  * machines). */
 void lthread__sched_clock(struct lthread__sched *s)

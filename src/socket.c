@@ -190,20 +190,12 @@ static int park_fd(struct lthread *self, int fd, unsigned dir, struct budget *b)
 
     if (!b->timeout_ms && !b->deadline_ns) {
         /* The first park of a call with no timeout of its own: the
-         * socket's, which the wait reads once it has made sure that the
-         * fd is still the file it knew (a number reused outside the
-         * library must not keep the old socket's timeouts). */
-        uint64_t start = lthread__now_ns();
-
-        err = lthread__io_wait(self->sched, self, fd,
-                               dir | LTHREAD__IO_SOCKTIMEO, 0);
-        b->timeout_ms = lthread__io_sock_timeout(self->sched, fd, dir);
-        if (!b->timeout_ms)
-            b->deadline_ns = 1; /* none: do not look again */
-        else
-            b->deadline_ns = start + (b->timeout_ms > UINT64_MAX / 4000000u
-                                          ? UINT64_MAX / 4
-                                          : b->timeout_ms * 1000000u);
+         * socket's (1: none, do not look again), which the wait reads once
+         * it has made sure that the fd is still the file it knew. */
+        err =
+            lthread__io_wait_sock(self->sched, self, fd, dir, &b->deadline_ns);
+        if (b->deadline_ns > 1) /* (cached by the wait: no system call) */
+            b->timeout_ms = lthread__io_sock_timeout(self->sched, fd, dir);
         return err == TIMED_OUT ? 0 : err;
     }
     ms = budget_left(b, &expired);

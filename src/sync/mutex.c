@@ -78,29 +78,26 @@ LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
         return 0;
     }
     err = m->owner == me ? -EDEADLK : 0;
-    if (!err && (g = lthread__wgroup_cached(0))) {
-        /* The common case in an lthread: no allocation, so no need to
-         * let go of the lock meanwhile. */
-        g->w[0].who = me;
-        g->undo = mutex_undo;
-        goto wait;
+    /* The common case in an lthread: a cached group, no allocation, so
+     * no need to let go of the lock meanwhile. */
+    g = err ? NULL : lthread__wgroup_cached(0);
+    if (!g) {
+        lthread__spin_unlock(&m->lock);
+        if (err)
+            return lthread__fail(err);
+        g = lthread__wgroup_new(1, 0);
+        if (!g)
+            return lthread__fail(-ENOMEM);
+        lthread__spin_lock(&m->lock);
+        if (!m->owner) { /* released meanwhile */
+            m->owner = me;
+            lthread__spin_unlock(&m->lock);
+            lthread__wgroup_free(g);
+            return 0;
+        }
     }
-    lthread__spin_unlock(&m->lock);
-    if (err)
-        return lthread__fail(err);
-    g = lthread__wgroup_new(1, 0);
-    if (!g)
-        return lthread__fail(-ENOMEM);
     g->w[0].who = me;
     g->undo = mutex_undo;
-    lthread__spin_lock(&m->lock);
-    if (!m->owner) { /* released meanwhile */
-        m->owner = me;
-        lthread__spin_unlock(&m->lock);
-        lthread__wgroup_free(g);
-        return 0;
-    }
-wait:
     lthread__waitq_push(&m->waiters, &g->w[0], &m->lock);
     lthread__spin_unlock(&m->lock);
     err = lthread__wgroup_wait(g, timeout);
