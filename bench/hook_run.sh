@@ -4,23 +4,38 @@
 #  1. hook_client hook vs api against examples/hello_server (one scheduler,
 #     pinned to CPU 1; the client pinned to CPU 0): client CPU per request,
 #     RUNS interleaved pairs, medians and the median of paired ratios;
-#  2. hook_passthrough with and without LD_PRELOAD: ns per write+read pair
-#     on a pipe in a program without lthreads, RUNS interleaved pairs.
-# Environment: RUNS (default 7), CONNS (50), REQS (2000 per connection).
+#  2. hook_passthrough plain, with LD_PRELOAD=liblthread_hook.so and with
+#     the floor of any interposer (bench/hook_floor.c, bare forwarders)
+#     preloaded: ns per write+read pair on a pipe in a program without
+#     lthreads, PT_RUNS interleaved triples of PT_N pairs; medians and
+#     quartiles of the paired ratios; and, with valgrind, the instructions
+#     per pair each way (callgrind: exact where time is noise).
+# Environment: RUNS (default 7), CONNS (50), REQS (2000 per connection),
+# PT_RUNS (31), PT_N (300000).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 B=build
 RUNS=${RUNS:-7}
 CONNS=${CONNS:-50}
 REQS=${REQS:-2000}
+PT_RUNS=${PT_RUNS:-31}
+PT_N=${PT_N:-300000}
 mkdir -p $B/bench
 cc -O2 -g -Iinclude -o $B/bench/hook_client_hooked bench/hook_client.c \
     -L$B -Wl,--no-as-needed -llthread_hook -llthread -Wl,-rpath,"$PWD/$B" -pthread
 cc -O2 -g -Iinclude -o $B/bench/hook_client_api bench/hook_client.c \
     -L$B -llthread -Wl,-rpath,"$PWD/$B" -pthread
 cc -O2 -g -o $B/bench/hook_passthrough bench/hook_passthrough.c
+cc -O2 -g -shared -fPIC -o $B/bench/hook_floor.so bench/hook_floor.c -ldl
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# "median (q1-q3)" of a column of numbers.
+quartiles() {
+    sort -g | awk '{a[NR]=$1} END {
+        q1 = a[int((NR + 3) / 4)]; q3 = a[int((3 * NR + 3) / 4)]
+        m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+        printf "%.3f (%.3f-%.3f)\n", m, q1, q3 }'
+}
 
 lscpu | grep -E 'Model name|^CPU\(s\)'
 log=$(mktemp)
@@ -47,15 +62,36 @@ echo "client CPU us/request: hook median $(awk '{print $1}' /tmp/hook_bench_pair
     "api median $(awk '{print $2}' /tmp/hook_bench_pairs | median)," \
     "median paired ratio hook/api $(awk '{print $1/$2}' /tmp/hook_bench_pairs | median)"
 
+pt=$B/bench/hook_passthrough
+hook_env=(env LD_PRELOAD="$PWD/$B/liblthread_hook.so" LD_LIBRARY_PATH="$PWD/$B")
+floor_env=(env LD_PRELOAD="$PWD/$B/bench/hook_floor.so")
 : >/tmp/hook_bench_pt
-for i in $(seq "$RUNS"); do
-    p=$(taskset -c 0 $B/bench/hook_passthrough | awk '{print $2}')
-    q=$(LD_PRELOAD="$PWD/$B/liblthread_hook.so" LD_LIBRARY_PATH="$PWD/$B" \
-        taskset -c 0 $B/bench/hook_passthrough | awk '{print $2}')
-    echo "  plain $p ns, preloaded $q ns"
-    echo "$p $q" >>/tmp/hook_bench_pt
+for i in $(seq "$PT_RUNS"); do
+    p=$(taskset -c 0 $pt "$PT_N" | awk '{print $2}')
+    q=$("${hook_env[@]}" taskset -c 0 $pt "$PT_N" | awk '{print $2}')
+    f=$("${floor_env[@]}" taskset -c 0 $pt "$PT_N" | awk '{print $2}')
+    echo "$p $q $f" >>/tmp/hook_bench_pt
 done
-echo "pipe write+read pair, no lthreads: plain median $(awk '{print $1}' /tmp/hook_bench_pt | median) ns," \
-    "preloaded median $(awk '{print $2}' /tmp/hook_bench_pt | median) ns," \
-    "median paired ratio $(awk '{print $2/$1}' /tmp/hook_bench_pt | median)"
+echo "pipe write+read pair, no lthreads, $PT_RUNS triples of $PT_N:" \
+    "plain median $(awk '{print $1}' /tmp/hook_bench_pt | median) ns," \
+    "hooks $(awk '{print $2}' /tmp/hook_bench_pt | median) ns," \
+    "floor $(awk '{print $3}' /tmp/hook_bench_pt | median) ns"
+echo "  paired ratios, median (quartiles): hooks/plain" \
+    "$(awk '{print $2/$1}' /tmp/hook_bench_pt | quartiles)," \
+    "floor/plain $(awk '{print $3/$1}' /tmp/hook_bench_pt | quartiles)," \
+    "hooks/floor $(awk '{print $2/$3}' /tmp/hook_bench_pt | quartiles)"
+if command -v valgrind >/dev/null; then
+    # Instructions per pair: the difference between runs of 2N and N pairs
+    # (start-up and loading cancel out).
+    icount() {
+        local a b
+        a=$("$@" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            $pt 200000 2>&1 | sed -n 's/.*Collected : //p')
+        b=$("$@" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            $pt 100000 2>&1 | sed -n 's/.*Collected : //p')
+        echo $(((a - b) / 100000))
+    }
+    echo "  instructions per pair (callgrind): plain $(icount env)," \
+        "hooks $(icount "${hook_env[@]}"), floor $(icount "${floor_env[@]}")"
+fi
 rm -f /tmp/hook_bench_pairs /tmp/hook_bench_pt

@@ -14,6 +14,10 @@
 #include "hook/iface.h"
 #include "lthread_int.h"
 
+/* Kept equal to (lthread__tls_sched != NULL) by sched.c. */
+LTHREAD_API __thread
+    __attribute__((tls_model("initial-exec"))) int lthread_hook_scheduler;
+
 LTHREAD_API int lthread_hook_parkable(void)
 {
     struct lthread__sched *s = lthread__tls_sched;

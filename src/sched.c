@@ -26,6 +26,7 @@
 #include "alloc.h"
 #include "arch/switch.h"
 #include "debug_hooks.h"
+#include "hook/iface.h"
 #include "lthread_int.h"
 #include "poller.h"
 
@@ -693,6 +694,7 @@ static void sched_free(struct lthread__sched *s)
     lthread__free(s);
     lthread__overflow_thread_fini();
     tls_sched = NULL;
+    lthread_hook_scheduler = 0;
     tls_host = NULL;
 }
 
@@ -733,6 +735,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
     lthread__watchdog_init();
     lthread__overflow_thread_init();
     tls_sched = s;
+    lthread_hook_scheduler = 1;
     lthread__host_set(&s->host);
     return s;
 

@@ -26,6 +26,8 @@
 
 static _Atomic(struct hook_fd *) chunks[HOOK_CHUNKS];
 
+_Atomic int hook_managing;
+
 static int (*hook_real_fcntl)(int, int, ...);
 
 void *hook_next(const char *name)
@@ -68,6 +70,9 @@ struct hook_fd *hook_fd_entry(int fd, bool create)
 static void entry_store(struct hook_fd *e, uint32_t state, uint32_t rcv_ms,
                         uint32_t snd_ms)
 {
+    if ((state & HOOK_MANAGED) &&
+        !atomic_load_explicit(&hook_managing, memory_order_relaxed))
+        atomic_store(&hook_managing, 1); /* before the state (seq_cst) */
     atomic_store_explicit(&e->rcv_ms, rcv_ms, memory_order_relaxed);
     atomic_store_explicit(&e->snd_ms, snd_ms, memory_order_relaxed);
     atomic_store_explicit(&e->state, state, memory_order_release);

@@ -10,6 +10,35 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hook/iface.h"
+
+/* lthread_hook_parkable() behind the inline test that a pthread running
+ * no scheduler stops at: one thread-local load, no call into liblthread. */
+static inline bool hook_parkable(void)
+{
+    return __builtin_expect(lthread_hook_scheduler != 0, 0) &&
+           lthread_hook_parkable();
+}
+
+/* Non-zero once the hooks have managed an fd anywhere in the process (made
+ * it O_NONBLOCK underneath, fdtab.c); never cleared. Set before the first
+ * such fd is published in the table and before its O_NONBLOCK is set. */
+extern __attribute__((visibility("hidden"))) _Atomic int hook_managing;
+
+/* True when a data call (read, write, recv, send and their vector forms)
+ * may go straight to libc as a tail call: the caller runs no scheduler and
+ * no fd is managed, so the call cannot have to park or to emulate
+ * blocking. This is the whole cost of the hooks for a program that does
+ * not use lthreads: two loads and two branches, and no frame of their own
+ * on the stack while the kernel has the call (its return is libc's). */
+static inline bool hook_passing(void)
+{
+    return __builtin_expect(
+        !lthread_hook_scheduler &&
+            !atomic_load_explicit(&hook_managing, memory_order_relaxed),
+        1);
+}
+
 /*
  * The table: one entry per fd number, in chunks of HOOK_CHUNK entries
  * mapped on first use (mmap: async-signal-safe) and never freed; at most
@@ -83,5 +112,18 @@ void *hook_next(const char *name);
         }                                                                      \
         f_;                                                                    \
     }))
+
+/* The body of a data call's hook: a tail call to libc when hook_passing()
+ * and the next definition is resolved, else a tail call to slow(...) with
+ * the same arguments (which resolves it). Nothing to save around either,
+ * so no frame. */
+#define HOOK_PASS_ELSE(name, slow, ...)                                        \
+    do {                                                                       \
+        __typeof__(hook_real_##name) f_ =                                      \
+            __atomic_load_n(&hook_real_##name, __ATOMIC_RELAXED);              \
+        if (hook_passing() && __builtin_expect(f_ != NULL, 1))                 \
+            return f_(__VA_ARGS__);                                            \
+        return slow(__VA_ARGS__);                                              \
+    } while (0)
 
 #endif

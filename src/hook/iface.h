@@ -4,7 +4,7 @@
  * the public API: not in lthread.h, not documented for users, may change
  * with any release. Implemented in src/hook_iface.c.
  *
- * All three are async-signal-safe only outside a scheduler's pthread; on a
+ * All of it is async-signal-safe only outside a scheduler's pthread; on a
  * scheduler's pthread the last two touch its fd table (see
  * docs/INTEGRATION.md).
  */
@@ -14,6 +14,16 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Non-zero while the calling pthread has a scheduler (from its first
+ * lthread_create() to the end of its lthread_run()), 0 on every other
+ * pthread. Set by the core only where a scheduler is made and freed, never
+ * per switch. initial-exec: the hooks read it with one %fs-relative load
+ * and no call, so that a program that runs no lthreads pays a load and a
+ * branch per hooked call (liblthread is loaded at startup wherever the
+ * hook library is: it is linked against it). */
+extern __thread
+    __attribute__((tls_model("initial-exec"))) int lthread_hook_scheduler;
 
 /* 1 when the caller is an lthread running on its scheduler's pthread (it
  * may park), 0 elsewhere: main(), a plain pthread, the scheduler loop

@@ -217,12 +217,13 @@ static ssize_t fifo_read(struct hook_fd *e, int fd, const struct iovec *iov,
     }
 }
 
-HOOK_API ssize_t read(int fd, void *buf, size_t len)
+static __attribute__((noinline)) ssize_t hooked_read(int fd, void *buf,
+                                                     size_t len)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(read)(fd, buf, len);
         while (AGAIN(n) && block_outside(fd, false));
@@ -235,12 +236,18 @@ HOOK_API ssize_t read(int fd, void *buf, size_t len)
     return fifo_read(e, fd, &(struct iovec){buf, len}, 1);
 }
 
-HOOK_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
+HOOK_API ssize_t read(int fd, void *buf, size_t len)
+{
+    HOOK_PASS_ELSE(read, hooked_read, fd, buf, len);
+}
+
+static __attribute__((noinline)) ssize_t
+hooked_readv(int fd, const struct iovec *iov, int cnt)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(readv)(fd, iov, cnt);
         while (AGAIN(n) && block_outside(fd, false));
@@ -261,13 +268,20 @@ HOOK_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
     return fifo_read(e, fd, iov, cnt);
 }
 
-HOOK_API ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
-                          struct sockaddr *addr, socklen_t *addrlen)
+HOOK_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    HOOK_PASS_ELSE(readv, hooked_readv, fd, iov, cnt);
+}
+
+static __attribute__((noinline)) ssize_t hooked_recvfrom(int fd, void *buf,
+                                                         size_t len, int flags,
+                                                         struct sockaddr *addr,
+                                                         socklen_t *addrlen)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
         while (AGAIN(n) && !(flags & MSG_DONTWAIT) && block_outside(fd, false));
@@ -279,17 +293,30 @@ HOOK_API ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
     return sock_recvfrom(e, fd, buf, len, flags, addr, addrlen);
 }
 
-HOOK_API ssize_t recv(int fd, void *buf, size_t len, int flags)
+HOOK_API ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+                          struct sockaddr *addr, socklen_t *addrlen)
 {
-    return recvfrom(fd, buf, len, flags, NULL, NULL);
+    HOOK_PASS_ELSE(recvfrom, hooked_recvfrom, fd, buf, len, flags, addr,
+                   addrlen);
 }
 
-HOOK_API ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+HOOK_API ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    ssize_t (*f)(int, void *, size_t, int) =
+        __atomic_load_n(&hook_real_recv, __ATOMIC_RELAXED);
+
+    if (hook_passing() && __builtin_expect(f != NULL, 1))
+        return f(fd, buf, len, flags);
+    return hooked_recvfrom(fd, buf, len, flags, NULL, NULL);
+}
+
+static __attribute__((noinline)) ssize_t
+hooked_recvmsg(int fd, struct msghdr *m, int flags)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(recvmsg)(fd, m, flags);
         while (AGAIN(n) && !(flags & MSG_DONTWAIT) && block_outside(fd, false));
@@ -299,6 +326,11 @@ HOOK_API ssize_t recvmsg(int fd, struct msghdr *m, int flags)
         !(hook_state(e) & HOOK_SOCKET))
         return HOOK_REAL(recvmsg)(fd, m, flags);
     return sock_recvmsg(e, fd, m, flags);
+}
+
+HOOK_API ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+    HOOK_PASS_ELSE(recvmsg, hooked_recvmsg, fd, m, flags);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -367,12 +399,13 @@ static ssize_t send_loop(struct hook_fd *e, int fd, const struct msghdr *msg,
     return done ? (ssize_t)done : (n < 0 ? -1 : 0);
 }
 
-HOOK_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+static __attribute__((noinline)) ssize_t
+hooked_sendmsg(int fd, const struct msghdr *m, int flags)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(sendmsg)(fd, m, flags);
         while (AGAIN(n) && !(flags & MSG_DONTWAIT) && block_outside(fd, true));
@@ -384,8 +417,14 @@ HOOK_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
     return send_loop(e, fd, m, flags);
 }
 
-HOOK_API ssize_t sendto(int fd, const void *buf, size_t len, int flags,
-                        const struct sockaddr *addr, socklen_t addrlen)
+HOOK_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    HOOK_PASS_ELSE(sendmsg, hooked_sendmsg, fd, m, flags);
+}
+
+static __attribute__((noinline)) ssize_t
+hooked_sendto(int fd, const void *buf, size_t len, int flags,
+              const struct sockaddr *addr, socklen_t addrlen)
 {
     struct iovec v = {(void *)buf, len};
     struct msghdr m = {.msg_name = (void *)addr,
@@ -395,7 +434,7 @@ HOOK_API ssize_t sendto(int fd, const void *buf, size_t len, int flags,
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(sendto)(fd, buf, len, flags, addr, addrlen);
         while (AGAIN(n) && !(flags & MSG_DONTWAIT) && block_outside(fd, true));
@@ -407,17 +446,29 @@ HOOK_API ssize_t sendto(int fd, const void *buf, size_t len, int flags,
     return send_loop(e, fd, &m, flags);
 }
 
-HOOK_API ssize_t send(int fd, const void *buf, size_t len, int flags)
+HOOK_API ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+                        const struct sockaddr *addr, socklen_t addrlen)
 {
-    return sendto(fd, buf, len, flags, NULL, 0);
+    HOOK_PASS_ELSE(sendto, hooked_sendto, fd, buf, len, flags, addr, addrlen);
 }
 
-HOOK_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
+HOOK_API ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    ssize_t (*f)(int, const void *, size_t, int) =
+        __atomic_load_n(&hook_real_send, __ATOMIC_RELAXED);
+
+    if (hook_passing() && __builtin_expect(f != NULL, 1))
+        return f(fd, buf, len, flags);
+    return hooked_sendto(fd, buf, len, flags, NULL, 0);
+}
+
+static __attribute__((noinline)) ssize_t
+hooked_writev(int fd, const struct iovec *iov, int cnt)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(writev)(fd, iov, cnt);
         while (AGAIN(n) && block_outside(fd, true));
@@ -431,12 +482,18 @@ HOOK_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
                      0);
 }
 
-HOOK_API ssize_t write(int fd, const void *buf, size_t len)
+HOOK_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    HOOK_PASS_ELSE(writev, hooked_writev, fd, iov, cnt);
+}
+
+static __attribute__((noinline)) ssize_t hooked_write(int fd, const void *buf,
+                                                      size_t len)
 {
     struct hook_fd *e;
     ssize_t n;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             n = HOOK_REAL(write)(fd, buf, len);
         while (AGAIN(n) && block_outside(fd, true));
@@ -449,6 +506,11 @@ HOOK_API ssize_t write(int fd, const void *buf, size_t len)
         &(struct msghdr){.msg_iov = &(struct iovec){(void *)buf, len},
                          .msg_iovlen = 1},
         0);
+}
+
+HOOK_API ssize_t write(int fd, const void *buf, size_t len)
+{
+    HOOK_PASS_ELSE(write, hooked_write, fd, buf, len);
 }
 
 /* ---- making, connecting, closing ---------------------------------------- */
@@ -466,7 +528,7 @@ HOOK_API int socket(int domain, int type, int protocol)
     uint32_t st;
     int fd;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         fd = HOOK_REAL(socket)(domain, type, protocol);
         hook_fd_reset(fd);
         return fd;
@@ -523,7 +585,7 @@ HOOK_API int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     uint32_t st;
     int c;
 
-    if (!lthread_hook_parkable()) {
+    if (!hook_parkable()) {
         do
             c = HOOK_REAL(accept4)(fd, addr, len, flags);
         while (AGAIN(c) && block_outside(fd, false));
@@ -581,7 +643,7 @@ static int connect_wait(struct hook_fd *e, int fd, bool parkable)
 
 HOOK_API int connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    bool parkable = lthread_hook_parkable();
+    bool parkable = hook_parkable();
     struct hook_fd *e;
     int r, pause_ms = 1;
 

@@ -76,7 +76,7 @@ static uint64_t now_ms(void)
 
 HOOK_API int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    if (timeout == 0 || !lthread_hook_parkable())
+    if (timeout == 0 || !hook_parkable())
         return HOOK_REAL(poll)(fds, n, timeout);
     return lthread_poll(fds, n, timeout < 0 ? -1 : timeout);
 }
@@ -86,7 +86,7 @@ HOOK_API int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 {
     int ms = ts_ms(ts);
 
-    if (ms == 0 || !lthread_hook_parkable())
+    if (ms == 0 || !hook_parkable())
         return HOOK_REAL(ppoll)(fds, n, ts, mask);
     if (ms == -2) {
         errno = EINVAL;
@@ -164,7 +164,7 @@ static int select_park(int nfds, fd_set *r, fd_set *w, fd_set *x,
 HOOK_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
                     struct timeval *tv)
 {
-    if ((tv && !tv->tv_sec && !tv->tv_usec) || !lthread_hook_parkable())
+    if ((tv && !tv->tv_sec && !tv->tv_usec) || !hook_parkable())
         return HOOK_REAL(select)(nfds, r, w, x, tv);
     if (nfds < 0 || nfds > FD_SETSIZE ||
         (tv && (tv->tv_sec < 0 || tv->tv_usec < 0))) {
@@ -203,7 +203,7 @@ static int epoll_park(int epfd, struct epoll_event *ev, int max, int timeout)
 
 HOOK_API int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
-    if (timeout == 0 || !lthread_hook_parkable())
+    if (timeout == 0 || !hook_parkable())
         return HOOK_REAL(epoll_wait)(epfd, ev, max, timeout);
     if (max <= 0 || !ev) {
         errno = max <= 0 ? EINVAL : EFAULT;
@@ -215,7 +215,7 @@ HOOK_API int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 HOOK_API int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
                          const sigset_t *mask)
 {
-    if (timeout == 0 || !lthread_hook_parkable())
+    if (timeout == 0 || !hook_parkable())
         return HOOK_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
     if (max <= 0 || !ev) {
         errno = max <= 0 ? EINVAL : EFAULT;
@@ -231,7 +231,7 @@ HOOK_API unsigned sleep(unsigned s)
 {
     uint64_t start, spent;
 
-    if (!lthread_hook_parkable())
+    if (!hook_parkable())
         return HOOK_REAL(sleep)(s);
     start = now_ms();
     lthread_sleep((uint64_t)s * 1000u);
@@ -244,7 +244,7 @@ HOOK_API unsigned sleep(unsigned s)
 
 HOOK_API int usleep(useconds_t us)
 {
-    if (!lthread_hook_parkable())
+    if (!hook_parkable())
         return HOOK_REAL(usleep)(us);
     return lthread_sleep(((uint64_t)us + 999u) / 1000u) < 0 ? -1 : 0;
 }
@@ -253,7 +253,7 @@ HOOK_API int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     int ms;
 
-    if (!lthread_hook_parkable())
+    if (!hook_parkable())
         return HOOK_REAL(nanosleep)(req, rem);
     if (!req) {
         errno = EFAULT;
@@ -303,7 +303,7 @@ HOOK_API int getaddrinfo(const char *node, const char *service,
 {
     int r, e;
 
-    if (!lthread_hook_parkable() || lthread_compute_begin() != 0)
+    if (!hook_parkable() || lthread_compute_begin() != 0)
         return HOOK_REAL(getaddrinfo)(node, service, hints, res);
     r = HOOK_REAL(getaddrinfo)(node, service, hints, res);
     e = errno_get();
@@ -317,7 +317,7 @@ HOOK_API struct hostent *gethostbyname(const char *name)
     struct hostent *h;
     int e;
 
-    if (!lthread_hook_parkable() || lthread_compute_begin() != 0)
+    if (!hook_parkable() || lthread_compute_begin() != 0)
         return HOOK_REAL(gethostbyname)(name);
     h = HOOK_REAL(gethostbyname)(name);
     e = h_errno_get();

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "../../src/hook/iface.h"
 #include "hook_util.h"
 
 /* True when the process's read() is the hook library's. */
@@ -504,6 +505,47 @@ static void case_outside(void)
     close(sv[1]);
 }
 
+/* ---- the flag the hooks test before anything else ----------------------- */
+
+/* lthread_hook_scheduler (src/hook/iface.h) is what lets a pthread with
+ * no scheduler pass straight through: set from the first lthread_create()
+ * to the end of lthread_run(), on that pthread only. */
+static int flag_in_lthread = -1, flag_in_compute = -1, flag_on_plain = -1;
+
+static void *flag_plain(void *arg)
+{
+    (void)arg;
+    flag_on_plain = lthread_hook_scheduler;
+    return NULL;
+}
+
+static void flag_reader(void *arg)
+{
+    pthread_t t;
+
+    (void)arg;
+    flag_in_lthread = lthread_hook_scheduler;
+    CHECK(pthread_create(&t, NULL, flag_plain, NULL) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(lthread_compute_begin() == 0);
+    flag_in_compute = lthread_hook_scheduler;
+    CHECK(lthread_compute_end() == 0);
+}
+
+static void case_flagword(void)
+{
+    lthread_t *lt;
+
+    CHECK_EQ(lthread_hook_scheduler, 0);
+    CHECK(lthread_create(&lt, flag_reader, NULL) == 0);
+    CHECK(lthread_hook_scheduler != 0); /* the scheduler exists now */
+    CHECK(lthread_run() == 0);
+    CHECK_EQ(lthread_hook_scheduler, 0);
+    CHECK(flag_in_lthread != 0 && flag_in_lthread != -1);
+    CHECK_EQ(flag_on_plain, 0);
+    CHECK_EQ(flag_in_compute, 0);
+}
+
 /* ---- the library's own calls on hooked fds ---------------------------- */
 
 struct mix_case {
@@ -566,6 +608,7 @@ static int run_cases(const char *name)
     CHECK(hooks_active());
     if (!hooks_active())
         return check_summary(name);
+    case_flagword();
     case_pipe();
     case_tcp();
     case_flags();
