@@ -15,6 +15,9 @@
 
 /* TSan makes a fiber of each lthread and allows about 8000: fewer there. */
 #define N (CHECK_TSAN ? 3000 : 10000)
+/* Every wait's bound: far beyond a working run (about 2 s here, 40 s seen
+ * under TSan on a loaded 2-CPU machine), scaled like every time bound. */
+#define TMO ((uint64_t)(20000 * check_slow()))
 
 static struct sockaddr_in server_addr;
 static int go_pipe[2];         /* server -> clients: "everyone is parked" */
@@ -32,7 +35,7 @@ static void handler(lthread_t *lt, void *arg)
     (void)lt;
     lthread_detach();
     nstarted++;
-    if (lthread_recv(fd, &id, sizeof(id), MSG_WAITALL, 20000) != sizeof(id)) {
+    if (lthread_recv(fd, &id, sizeof(id), MSG_WAITALL, TMO) != sizeof(id)) {
         nfailed++;
         lthread_close(fd);
         return;
@@ -42,14 +45,14 @@ static void handler(lthread_t *lt, void *arg)
     if (++nreceived == N)
         lthread_cond_broadcast(all_in);
     else
-        lthread_cond_wait(all_in, 20000);
+        lthread_cond_wait(all_in, TMO);
     reply = id * 3 + 1;
     if (lthread_send(fd, &reply, sizeof(reply), 0) != sizeof(reply))
         nfailed++;
     else
         nreplied++;
     /* Wait for the client to close. */
-    if (lthread_recv(fd, &id, sizeof(id), 0, 20000) != 0)
+    if (lthread_recv(fd, &id, sizeof(id), 0, TMO) != 0)
         nfailed++;
     lthread_close(fd);
 }
@@ -102,7 +105,7 @@ static void client(lthread_t *lt, void *arg)
     lthread_detach();
     fd = lthread_socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || lthread_connect(fd, (struct sockaddr *)&server_addr,
-                                  sizeof(server_addr), 20000) != 0) {
+                                  sizeof(server_addr), TMO) != 0) {
         fprintf(stderr, "client %u: connect: %s\n", id, strerror(errno));
         nfailed++;
         nconnected++;
@@ -114,7 +117,7 @@ static void client(lthread_t *lt, void *arg)
     /* Speak only when the server says every handler is parked. */
     lthread_cond_wait(all_in, 0);
     if (lthread_send(fd, &id, sizeof(id), 0) != sizeof(id) ||
-        lthread_recv(fd, &reply, sizeof(reply), MSG_WAITALL, 20000) !=
+        lthread_recv(fd, &reply, sizeof(reply), MSG_WAITALL, TMO) !=
             sizeof(reply) ||
         reply != id * 3 + 1)
         nfailed++;
@@ -129,7 +132,7 @@ static void go_waiter(lthread_t *lt, void *arg)
 
     (void)lt;
     (void)arg;
-    CHECK_EQ(lthread_read(go_pipe[0], &g, 1, 30000), 1);
+    CHECK_EQ(lthread_read(go_pipe[0], &g, 1, TMO + 10000), 1);
     lthread_cond_broadcast(all_in);
     lthread_close(go_pipe[0]);
 }
