@@ -11,8 +11,12 @@
  * polls of timeout 0) or made from the scheduler loop, and the hooks pass
  * such calls straight through: see "Recursion" in docs/INTEGRATION.md.
  */
-#include "hook/iface.h"
+/* lthread_int.h first, as in the other core files: its system headers come
+ * before any thread-local (make check-targets, which has no SDK for
+ * macOS, skips a file at its first missing system header). */
 #include "lthread_int.h"
+
+#include "hook/iface.h"
 
 /* Kept equal to (lthread__tls_sched != NULL) by sched.c. */
 LTHREAD_API __thread
