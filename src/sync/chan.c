@@ -64,13 +64,13 @@ static void ring_put(struct lthread_chan *c, const void *v)
 {
     size_t tail = (c->head + c->count) % c->cap;
 
-    memcpy(c->ring + tail * c->esize, v, c->esize);
+    lthread__vcopy(c->ring + tail * c->esize, v, c->esize);
     c->count++;
 }
 
 static void ring_take(struct lthread_chan *c, void *v)
 {
-    memcpy(v, c->ring + c->head * c->esize, c->esize);
+    lthread__vcopy(v, c->ring + c->head * c->esize, c->esize);
     c->head = (c->head + 1) % c->cap;
     c->count--;
 }
@@ -89,7 +89,7 @@ static int try_send(struct lthread_chan *c, const void *v,
     if (c->closed)
         return -EPIPE;
     if ((w = lthread__waitq_claim(&c->receivers))) {
-        memcpy(w->buf, v, c->esize);
+        lthread__vcopy(w->buf, v, c->esize);
         *woken = w->g;
     } else if (c->count < c->cap) {
         ring_put(c, v);
@@ -114,7 +114,7 @@ static int try_recv(struct lthread_chan *c, void *v,
         if (w)
             ring_put(c, w->buf);
     } else if ((w = lthread__waitq_claim(&c->senders))) {
-        memcpy(v, w->buf, c->esize);
+        lthread__vcopy(v, w->buf, c->esize);
     } else {
         return c->closed ? -EPIPE : 0;
     }
@@ -130,21 +130,68 @@ static struct lthread__waitq *queue_of(struct lthread_chan *c, int op)
     return op == LTHREAD_CHAN_SEND ? &c->senders : &c->receivers;
 }
 
-/*
- * One send or receive: the select of one op without its generic parts (no
- * set to sort, one lock). From an lthread with a wait group cached, the
- * group is taken under the lock, so the channel is locked once; else, or
- * when the value is large, the general select does it. Returns 0, or -1
- * with errno (EPIPE, ETIMEDOUT, ...) as the public calls do.
- */
-static int chan_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
+/* One send or receive through the general select (a plain pthread, no
+ * group cached, a large value). */
+static __attribute__((noinline)) int
+chan_select_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
 {
-    struct lthread__wgroup *woken = NULL, *g;
+    struct lthread_chan_op o = {c, op, elem, 0};
+    int r = lthread_chan_select(&o, 1, timeout);
+
+    if (r == 0 && o.err)
+        return lthread__fail(-o.err);
+    return r < 0 ? r : 0;
+}
+
+/*
+ * Parks the running lthread self of s as a waiter of op on c in a cached
+ * group (c locked on entry, released), with the value to send copied into
+ * the group; *r gets the result (0, or -1 with errno). False, c still
+ * locked, when no group is cached (or the value does not fit one).
+ */
+static inline __attribute__((always_inline)) bool
+chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+          struct lthread__sched *s, struct lthread *self, int *r)
+{
+    struct lthread__wgroup *g;
+    int err;
+
+    if (c->esize > LTHREAD__SMALL_VALUE || !(g = lthread__wgroup_take(s, self)))
+        return false;
+    if (op == LTHREAD_CHAN_SEND)
+        lthread__vcopy(g->w[0].buf, elem, c->esize);
+    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    lthread__spin_unlock(&c->lock);
+    err = lthread__wgroup_park(s, self, g, timeout);
+    if (err) {
+        *r = lthread__fail(err); /* g is gone */
+        return true;
+    }
+    /* Served: the waker unlinked our only waiter (sync.h). */
+    err = g->result;
+    if (op == LTHREAD_CHAN_RECV && !err)
+        lthread__vcopy(elem, g->w[0].buf, c->esize);
+    lthread__wgroup_free_local(g);
+    *r = err ? lthread__fail(err) : 0;
+    return true;
+}
+
+/*
+ * One send or receive, the channel locked (by the caller, which found no
+ * fast path): the select of one op without its generic parts (no set to
+ * sort, one lock). From an lthread with a wait group cached, the group is
+ * taken under the lock, so the channel is locked once; else, or when the
+ * value is large, the general select does it. Returns 0, or -1 with errno
+ * (EPIPE, ETIMEDOUT, ...) as the public calls do.
+ */
+static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
+                                              void *elem, uint64_t timeout)
+{
+    struct lthread__wgroup *woken = NULL;
+    struct lthread__sched *s;
+    struct lthread *self;
     int r;
 
-    if (!c || !elem)
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&c->lock);
     r = op == LTHREAD_CHAN_SEND ? try_send(c, elem, &woken)
                                 : try_recv(c, elem, &woken);
     if (r > 0) { /* done; the lock released */
@@ -156,41 +203,80 @@ static int chan_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
         lthread__spin_unlock(&c->lock);
         return lthread__fail(r);
     }
-    g = lthread__wgroup_cached(c->esize);
-    if (!g) {
-        struct lthread_chan_op o = {c, op, elem, 0};
-
-        lthread__spin_unlock(&c->lock);
-        r = lthread_chan_select(&o, 1, timeout);
-        if (r == 0 && o.err)
-            return lthread__fail(-o.err);
-        return r < 0 ? r : 0;
-    }
-    if (op == LTHREAD_CHAN_SEND)
-        memcpy(g->w[0].buf, elem, c->esize);
-    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    self = lthread__sched_self(&s);
+    if (self && chan_park(c, op, elem, timeout, s, self, &r))
+        return r;
     lthread__spin_unlock(&c->lock);
-    r = lthread__wgroup_wait(g, timeout);
-    if (r)
-        return lthread__fail(r); /* g is gone */
-    /* Served: the waker unlinked our only waiter (sync.h). */
-    r = g->result;
-    if (op == LTHREAD_CHAN_RECV && !r)
-        memcpy(elem, g->w[0].buf, c->esize);
-    lthread__wgroup_free(g);
-    return r ? lthread__fail(r) : 0;
+    return chan_select_one(c, op, elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_send(lthread_chan_t *ch, const void *elem,
+/*
+ * The public send and receive do the common cases of an lthread inline:
+ * the same-scheduler hand-off (the oldest waiter on the other side is an
+ * lthread of this pthread's scheduler: sync.h, lthread__waitq_claim_local),
+ * the ring, and parking when nobody waits on the other side. Everything
+ * else (waiters of other schedulers or pthreads, waiters to pass over, a
+ * closed channel, a plain pthread) goes to chan_one with the lock held.
+ */
+LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
-    return chan_one(ch, LTHREAD_CHAN_SEND, (void *)elem, timeout);
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread__waiter *w;
+    int r;
+
+    if (lthread__unlikely(!c || !elem))
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&c->lock);
+    if (lthread__unlikely(!s || c->closed))
+        return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
+    if ((w = lthread__waitq_claim_local(&c->receivers, s))) {
+        struct lthread__wgroup *g = w->g;
+
+        lthread__vcopy(w->buf, elem, c->esize);
+        lthread__spin_unlock(&c->lock);
+        lthread__wgroup_wake_local(s, g);
+        return 0;
+    }
+    if (!c->receivers.head) {
+        if (c->count < c->cap) {
+            ring_put(c, elem);
+            lthread__spin_unlock(&c->lock);
+            return 0;
+        }
+        if (s->host.current && chan_park(c, LTHREAD_CHAN_SEND, (void *)elem,
+                                         timeout, s, s->host.current, &r))
+            return r;
+    }
+    return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_recv(lthread_chan_t *ch, void *elem,
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
                                   uint64_t timeout)
 {
-    return chan_one(ch, LTHREAD_CHAN_RECV, elem, timeout);
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread__waiter *w;
+    int r;
+
+    if (lthread__unlikely(!c || !elem))
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&c->lock);
+    /* Senders wait only while the ring is full: with values in it, the
+     * ring goes first (chan_one refills it from a waiting sender). */
+    if (lthread__unlikely(!s || c->count))
+        return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+    if ((w = lthread__waitq_claim_local(&c->senders, s))) {
+        struct lthread__wgroup *g = w->g;
+
+        lthread__vcopy(elem, w->buf, c->esize);
+        lthread__spin_unlock(&c->lock);
+        lthread__wgroup_wake_local(s, g);
+        return 0;
+    }
+    if (!c->senders.head && !c->closed && s->host.current &&
+        chan_park(c, LTHREAD_CHAN_RECV, elem, timeout, s, s->host.current, &r))
+        return r;
+    return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)

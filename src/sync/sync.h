@@ -77,7 +77,12 @@ struct lthread__wgroup {
     /* In lt's scheduler's sync_waits while it waits (introspection). */
     struct lthread__wgroup *snext;
     struct lthread__wgroup *sprev;
-    _Atomic int state;            /* LTHREAD__W_* */
+    _Atomic int state; /* LTHREAD__W_* */
+    /* lt's scheduler when the group has one waiter and lt waits parked
+     * (not in a compute section), else NULL: then the scheduler's own
+     * pthread is the only one that can cancel it, and a waker running
+     * there claims it without a CAS (lthread__waitq_claim_local). */
+    struct lthread__sched *local;
     int chosen;                   /* the waiter that was served */
     int result;                   /* 0 or a negative errno (-EPIPE) */
     struct lthread *lt;           /* the waiting lthread, or NULL */
@@ -92,6 +97,28 @@ struct lthread__wgroup {
     /* then n values of the channel's size, if any */
 };
 
+/* Groups of one waiter with up to LTHREAD__SMALL_VALUE bytes of value are
+ * all made the same size, and each scheduler keeps up to
+ * LTHREAD__WG_CACHE_MAX freed ones for its lthreads' next waits (not under
+ * ASan, which must see every use of freed memory). Only the scheduler's
+ * own pthread touches its cache. */
+#define LTHREAD__SMALL_VALUE 64
+#ifdef LTHREAD__ASAN
+#define LTHREAD__WG_CACHE_MAX 0
+#else
+#define LTHREAD__WG_CACHE_MAX 32
+#endif
+
+/* The bytes before a group's values: the head and n waiters, rounded up
+ * to 16. */
+static inline size_t lthread__wgroup_head(size_t n)
+{
+    size_t head =
+        sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
+
+    return (head + 15) & ~(size_t)15;
+}
+
 /* A group of n waiters with `vsize` bytes of value room each, for the
  * caller (an lthread or a pthread); NULL on ENOMEM. */
 struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize);
@@ -102,8 +129,20 @@ void lthread__wgroup_free(struct lthread__wgroup *g);
 struct lthread__wgroup *lthread__wgroup_cached(size_t vsize);
 
 /* Links w at the tail of q (the object's lock held). */
-void lthread__waitq_push(struct lthread__waitq *q, struct lthread__waiter *w,
-                         struct lthread__spin *lock);
+static inline void lthread__waitq_push(struct lthread__waitq *q,
+                                       struct lthread__waiter *w,
+                                       struct lthread__spin *lock)
+{
+    w->q = q;
+    w->lock = lock;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
 /* Unlinks w from its queue (the object's lock held). */
 void lthread__waitq_unlink(struct lthread__waiter *w);
 
@@ -128,6 +167,193 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result);
  * LTHREAD__TIMEDOUT / another negative errno when the wait ended without
  * it (g is freed then). The object locks must not be held. */
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
+
+/* ---- the same-scheduler fast path ----------------------------------------
+ *
+ * A lock, send or receive by an lthread, against a waiter that is an
+ * lthread of the same scheduler, is a hand-off between two lthreads of one
+ * pthread: these inline pieces do it without the general machinery (no
+ * CAS on the group, no inbox, a group from the cache set up in a few
+ * stores). Anything else (a waiter of another scheduler, a plain pthread,
+ * a select, a waiter passed over) takes the general path, and a waker on
+ * another pthread still claims these groups with the CAS.
+ */
+
+/* Copies a value of n bytes; the usual sizes with constant-size copies the
+ * compiler inlines (a call into libc per value was 3% of a hand-off). */
+static inline void lthread__vcopy(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 1:
+        memcpy(dst, src, 1);
+        break;
+    case 2:
+        memcpy(dst, src, 2);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+        break;
+    }
+}
+
+/*
+ * Claims the oldest waiter of q when it belongs to a one-waiter group of
+ * an lthread of s, the calling pthread's scheduler (non-NULL); NULL
+ * otherwise (use lthread__waitq_claim then). The object's lock is held.
+ *
+ * No CAS: a one-waiter group of a parked lthread can be cancelled only by
+ * its own scheduler's pthread (a timeout, a destroy, a failed timer arm:
+ * lthread__wait_cancel runs there), and that is the caller, which is not
+ * inside a cancel; a cancel unlinks its waiter before it returns, a waker
+ * unlinks the waiter it claims under this lock. So a waiter of such a
+ * group that is still linked here is WAITING, and nobody else can change
+ * that while we hold the lock.
+ */
+static inline struct lthread__waiter *
+lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
+{
+    struct lthread__waiter *w = q->head;
+    struct lthread__wgroup *g;
+
+    if (!w || (g = w->g)->local != s)
+        return NULL;
+    LTHREAD__CHECK(s && g->n == 1 &&
+                       atomic_load_explicit(&g->state, memory_order_relaxed) ==
+                           LTHREAD__W_WAITING,
+                   "a linked waiter of a local one-waiter group is WAITING");
+    atomic_store_explicit(&g->state, LTHREAD__W_DONE, memory_order_relaxed);
+    g->chosen = 0;
+    /* The head: unlinked with what it is known to be. */
+    q->head = w->next;
+    if (w->next)
+        w->next->prev = NULL;
+    else
+        q->tail = NULL;
+    w->next = NULL;
+    w->q = NULL;
+    return w;
+}
+
+/* Links g, the running lthread's, into its scheduler's list of sync waits
+ * (introspection) and counts it as a wait only another pthread may end. */
+static inline void lthread__sync_waits_add(struct lthread__sched *s,
+                                           struct lthread__wgroup *g)
+{
+    s->nxwaiting++;
+    g->sprev = NULL;
+    g->snext = s->sync_waits;
+    if (g->snext)
+        g->snext->sprev = g;
+    s->sync_waits = g;
+}
+
+static inline void lthread__sync_waits_remove(struct lthread__sched *s,
+                                              struct lthread__wgroup *g)
+{
+    if (g->sprev)
+        g->sprev->snext = g->snext;
+    else
+        s->sync_waits = g->snext;
+    if (g->snext)
+        g->snext->sprev = g->sprev;
+    s->nxwaiting--;
+}
+
+/*
+ * Wakes g, claimed by lthread__waitq_claim_local (result 0), on its
+ * scheduler s, the caller's; call after releasing the object's lock. The
+ * lthread cannot have been destroyed meanwhile: a destroy while it waits
+ * cancels the group (that pthread is this one), which unlinks it.
+ */
+static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
+                                              struct lthread__wgroup *g)
+{
+    struct lthread *lt = g->lt;
+
+    LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g &&
+                       !(lt->flags & LTHREAD__F_DESTROY),
+                   "a claimed local waiter waits on its group, not destroyed");
+    lthread__sync_waits_remove(s, g);
+    lthread__unpark(s, lt, 0);
+    /* Until it runs, the outcome is its to undo if it is destroyed. */
+    lt->wait_obj = g;
+    lt->io_fd = LTHREAD__DONE_SYNC;
+    lt->flags |= LTHREAD__F_JOIN_DONE;
+}
+
+/*
+ * A group of one waiter for lt, the running lthread of s, from s's cache,
+ * or NULL when none is cached: no allocation, so it may be taken with an
+ * object's lock held. A cached group keeps what never changes in a small
+ * group (n, small, its waiter's g and index); the rest is set here, for a
+ * value of up to LTHREAD__SMALL_VALUE bytes.
+ */
+static inline struct lthread__wgroup *
+lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__wgroup *g = s->wg_cache;
+
+    if (!g)
+        return NULL;
+    s->wg_cache = g->snext;
+    s->nwg_cache--;
+    LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g,
+                   "a cached wait group is a small group of one waiter");
+    atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
+    g->lt = lt;
+    g->sched = s;
+    g->local = s;
+    g->undo = NULL;
+    g->result = 0;
+    g->w[0].q = NULL;
+    g->w[0].lock = NULL;
+    g->w[0].buf = (char *)g + lthread__wgroup_head(1);
+    return g;
+}
+
+/* Parks lt, the running lthread of s, on g (linked in its object's queue,
+ * no lock held), as lthread__wgroup_wait does for an lthread. */
+static inline int lthread__wgroup_park(struct lthread__sched *s,
+                                       struct lthread *lt,
+                                       struct lthread__wgroup *g,
+                                       uint64_t timeout)
+{
+    int err;
+
+    lthread__sync_waits_add(s, g);
+    err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
+    if (!err) { /* served: the outcome is ours now */
+        lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+        lt->wait_obj = NULL;
+    }
+    return err;
+}
+
+/* Frees a group of lt's (served, back on its scheduler g->sched): into that
+ * scheduler's cache when it fits. */
+static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
+{
+#if LTHREAD__WG_CACHE_MAX > 0
+    struct lthread__sched *s = g->sched;
+
+    if (g->small && s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
+        g->snext = s->wg_cache;
+        s->wg_cache = g;
+        s->nwg_cache++;
+        return;
+    }
+#endif
+    lthread__wgroup_free(g);
+}
 
 /* The identity of the caller as a mutex holder: its lthread, or a word
  * unique to its pthread. */
