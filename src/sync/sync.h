@@ -59,9 +59,11 @@ struct lthread__waiter {
     struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked */
     struct lthread__spin *lock; /* that queue's object's lock */
     struct lthread__wgroup *g;
-    int index; /* its place in the group */
-    void *buf; /* a channel value, in the group */
-    void *who; /* a mutex waiter's identity */
+    int index;      /* its place in the group */
+    uint32_t vsize; /* a select's channel's value size: read once served,
+                     * when the channel may be gone (chan.c) */
+    void *buf;      /* a channel value, in the group */
+    void *who;      /* a mutex waiter's identity */
 };
 
 struct lthread__waitq {
@@ -123,10 +125,6 @@ static inline size_t lthread__wgroup_head(size_t n)
  * caller (an lthread or a pthread); NULL on ENOMEM. */
 struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize);
 void lthread__wgroup_free(struct lthread__wgroup *g);
-/* A group of one waiter from the calling lthread's scheduler's cache, or
- * NULL (none cached, or not called from an lthread): no allocation, so it
- * may be called with an object's lock held. */
-struct lthread__wgroup *lthread__wgroup_cached(size_t vsize);
 
 /* Links w at the tail of q (the object's lock held). */
 static inline void lthread__waitq_push(struct lthread__waitq *q,
@@ -183,6 +181,10 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
  * compiler inlines (a call into libc per value was 3% of a hand-off). */
 static inline void lthread__vcopy(void *dst, const void *src, size_t n)
 {
+    if (lthread__likely(n == sizeof(void *))) { /* a pointer, a long */
+        memcpy(dst, src, sizeof(void *));
+        return;
+    }
     switch (n) {
     case 1:
         memcpy(dst, src, 1);
@@ -283,9 +285,17 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
                        !(lt->flags & LTHREAD__F_DESTROY),
                    "a claimed local waiter waits on its group, not destroyed");
     lthread__sync_waits_remove(s, g);
-    lthread__unpark(s, lt, 0);
+    if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER)) {
+        lthread__unpark_timed(s, lt, 0);
+        lt->wait_obj = g;
+    } else {
+        /* lthread__unpark without what a parked lthread already has:
+         * wake_result 0 (lthread__park), wait_obj g. */
+        LTHREAD__CHECK(lt->wake_result == 0, "a parked lthread's result is 0");
+        lt->wait = LTHREAD__WAIT_NONE;
+        lthread__ready(s, lt);
+    }
     /* Until it runs, the outcome is its to undo if it is destroyed. */
-    lt->wait_obj = g;
     lt->io_fd = LTHREAD__DONE_SYNC;
     lt->flags |= LTHREAD__F_JOIN_DONE;
 }
@@ -294,8 +304,10 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
  * A group of one waiter for lt, the running lthread of s, from s's cache,
  * or NULL when none is cached: no allocation, so it may be taken with an
  * object's lock held. A cached group keeps what never changes in a small
- * group (n, small, its waiter's g and index); the rest is set here, for a
- * value of up to LTHREAD__SMALL_VALUE bytes.
+ * group (n, small, its waiter's g, index and buf: its value room of
+ * LTHREAD__SMALL_VALUE bytes) and what its cache makes it (sched and local
+ * are that cache's scheduler: lthread__wgroup_free); the rest is set here.
+ * Its waiter's links are set when it is pushed.
  */
 static inline struct lthread__wgroup *
 lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
@@ -306,17 +318,15 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
         return NULL;
     s->wg_cache = g->snext;
     s->nwg_cache--;
-    LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g,
-                   "a cached wait group is a small group of one waiter");
+    LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
+                       g->w[0].buf == (char *)g + lthread__wgroup_head(1) &&
+                       g->sched == s && g->local == s,
+                   "a cached wait group is a small group of one waiter, of "
+                   "its cache's scheduler");
     atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
     g->lt = lt;
-    g->sched = s;
-    g->local = s;
     g->undo = NULL;
     g->result = 0;
-    g->w[0].q = NULL;
-    g->w[0].lock = NULL;
-    g->w[0].buf = (char *)g + lthread__wgroup_head(1);
     return g;
 }
 

@@ -97,12 +97,14 @@ static struct lthread__wgroup *group_init(struct lthread__wgroup *g, size_t n,
     for (size_t i = 0; i < n; i++) {
         g->w[i].g = g;
         g->w[i].index = (int)i;
-        g->w[i].buf = vsize ? vals + i * vsize : NULL;
+        g->w[i].buf = vsize || small ? vals + i * vsize : NULL;
     }
     return g;
 }
 
-struct lthread__wgroup *lthread__wgroup_cached(size_t vsize)
+/* A group of one waiter from the calling lthread's scheduler's cache, or
+ * NULL (none cached, or not called from an lthread). */
+static struct lthread__wgroup *wgroup_cached(size_t vsize)
 {
     struct lthread__sched *s;
     struct lthread *lt = lthread__sched_self(&s);
@@ -110,8 +112,8 @@ struct lthread__wgroup *lthread__wgroup_cached(size_t vsize)
 
     if (vsize > SMALL_VALUE || !lt || !(g = lthread__wgroup_take(s, lt)))
         return NULL;
-    if (!vsize)
-        g->w[0].buf = NULL;
+    g->w[0].q = NULL; /* never linked yet (lthread__wgroup_unlink) */
+    g->w[0].lock = NULL;
     return g;
 }
 
@@ -122,7 +124,7 @@ struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
     struct lthread *lt;
     struct lthread__wgroup *g;
 
-    if (small && (g = lthread__wgroup_cached(vsize)))
+    if (small && (g = wgroup_cached(vsize)))
         return g;
     lt = lthread__sched_self(&s);
     g = lthread__malloc(lthread__wgroup_head(n) +
@@ -136,6 +138,10 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
     struct lthread__sched *s = lthread__tls_sched;
 
     if (g->small && s && s->nwg_cache < CACHE_MAX) {
+        /* What lthread__wgroup_take expects of a cached group (the group
+         * may have been a pthread's, or another scheduler's). */
+        g->sched = s;
+        g->local = s;
         g->snext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
