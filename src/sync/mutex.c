@@ -63,53 +63,72 @@ static void mutex_undo(struct lthread__wgroup *g)
     mutex_release(m);
 }
 
-/* Waits for m, held by another (its lock held on entry, released): in a
- * group from the scheduler's cache when the caller is an lthread with one
- * there, else in a new one. */
-static __attribute__((noinline)) int mutex_wait(struct lthread_mutex *m,
-                                                void *me, uint64_t timeout)
+/* Links g, the caller's (`me`), as the newest waiter of m and releases
+ * m's lock. */
+static inline void mutex_link(struct lthread_mutex *m,
+                              struct lthread__wgroup *g, void *me)
 {
-    struct lthread__sched *s;
-    struct lthread *self = lthread__sched_self(&s);
-    struct lthread__wgroup *g = self ? lthread__wgroup_take(s, self) : NULL;
-    int err;
-
-    if (!g) {
-        lthread__spin_unlock(&m->lock);
-        g = lthread__wgroup_new(1, 0);
-        if (!g)
-            return lthread__fail(-ENOMEM);
-        lthread__spin_lock(&m->lock);
-        if (!m->owner) { /* released meanwhile */
-            m->owner = me;
-            lthread__spin_unlock(&m->lock);
-            lthread__wgroup_free(g);
-            return 0;
-        }
-    }
     g->w[0].who = me;
     g->undo = mutex_undo;
     lthread__waitq_push(&m->waiters, &g->w[0], &m->lock);
     lthread__spin_unlock(&m->lock);
-    if (g->lt) {
-        err = lthread__wgroup_park(g->sched, g->lt, g, timeout);
-        if (err)
-            return lthread__fail(err); /* g is gone */
-        /* Handed over by the unlocker: we hold m. */
-        lthread__wgroup_free_local(g);
+}
+
+/* Waits for m, held by another (its lock held on entry, released), in a
+ * new group: a plain pthread, an lthread in a compute section, or one
+ * whose scheduler has no group cached. */
+static __attribute__((noinline)) int mutex_wait(struct lthread_mutex *m,
+                                                void *me, uint64_t timeout)
+{
+    struct lthread__wgroup *g;
+    int err;
+
+    lthread__spin_unlock(&m->lock);
+    g = lthread__wgroup_new(1, 0);
+    if (!g)
+        return lthread__fail(-ENOMEM);
+    lthread__spin_lock(&m->lock);
+    if (!m->owner) { /* released meanwhile */
+        m->owner = me;
+        lthread__spin_unlock(&m->lock);
+        lthread__wgroup_free(g);
         return 0;
     }
+    mutex_link(m, g, me);
     err = lthread__wgroup_wait(g, timeout);
     if (err)
-        return lthread__fail(err);
+        return lthread__fail(err); /* g is gone */
+    /* Handed over by the unlocker: we hold m. */
     lthread__wgroup_free(g);
+    return 0;
+}
+
+/* The same for self, the running lthread of s, in a group from s's cache
+ * (no allocation, so m stays locked until the group is linked); as
+ * mutex_wait when none is cached. Out of line, and called last. */
+static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
+                                                struct lthread__sched *s,
+                                                struct lthread *self,
+                                                uint64_t timeout)
+{
+    struct lthread__wgroup *g = lthread__wgroup_take(s, self);
+    int err;
+
+    if (!g)
+        return mutex_wait(m, self, timeout);
+    mutex_link(m, g, self);
+    err = lthread__wgroup_park(s, self, g, timeout);
+    if (err)
+        return lthread__fail(err); /* g is gone */
+    /* Handed over by the unlocker: we hold m. */
+    lthread__wgroup_free_local(g);
     return 0;
 }
 
 LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
 {
-    struct lthread *self =
-        lthread__tls_sched ? lthread__tls_sched->host.current : NULL;
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self = s ? s->host.current : NULL;
     void *me = self ? (void *)self : lthread__sync_self();
 
     if (!m)
@@ -124,6 +143,8 @@ LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
         lthread__spin_unlock(&m->lock);
         return lthread__fail(-EDEADLK);
     }
+    if (self)
+        return mutex_park(m, s, self, timeout);
     return mutex_wait(m, me, timeout);
 }
 
