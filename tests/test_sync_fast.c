@@ -10,7 +10,7 @@
  *  - FIFO across kinds: a waiter of another scheduler that came first is
  *    served before a local one behind it (the fast path looks only at the
  *    oldest waiter), and the local one after it;
- *  - a plain pthread waiting, and waking;
+ *  - a plain pthread waiting, and waking, and filling and emptying a ring;
  *  - a waiter passed over: a select served on another channel, still
  *    linked at the head of the queue when a send comes;
  *  - a destroy while the wake is on its way (woken, not yet run): the
@@ -301,6 +301,36 @@ static void test_plain_pthread(void)
     CHECK_EQ(lthread_mutex_destroy(pm), 0);
 }
 
+/* A plain pthread fills a ring and empties it (the general path). */
+static void *ring_side(void *arg)
+{
+    lthread_chan_t *c = arg;
+    int v;
+
+    for (v = 1; v <= 2; v++)
+        CHECK_EQ(lthread_chan_send(c, &v, 0), 0);
+    CHECK_EQ(lthread_chan_send(c, &v, 20), -2); /* full */
+    CHECK_EQ(errno, ETIMEDOUT);
+    for (int want = 1; want <= 2; want++) {
+        CHECK_EQ(lthread_chan_recv(c, &v, 0), 0);
+        CHECK_EQ(v, want);
+    }
+    CHECK_EQ(lthread_chan_recv(c, &v, 20), -2); /* empty */
+    CHECK_EQ(errno, ETIMEDOUT);
+    return NULL;
+}
+
+static void test_plain_ring(void)
+{
+    lthread_chan_t *c;
+    pthread_t t;
+
+    CHECK_EQ(lthread_chan_create(&c, sizeof(int), 2), 0);
+    CHECK_EQ(pthread_create(&t, NULL, ring_side, c), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(lthread_chan_destroy(c), 0);
+}
+
 /* ---- a served select's waiter passed over ----------------------------------
  */
 
@@ -511,6 +541,7 @@ int main(void)
     test_fifo(0);
     test_fifo(1);
     test_plain_pthread();
+    test_plain_ring();
     test_passover();
     test_destroy_woken();
     test_timed_served();
