@@ -228,19 +228,19 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 
     if (!w || (g = w->g)->local != s)
         return NULL;
-    LTHREAD__CHECK(s && g->n == 1 &&
+    LTHREAD__CHECK(s && g->n == 1 && g->chosen == 0 &&
                        atomic_load_explicit(&g->state, memory_order_relaxed) ==
                            LTHREAD__W_WAITING,
                    "a linked waiter of a local one-waiter group is WAITING");
     atomic_store_explicit(&g->state, LTHREAD__W_DONE, memory_order_relaxed);
-    g->chosen = 0;
-    /* The head: unlinked with what it is known to be. */
+    /* The head: unlinked with what it is known to be (its prev is NULL;
+     * its next is not read again: lthread__wgroup_unlink goes by q, a
+     * push sets both; a group of one waiter keeps chosen 0). */
     q->head = w->next;
     if (w->next)
         w->next->prev = NULL;
     else
         q->tail = NULL;
-    w->next = NULL;
     w->q = NULL;
     return w;
 }
@@ -348,14 +348,16 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
     return err;
 }
 
-/* Frees a group of lt's (served, back on its scheduler g->sched): into that
- * scheduler's cache when it fits. */
+/* Frees a group from lthread__wgroup_take, served, on its scheduler's
+ * pthread: back into that scheduler's cache when there is room. */
 static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
 {
 #if LTHREAD__WG_CACHE_MAX > 0
     struct lthread__sched *s = g->sched;
 
-    if (g->small && s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
+    LTHREAD__CHECK(g->small && s == lthread__tls_sched,
+                   "a group from a scheduler's cache goes back to it");
+    if (s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
         g->snext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
