@@ -18,7 +18,9 @@
  *    taken, is dropped with its group (LSan sees a leak otherwise);
  *  - a waiter with a timeout served in time: its timer is stopped;
  *  - a receiver served and its channel destroyed by the sender before the
- *    receiver runs: the receiver must not read the channel any more.
+ *    receiver runs: the receiver must not read the channel any more;
+ *  - lthread_walk() finds each waiter once, and not the cached groups nor
+ *    the waiters served and not yet run (wait.c's registry of groups).
  */
 #include <lthread.h>
 
@@ -531,6 +533,85 @@ static void test_timed_served(void)
     CHECK_EQ(lthread_mutex_destroy(tm), 0);
 }
 
+/* ---- lthread_walk finds the waiters, once each --------------------------- */
+
+static lthread_mutex_t *wm;
+static lthread_chan_t *wc;
+
+struct census {
+    int sync, ready;
+};
+
+static int count_states(const struct lthread_info *i, void *arg)
+{
+    struct census *c = arg;
+
+    if (strcmp(i->state, "waiting") == 0 && strcmp(i->wait, "sync") == 0)
+        c->sync++;
+    if (strcmp(i->state, "ready") == 0)
+        c->ready++;
+    return 0;
+}
+
+static void walk_waiter(lthread_t *lt, void *arg)
+{
+    int v;
+
+    (void)lt;
+    if (arg) {
+        CHECK_EQ(lthread_chan_recv(wc, &v, 0), 0);
+    } else {
+        CHECK_EQ(lthread_mutex_lock(wm), 0);
+        CHECK_EQ(lthread_mutex_unlock(wm), 0);
+    }
+}
+
+static void walk_main(lthread_t *lt, void *arg)
+{
+    lthread_t *w[4];
+    struct census c = {0, 0};
+    int v = 1;
+
+    (void)lt;
+    (void)arg;
+    /* Groups in the cache (freed by earlier waits) are not waiters. */
+    CHECK_EQ(lthread_walk(count_states, &c), 0);
+    CHECK_EQ(c.sync, 0);
+    CHECK_EQ(lthread_mutex_lock(wm), 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(lthread_create(&w[i], walk_waiter, (void *)(intptr_t)(i == 3)),
+                 0);
+    lthread_sleep(0);
+    c = (struct census){0, 0};
+    CHECK_EQ(lthread_walk(count_states, &c), 0);
+    CHECK_EQ(c.sync, 4);
+    CHECK_EQ(c.ready, 0);
+    /* Served, not yet run: ready, no longer waiting. */
+    CHECK_EQ(lthread_chan_send(wc, &v, 0), 0);
+    CHECK_EQ(lthread_mutex_unlock(wm), 0);
+    c = (struct census){0, 0};
+    CHECK_EQ(lthread_walk(count_states, &c), 0);
+    CHECK_EQ(c.sync, 2);
+    CHECK_EQ(c.ready, 2);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(lthread_join(w[i], NULL, 0), 0);
+    c = (struct census){0, 0};
+    CHECK_EQ(lthread_walk(count_states, &c), 0);
+    CHECK_EQ(c.sync, 0);
+}
+
+static void test_walk(void)
+{
+    lthread_t *lt;
+
+    CHECK_EQ(lthread_mutex_create(&wm), 0);
+    CHECK_EQ(lthread_chan_create(&wc, sizeof(int), 0), 0);
+    CHECK_EQ(lthread_create(&lt, walk_main, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(lthread_mutex_destroy(wm), 0);
+    CHECK_EQ(lthread_chan_destroy(wc), 0);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
@@ -545,5 +626,6 @@ int main(void)
     test_passover();
     test_destroy_woken();
     test_timed_served();
+    test_walk();
     return check_summary("test_sync_fast");
 }

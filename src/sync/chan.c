@@ -217,8 +217,7 @@ static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
 /* Parks as a sender, or a receiver, of an lthread: nobody waits on the
  * other side and the op cannot go on (chan_park); chan_one when no group
  * is cached. Out of line, so that the hand-offs that do not wait save no
- * registers for it; called last, so that it returns to the caller's
- * caller. */
+ * registers for it. */
 static __attribute__((noinline)) int chan_park_send(lthread_chan_t *c,
                                                     const void *elem,
                                                     uint64_t timeout,
@@ -274,8 +273,12 @@ LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                 lthread__spin_unlock(&c->lock);
                 return 0;
             }
-            if (s->host.current)
-                return chan_park_send(c, elem, timeout, s);
+            if (s->host.current) {
+                int r = chan_park_send(c, elem, timeout, s);
+
+                LTHREAD__KEEP_FRAME();
+                return r;
+            }
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
@@ -301,8 +304,12 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
             lthread__wgroup_wake_local(s, g);
             return 0;
         }
-        if (!c->senders.head && !c->closed && s->host.current)
-            return chan_park_recv(c, elem, timeout, s);
+        if (!c->senders.head && !c->closed && s->host.current) {
+            int r = chan_park_recv(c, elem, timeout, s);
+
+            LTHREAD__KEEP_FRAME();
+            return r;
+        }
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
 }

@@ -105,7 +105,7 @@ static __attribute__((noinline)) int mutex_wait(struct lthread_mutex *m,
 
 /* The same for self, the running lthread of s, in a group from s's cache
  * (no allocation, so m stays locked until the group is linked); as
- * mutex_wait when none is cached. Out of line, and called last. */
+ * mutex_wait when none is cached. Out of line, as chan.c's parks. */
 static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
                                                 struct lthread__sched *s,
                                                 struct lthread *self,
@@ -143,8 +143,12 @@ LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
         lthread__spin_unlock(&m->lock);
         return lthread__fail(-EDEADLK);
     }
-    if (self)
-        return mutex_park(m, s, self, timeout);
+    if (self) {
+        int r = mutex_park(m, s, self, timeout);
+
+        LTHREAD__KEEP_FRAME();
+        return r;
+    }
     return mutex_wait(m, me, timeout);
 }
 

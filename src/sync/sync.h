@@ -76,18 +76,26 @@ struct lthread__tw;
 
 struct lthread__wgroup {
     struct lthread__msg msg; /* delivery to an lthread's scheduler */
-    /* In lt's scheduler's sync_waits while it waits (introspection). */
+    /* In the registry of scheduler `reg` (its sync_waits list): every
+     * group of its lthreads, in use or in its cache, so that introspection
+     * finds the lthreads that wait on mutexes and channels without a list
+     * kept per wait (lthread__sync_each_waiter; tools/gdb/lthread.py).
+     * Changed only when a group is made, freed for good, or first cached
+     * by the scheduler; only on its pthread. NULL: not listed (a group of
+     * a plain pthread or of an lthread in a compute section). */
     struct lthread__wgroup *snext;
     struct lthread__wgroup *sprev;
-    _Atomic int state; /* LTHREAD__W_* */
+    struct lthread__sched *reg;
+    struct lthread__wgroup *cnext; /* in its scheduler's cache */
+    _Atomic int state;             /* LTHREAD__W_* */
     /* lt's scheduler when the group has one waiter and lt waits parked
      * (not in a compute section), else NULL: then the scheduler's own
      * pthread is the only one that can cancel it, and a waker running
      * there claims it without a CAS (lthread__waitq_claim_local). */
     struct lthread__sched *local;
-    int chosen;                   /* the waiter that was served */
-    int result;                   /* 0 or a negative errno (-EPIPE) */
-    struct lthread *lt;           /* the waiting lthread, or NULL */
+    int chosen;         /* the waiter that was served */
+    int result;         /* 0 or a negative errno (-EPIPE) */
+    struct lthread *lt; /* the waiting lthread, or NULL (NULL in a cache) */
     struct lthread__sched *sched; /* lt's scheduler */
     struct lthread__tw *tw;       /* else the blocked pthread's */
     /* When lt was destroyed while its wake was on the way: undoes what
@@ -165,6 +173,11 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result);
  * LTHREAD__TIMEDOUT / another negative errno when the wait ended without
  * it (g is freed then). The object locks must not be held. */
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
+
+/* After a call that may park: keeps the calling public function's frame
+ * on the stack (no tail call), so that a parked lthread's backtrace shows
+ * lthread_chan_recv() and the like (tests/test_gdb.sh). */
+#define LTHREAD__KEEP_FRAME() __asm__ volatile("")
 
 /* ---- the same-scheduler fast path ----------------------------------------
  *
@@ -245,31 +258,6 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
     return w;
 }
 
-/* Links g, the running lthread's, into its scheduler's list of sync waits
- * (introspection) and counts it as a wait only another pthread may end. */
-static inline void lthread__sync_waits_add(struct lthread__sched *s,
-                                           struct lthread__wgroup *g)
-{
-    s->nxwaiting++;
-    g->sprev = NULL;
-    g->snext = s->sync_waits;
-    if (g->snext)
-        g->snext->sprev = g;
-    s->sync_waits = g;
-}
-
-static inline void lthread__sync_waits_remove(struct lthread__sched *s,
-                                              struct lthread__wgroup *g)
-{
-    if (g->sprev)
-        g->sprev->snext = g->snext;
-    else
-        s->sync_waits = g->snext;
-    if (g->snext)
-        g->snext->sprev = g->sprev;
-    s->nxwaiting--;
-}
-
 /*
  * Wakes g, claimed by lthread__waitq_claim_local (result 0), on its
  * scheduler s, the caller's; call after releasing the object's lock. The
@@ -284,7 +272,7 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
     LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g &&
                        !(lt->flags & LTHREAD__F_DESTROY),
                    "a claimed local waiter waits on its group, not destroyed");
-    lthread__sync_waits_remove(s, g);
+    s->nxwaiting--;
     if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER)) {
         lthread__unpark_timed(s, lt, 0);
         lt->wait_obj = g;
@@ -316,11 +304,11 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
 
     if (!g)
         return NULL;
-    s->wg_cache = g->snext;
+    s->wg_cache = g->cnext;
     s->nwg_cache--;
     LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
                        g->w[0].buf == (char *)g + lthread__wgroup_head(1) &&
-                       g->sched == s && g->local == s,
+                       g->sched == s && g->local == s && g->reg == s && !g->lt,
                    "a cached wait group is a small group of one waiter, of "
                    "its cache's scheduler");
     atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
@@ -339,7 +327,7 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
 {
     int err;
 
-    lthread__sync_waits_add(s, g);
+    s->nxwaiting++; /* a wait only another pthread may end */
     err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
     if (!err) { /* served: the outcome is ours now */
         lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
@@ -358,7 +346,8 @@ static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
     LTHREAD__CHECK(g->small && s == lthread__tls_sched,
                    "a group from a scheduler's cache goes back to it");
     if (s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
-        g->snext = s->wg_cache;
+        g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
+        g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
         return;
@@ -366,6 +355,14 @@ static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
 #endif
     lthread__wgroup_free(g);
 }
+
+/* Calls fn for every lthread of s that waits on a mutex or a channel
+ * (introspection, on s's pthread): the lthreads of s's registered groups
+ * whose wait is that group. Stops at fn's first non-zero result and
+ * returns it. */
+int lthread__sync_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg);
 
 /* The identity of the caller as a mutex holder: its lthread, or a word
  * unique to its pthread. */

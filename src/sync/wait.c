@@ -74,6 +74,53 @@ static struct lthread__tw *tw_self(void);
 #define SMALL_VALUE LTHREAD__SMALL_VALUE
 #define CACHE_MAX LTHREAD__WG_CACHE_MAX
 
+/* Lists g in s's registry (sync.h), on s's pthread. */
+static void registry_add(struct lthread__sched *s, struct lthread__wgroup *g)
+{
+    LTHREAD__CHECK(s == lthread__tls_sched && !g->reg,
+                   "a group is listed once, by its scheduler's pthread");
+    g->reg = s;
+    g->sprev = NULL;
+    g->snext = s->sync_waits;
+    if (g->snext)
+        g->snext->sprev = g;
+    s->sync_waits = g;
+}
+
+static void registry_remove(struct lthread__wgroup *g)
+{
+    struct lthread__sched *s = g->reg;
+
+    LTHREAD__CHECK(s == lthread__tls_sched,
+                   "a group is unlisted by its scheduler's pthread");
+    if (g->sprev)
+        g->sprev->snext = g->snext;
+    else
+        s->sync_waits = g->snext;
+    if (g->snext)
+        g->snext->sprev = g->sprev;
+    g->reg = NULL;
+}
+
+int lthread__sync_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg)
+{
+    int r;
+
+    for (struct lthread__wgroup *g = s->sync_waits; g; g = g->snext) {
+        struct lthread *lt = g->lt;
+
+        /* In use by a live lthread (a cached group has none, a group freed
+         * for good is unlisted); waiting on it: parked, or destroyed while
+         * its wake is on the way. */
+        if (lt && lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g &&
+            (r = fn(lt, arg)))
+            return r;
+    }
+    return 0;
+}
+
 /* Fills g, of n waiters and vsize bytes of value each, for the caller. */
 static struct lthread__wgroup *group_init(struct lthread__wgroup *g, size_t n,
                                           size_t vsize, bool small,
@@ -90,10 +137,13 @@ static struct lthread__wgroup *group_init(struct lthread__wgroup *g, size_t n,
     /* Its waiter, known before any waker can see it. */
     g->lt = lt;
     g->sched = s;
-    if (!g->lt)
+    if (!g->lt) {
         g->tw = tw_self();
-    else if (n == 1)
-        g->local = s; /* see lthread__waitq_claim_local */
+    } else {
+        registry_add(s, g);
+        if (n == 1)
+            g->local = s; /* see lthread__waitq_claim_local */
+    }
     for (size_t i = 0; i < n; i++) {
         g->w[i].g = g;
         g->w[i].index = (int)i;
@@ -139,15 +189,21 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
 
     if (g->small && s && s->nwg_cache < CACHE_MAX) {
         /* What lthread__wgroup_take expects of a cached group (the group
-         * may have been a pthread's, or another scheduler's). */
+         * may have been a pthread's: made on this scheduler's pthread
+         * outside an lthread). */
+        if (g->reg != s)
+            registry_add(s, g);
         g->sched = s;
         g->local = s;
-        g->snext = s->wg_cache;
+        g->lt = NULL;
+        g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
         return;
     }
 #endif
+    if (g->reg)
+        registry_remove(g);
     lthread__free(g);
 }
 
@@ -156,7 +212,8 @@ void lthread__sync_sched_free(struct lthread__sched *s)
     struct lthread__wgroup *g;
 
     while ((g = s->wg_cache)) {
-        s->wg_cache = g->snext;
+        s->wg_cache = g->cnext;
+        registry_remove(g);
         lthread__free(g);
     }
     s->nwg_cache = 0;
@@ -263,7 +320,7 @@ static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
     (void)s;
     if (!wgroup_cancel(g))
         return false;
-    lthread__sync_waits_remove(s, g);
+    s->nxwaiting--;
     lthread__wgroup_free(g);
     return true;
 }
@@ -277,7 +334,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
 
     LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g,
                    "an lthread waits on its group until it is served");
-    lthread__sync_waits_remove(s, g);
+    s->nxwaiting--;
     if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY)) {
         /* Destroyed while this wake was on its way. */
         lt->wait = LTHREAD__WAIT_NONE;
