@@ -14,7 +14,8 @@
  * waiters; when it loses that race its cancel refuses, and it waits for
  * the wake already on its way. Records live on the heap, never on a shared
  * stack region: another pthread writes into them while their lthread's
- * frames may be saved away.
+ * frames may be saved away. Between two lthreads of one scheduler the
+ * hand-off skips the CAS and the inbox (the fast path, below).
  */
 #ifndef LTHREAD_SYNC_H
 #define LTHREAD_SYNC_H
