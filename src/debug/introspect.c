@@ -150,9 +150,8 @@ static int walk_sched(struct lthread__sched *s, lthread_walk_fn fn, void *arg)
             return r;
     if ((r = each_in(&s->starved, &w)))
         return r;
-    for (struct lthread__wgroup *g = s->sync_waits; g; g = g->snext)
-        if ((r = visit(g->lt, &w)))
-            return r;
+    if ((r = lthread__sync_each_waiter(s, visit, &w)))
+        return r;
     return each_in(&s->zombies, &w);
 }
 

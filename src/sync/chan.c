@@ -15,6 +15,8 @@
 #include "sync/sync.h"
 
 #define MAX_ELEM_SIZE 65536
+_Static_assert(MAX_ELEM_SIZE <= UINT32_MAX,
+               "a value size fits a waiter's vsize");
 
 struct lthread_chan {
     struct lthread__spin lock;
@@ -64,13 +66,13 @@ static void ring_put(struct lthread_chan *c, const void *v)
 {
     size_t tail = (c->head + c->count) % c->cap;
 
-    memcpy(c->ring + tail * c->esize, v, c->esize);
+    lthread__vcopy(c->ring + tail * c->esize, v, c->esize);
     c->count++;
 }
 
 static void ring_take(struct lthread_chan *c, void *v)
 {
-    memcpy(v, c->ring + c->head * c->esize, c->esize);
+    lthread__vcopy(v, c->ring + c->head * c->esize, c->esize);
     c->head = (c->head + 1) % c->cap;
     c->count--;
 }
@@ -89,7 +91,7 @@ static int try_send(struct lthread_chan *c, const void *v,
     if (c->closed)
         return -EPIPE;
     if ((w = lthread__waitq_claim(&c->receivers))) {
-        memcpy(w->buf, v, c->esize);
+        lthread__vcopy(w->buf, v, c->esize);
         *woken = w->g;
     } else if (c->count < c->cap) {
         ring_put(c, v);
@@ -114,7 +116,7 @@ static int try_recv(struct lthread_chan *c, void *v,
         if (w)
             ring_put(c, w->buf);
     } else if ((w = lthread__waitq_claim(&c->senders))) {
-        memcpy(v, w->buf, c->esize);
+        lthread__vcopy(v, w->buf, c->esize);
     } else {
         return c->closed ? -EPIPE : 0;
     }
@@ -130,21 +132,71 @@ static struct lthread__waitq *queue_of(struct lthread_chan *c, int op)
     return op == LTHREAD_CHAN_SEND ? &c->senders : &c->receivers;
 }
 
-/*
- * One send or receive: the select of one op without its generic parts (no
- * set to sort, one lock). From an lthread with a wait group cached, the
- * group is taken under the lock, so the channel is locked once; else, or
- * when the value is large, the general select does it. Returns 0, or -1
- * with errno (EPIPE, ETIMEDOUT, ...) as the public calls do.
- */
-static int chan_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
+/* One send or receive through the general select (a plain pthread, no
+ * group cached, a large value). */
+static __attribute__((noinline)) int
+chan_select_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
 {
-    struct lthread__wgroup *woken = NULL, *g;
+    struct lthread_chan_op o = {c, op, elem, 0};
+    int r = lthread_chan_select(&o, 1, timeout);
+
+    if (r == 0 && o.err)
+        return lthread__fail(-o.err);
+    return r < 0 ? r : 0;
+}
+
+/*
+ * Parks the running lthread self of s as a waiter of op on c in a cached
+ * group (c locked on entry, released), with the value to send copied into
+ * the group. Returns 0, or -1 with errno; or 1, c still locked, when no
+ * group is cached (or the value does not fit one). The channel is not
+ * touched once a waker may have served us: the one that took the last
+ * value, or gave one, may destroy it before we run (its element size is
+ * read before).
+ */
+static inline __attribute__((always_inline)) int
+chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+          struct lthread__sched *s, struct lthread *self)
+{
+    struct lthread__wgroup *g;
+    size_t esize = c->esize;
+    int err;
+
+    if (esize > LTHREAD__SMALL_VALUE || !(g = lthread__wgroup_take(s, self)))
+        return 1;
+    if (op == LTHREAD_CHAN_SEND)
+        lthread__vcopy(g->w[0].buf, elem, esize);
+    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    lthread__spin_unlock(&c->lock);
+    err = lthread__wgroup_park(s, self, g, timeout);
+    if (err)
+        return lthread__fail(err); /* g is gone */
+    /* Served: the waker unlinked our only waiter (sync.h). */
+    err = g->result;
+    if (op == LTHREAD_CHAN_RECV && !err)
+        lthread__vcopy(elem, g->w[0].buf, esize);
+    lthread__wgroup_free_local(g);
+    return err ? lthread__fail(err) : 0;
+}
+
+/*
+ * One send or receive, the channel locked (by the caller, which found no
+ * fast path): the select of one op without its generic parts (no set to
+ * sort, one lock). The op is tried (passing over waiters cancelled or
+ * served elsewhere); if it must wait, an lthread waits in a group from
+ * its scheduler's cache, taken under the lock, so the channel is locked
+ * once; without one, or from a plain pthread, or with a large value, the
+ * general select does it. Returns 0, or -1 with errno (EPIPE, ETIMEDOUT,
+ * ...) as the public calls do.
+ */
+static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
+                                              void *elem, uint64_t timeout)
+{
+    struct lthread__wgroup *woken = NULL;
+    struct lthread__sched *s;
+    struct lthread *self = lthread__sched_self(&s);
     int r;
 
-    if (!c || !elem)
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&c->lock);
     r = op == LTHREAD_CHAN_SEND ? try_send(c, elem, &woken)
                                 : try_recv(c, elem, &woken);
     if (r > 0) { /* done; the lock released */
@@ -156,41 +208,110 @@ static int chan_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
         lthread__spin_unlock(&c->lock);
         return lthread__fail(r);
     }
-    g = lthread__wgroup_cached(c->esize);
-    if (!g) {
-        struct lthread_chan_op o = {c, op, elem, 0};
-
-        lthread__spin_unlock(&c->lock);
-        r = lthread_chan_select(&o, 1, timeout);
-        if (r == 0 && o.err)
-            return lthread__fail(-o.err);
-        return r < 0 ? r : 0;
-    }
-    if (op == LTHREAD_CHAN_SEND)
-        memcpy(g->w[0].buf, elem, c->esize);
-    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    if (self && (r = chan_park(c, op, elem, timeout, s, self)) <= 0)
+        return r;
     lthread__spin_unlock(&c->lock);
-    r = lthread__wgroup_wait(g, timeout);
-    if (r)
-        return lthread__fail(r); /* g is gone */
-    /* Served: the waker unlinked our only waiter (sync.h). */
-    r = g->result;
-    if (op == LTHREAD_CHAN_RECV && !r)
-        memcpy(elem, g->w[0].buf, c->esize);
-    lthread__wgroup_free(g);
-    return r ? lthread__fail(r) : 0;
+    return chan_select_one(c, op, elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_send(lthread_chan_t *ch, const void *elem,
-                                  uint64_t timeout)
+/* Parks as a sender, or a receiver, of an lthread: nobody waits on the
+ * other side and the op cannot go on (chan_park); chan_one when no group
+ * is cached. Out of line, so that the hand-offs that do not wait save no
+ * registers for it. */
+static __attribute__((noinline)) int chan_park_send(lthread_chan_t *c,
+                                                    const void *elem,
+                                                    uint64_t timeout,
+                                                    struct lthread__sched *s)
 {
-    return chan_one(ch, LTHREAD_CHAN_SEND, (void *)elem, timeout);
+    int r = chan_park(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
+                      s->host.current);
+
+    return r <= 0 ? r : chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_recv(lthread_chan_t *ch, void *elem,
+static __attribute__((noinline)) int chan_park_recv(lthread_chan_t *c,
+                                                    void *elem,
+                                                    uint64_t timeout,
+                                                    struct lthread__sched *s)
+{
+    int r = chan_park(c, LTHREAD_CHAN_RECV, elem, timeout, s, s->host.current);
+
+    return r <= 0 ? r : chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+}
+
+/*
+ * The public send and receive do the common cases of an lthread here: the
+ * same-scheduler hand-off (the oldest waiter on the other side is an
+ * lthread of this pthread's scheduler: sync.h, lthread__waitq_claim_local:
+ * the value is copied and the waiter woken inline), a send into a ring
+ * with room, and parking when nobody waits on the other side. Everything
+ * else (waiters of other schedulers or pthreads, waiters to pass over, a
+ * closed channel, a plain pthread, no group cached) goes to chan_one with
+ * the lock held.
+ */
+LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
-    return chan_one(ch, LTHREAD_CHAN_RECV, elem, timeout);
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread__waiter *w;
+
+    if (lthread__unlikely(!c || !elem))
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&c->lock);
+    if (lthread__likely(s && !c->closed)) {
+        if ((w = lthread__waitq_claim_local(&c->receivers, s))) {
+            struct lthread__wgroup *g = w->g;
+
+            lthread__vcopy(w->buf, elem, c->esize);
+            lthread__spin_unlock(&c->lock);
+            lthread__wgroup_wake_local(s, g);
+            return 0;
+        }
+        if (!c->receivers.head) {
+            if (c->count < c->cap) {
+                ring_put(c, elem);
+                lthread__spin_unlock(&c->lock);
+                return 0;
+            }
+            if (s->host.current) {
+                int r = chan_park_send(c, elem, timeout, s);
+
+                LTHREAD__KEEP_FRAME();
+                return r;
+            }
+        }
+    }
+    return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
+}
+
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+                                  uint64_t timeout)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread__waiter *w;
+
+    if (lthread__unlikely(!c || !elem))
+        return lthread__fail(-EINVAL);
+    lthread__spin_lock(&c->lock);
+    /* Senders wait only while the ring is full: with values in it, the
+     * ring goes first (chan_one refills it from a waiting sender). */
+    if (lthread__likely(s && !c->count)) {
+        if ((w = lthread__waitq_claim_local(&c->senders, s))) {
+            struct lthread__wgroup *g = w->g;
+
+            lthread__vcopy(elem, w->buf, c->esize);
+            lthread__spin_unlock(&c->lock);
+            lthread__wgroup_wake_local(s, g);
+            return 0;
+        }
+        if (!c->senders.head && !c->closed && s->host.current) {
+            int r = chan_park_recv(c, elem, timeout, s);
+
+            LTHREAD__KEEP_FRAME();
+            return r;
+        }
+    }
+    return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)
@@ -310,9 +431,11 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
         err = lthread__fail(-ENOMEM);
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        g->w[i].vsize = (uint32_t)ops[i].ch->esize;
         if (ops[i].op == LTHREAD_CHAN_SEND)
             memcpy(g->w[i].buf, ops[i].elem, ops[i].ch->esize);
+    }
     /* Again, now that the group exists: nothing may have changed in
      * between without us seeing it. */
     lock_all(set, n, true);
@@ -338,10 +461,11 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
     }
     err = g->chosen;
     ops[err].err = -g->result;
+    /* The chosen channel may be gone already (the sender that served us
+     * destroyed it), and the other waiters of a select may still be
+     * linked. */
     if (ops[err].op == LTHREAD_CHAN_RECV && !g->result)
-        memcpy(ops[err].elem, g->w[err].buf, ops[err].ch->esize);
-    /* The other waiters of a select may still be linked; the chosen
-     * one's channel may be gone already. */
+        memcpy(ops[err].elem, g->w[err].buf, g->w[err].vsize);
     lthread__wgroup_unlink(g, err);
     lthread__wgroup_free(g);
 out:

@@ -63,11 +63,73 @@ static void mutex_undo(struct lthread__wgroup *g)
     mutex_release(m);
 }
 
-LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
+/* Links g, the caller's (`me`), as the newest waiter of m and releases
+ * m's lock. */
+static inline void mutex_link(struct lthread_mutex *m,
+                              struct lthread__wgroup *g, void *me)
+{
+    g->w[0].who = me;
+    g->undo = mutex_undo;
+    lthread__waitq_push(&m->waiters, &g->w[0], &m->lock);
+    lthread__spin_unlock(&m->lock);
+}
+
+/* Waits for m, held by another (its lock held on entry, released), in a
+ * new group: a plain pthread, an lthread in a compute section, or one
+ * whose scheduler has no group cached. */
+static __attribute__((noinline)) int mutex_wait(struct lthread_mutex *m,
+                                                void *me, uint64_t timeout)
 {
     struct lthread__wgroup *g;
-    void *me = lthread__sync_self();
     int err;
+
+    lthread__spin_unlock(&m->lock);
+    g = lthread__wgroup_new(1, 0);
+    if (!g)
+        return lthread__fail(-ENOMEM);
+    lthread__spin_lock(&m->lock);
+    if (!m->owner) { /* released meanwhile */
+        m->owner = me;
+        lthread__spin_unlock(&m->lock);
+        lthread__wgroup_free(g);
+        return 0;
+    }
+    mutex_link(m, g, me);
+    err = lthread__wgroup_wait(g, timeout);
+    if (err)
+        return lthread__fail(err); /* g is gone */
+    /* Handed over by the unlocker: we hold m. */
+    lthread__wgroup_free(g);
+    return 0;
+}
+
+/* The same for self, the running lthread of s, in a group from s's cache
+ * (no allocation, so m stays locked until the group is linked); as
+ * mutex_wait when none is cached. Out of line, as chan.c's parks. */
+static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
+                                                struct lthread__sched *s,
+                                                struct lthread *self,
+                                                uint64_t timeout)
+{
+    struct lthread__wgroup *g = lthread__wgroup_take(s, self);
+    int err;
+
+    if (!g)
+        return mutex_wait(m, self, timeout);
+    mutex_link(m, g, self);
+    err = lthread__wgroup_park(s, self, g, timeout);
+    if (err)
+        return lthread__fail(err); /* g is gone */
+    /* Handed over by the unlocker: we hold m. */
+    lthread__wgroup_free_local(g);
+    return 0;
+}
+
+LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self = s ? s->host.current : NULL;
+    void *me = self ? (void *)self : lthread__sync_self();
 
     if (!m)
         return lthread__fail(-EINVAL);
@@ -77,35 +139,17 @@ LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
         lthread__spin_unlock(&m->lock);
         return 0;
     }
-    err = m->owner == me ? -EDEADLK : 0;
-    /* The common case in an lthread: a cached group, no allocation, so
-     * no need to let go of the lock meanwhile. */
-    g = err ? NULL : lthread__wgroup_cached(0);
-    if (!g) {
+    if (m->owner == me) {
         lthread__spin_unlock(&m->lock);
-        if (err)
-            return lthread__fail(err);
-        g = lthread__wgroup_new(1, 0);
-        if (!g)
-            return lthread__fail(-ENOMEM);
-        lthread__spin_lock(&m->lock);
-        if (!m->owner) { /* released meanwhile */
-            m->owner = me;
-            lthread__spin_unlock(&m->lock);
-            lthread__wgroup_free(g);
-            return 0;
-        }
+        return lthread__fail(-EDEADLK);
     }
-    g->w[0].who = me;
-    g->undo = mutex_undo;
-    lthread__waitq_push(&m->waiters, &g->w[0], &m->lock);
-    lthread__spin_unlock(&m->lock);
-    err = lthread__wgroup_wait(g, timeout);
-    if (err)
-        return lthread__fail(err);
-    /* Handed over by the unlocker: we hold m. */
-    lthread__wgroup_free(g);
-    return 0;
+    if (self) {
+        int r = mutex_park(m, s, self, timeout);
+
+        LTHREAD__KEEP_FRAME();
+        return r;
+    }
+    return mutex_wait(m, me, timeout);
 }
 
 LTHREAD_API int lthread_mutex_lock(lthread_mutex_t *m)
@@ -131,12 +175,27 @@ LTHREAD_API int lthread_mutex_trylock(lthread_mutex_t *m)
 
 LTHREAD_API int lthread_mutex_unlock(lthread_mutex_t *m)
 {
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self = s ? s->host.current : NULL;
+    struct lthread__waiter *w;
+
     if (!m)
         return lthread__fail(-EINVAL);
     lthread__spin_lock(&m->lock);
-    if (m->owner != lthread__sync_self()) {
+    if (m->owner != (self ? (void *)self : lthread__sync_self())) {
         lthread__spin_unlock(&m->lock);
         return lthread__fail(-EPERM);
+    }
+    /* The same-scheduler hand-off (sync.h): the oldest waiter is an
+     * lthread of this pthread's scheduler. */
+    if (lthread__likely(self) &&
+        (w = lthread__waitq_claim_local(&m->waiters, s))) {
+        struct lthread__wgroup *g = w->g;
+
+        m->owner = w->who;
+        lthread__spin_unlock(&m->lock);
+        lthread__wgroup_wake_local(s, g);
+        return 0;
     }
     mutex_release(m);
     return 0;

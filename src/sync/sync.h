@@ -14,7 +14,8 @@
  * waiters; when it loses that race its cancel refuses, and it waits for
  * the wake already on its way. Records live on the heap, never on a shared
  * stack region: another pthread writes into them while their lthread's
- * frames may be saved away.
+ * frames may be saved away. Between two lthreads of one scheduler the
+ * hand-off skips the CAS and the inbox (the fast path, below).
  */
 #ifndef LTHREAD_SYNC_H
 #define LTHREAD_SYNC_H
@@ -59,9 +60,11 @@ struct lthread__waiter {
     struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked */
     struct lthread__spin *lock; /* that queue's object's lock */
     struct lthread__wgroup *g;
-    int index; /* its place in the group */
-    void *buf; /* a channel value, in the group */
-    void *who; /* a mutex waiter's identity */
+    int index;      /* its place in the group */
+    uint32_t vsize; /* a select's channel's value size: read once served,
+                     * when the channel may be gone (chan.c) */
+    void *buf;      /* a channel value, in the group */
+    void *who;      /* a mutex waiter's identity */
 };
 
 struct lthread__waitq {
@@ -74,13 +77,26 @@ struct lthread__tw;
 
 struct lthread__wgroup {
     struct lthread__msg msg; /* delivery to an lthread's scheduler */
-    /* In lt's scheduler's sync_waits while it waits (introspection). */
+    /* In the registry of scheduler `reg` (its sync_waits list): every
+     * group of its lthreads, in use or in its cache, so that introspection
+     * finds the lthreads that wait on mutexes and channels without a list
+     * kept per wait (lthread__sync_each_waiter; tools/gdb/lthread.py).
+     * Changed only when a group is made, freed for good, or first cached
+     * by the scheduler; only on its pthread. NULL: not listed (a group of
+     * a plain pthread or of an lthread in a compute section). */
     struct lthread__wgroup *snext;
     struct lthread__wgroup *sprev;
-    _Atomic int state;            /* LTHREAD__W_* */
-    int chosen;                   /* the waiter that was served */
-    int result;                   /* 0 or a negative errno (-EPIPE) */
-    struct lthread *lt;           /* the waiting lthread, or NULL */
+    struct lthread__sched *reg;
+    struct lthread__wgroup *cnext; /* in its scheduler's cache */
+    _Atomic int state;             /* LTHREAD__W_* */
+    /* lt's scheduler when the group has one waiter and lt waits parked
+     * (not in a compute section), else NULL: then the scheduler's own
+     * pthread is the only one that can cancel it, and a waker running
+     * there claims it without a CAS (lthread__waitq_claim_local). */
+    struct lthread__sched *local;
+    int chosen;         /* the waiter that was served */
+    int result;         /* 0 or a negative errno (-EPIPE) */
+    struct lthread *lt; /* the waiting lthread, or NULL (NULL in a cache) */
     struct lthread__sched *sched; /* lt's scheduler */
     struct lthread__tw *tw;       /* else the blocked pthread's */
     /* When lt was destroyed while its wake was on the way: undoes what
@@ -92,18 +108,48 @@ struct lthread__wgroup {
     /* then n values of the channel's size, if any */
 };
 
+/* Groups of one waiter with up to LTHREAD__SMALL_VALUE bytes of value are
+ * all made the same size, and each scheduler keeps up to
+ * LTHREAD__WG_CACHE_MAX freed ones for its lthreads' next waits (not under
+ * ASan, which must see every use of freed memory). Only the scheduler's
+ * own pthread touches its cache. */
+#define LTHREAD__SMALL_VALUE 64
+#ifdef LTHREAD__ASAN
+#define LTHREAD__WG_CACHE_MAX 0
+#else
+#define LTHREAD__WG_CACHE_MAX 32
+#endif
+
+/* The bytes before a group's values: the head and n waiters, rounded up
+ * to 16. */
+static inline size_t lthread__wgroup_head(size_t n)
+{
+    size_t head =
+        sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
+
+    return (head + 15) & ~(size_t)15;
+}
+
 /* A group of n waiters with `vsize` bytes of value room each, for the
  * caller (an lthread or a pthread); NULL on ENOMEM. */
 struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize);
 void lthread__wgroup_free(struct lthread__wgroup *g);
-/* A group of one waiter from the calling lthread's scheduler's cache, or
- * NULL (none cached, or not called from an lthread): no allocation, so it
- * may be called with an object's lock held. */
-struct lthread__wgroup *lthread__wgroup_cached(size_t vsize);
 
 /* Links w at the tail of q (the object's lock held). */
-void lthread__waitq_push(struct lthread__waitq *q, struct lthread__waiter *w,
-                         struct lthread__spin *lock);
+static inline void lthread__waitq_push(struct lthread__waitq *q,
+                                       struct lthread__waiter *w,
+                                       struct lthread__spin *lock)
+{
+    w->q = q;
+    w->lock = lock;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
 /* Unlinks w from its queue (the object's lock held). */
 void lthread__waitq_unlink(struct lthread__waiter *w);
 
@@ -128,6 +174,196 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result);
  * LTHREAD__TIMEDOUT / another negative errno when the wait ended without
  * it (g is freed then). The object locks must not be held. */
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
+
+/* After a call that may park: keeps the calling public function's frame
+ * on the stack (no tail call), so that a parked lthread's backtrace shows
+ * lthread_chan_recv() and the like (tests/test_gdb.sh). */
+#define LTHREAD__KEEP_FRAME() __asm__ volatile("")
+
+/* ---- the same-scheduler fast path ----------------------------------------
+ *
+ * A lock, send or receive by an lthread, against a waiter that is an
+ * lthread of the same scheduler, is a hand-off between two lthreads of one
+ * pthread: these inline pieces do it without the general machinery (no
+ * CAS on the group, no inbox, a group from the cache set up in a few
+ * stores). Anything else (a waiter of another scheduler, a plain pthread,
+ * a select, a waiter passed over) takes the general path, and a waker on
+ * another pthread still claims these groups with the CAS.
+ */
+
+/* Copies a value of n bytes; the usual sizes with constant-size copies the
+ * compiler inlines (a call into libc per value was 3% of a hand-off). */
+static inline void lthread__vcopy(void *dst, const void *src, size_t n)
+{
+    if (lthread__likely(n == sizeof(void *))) { /* a pointer, a long */
+        memcpy(dst, src, sizeof(void *));
+        return;
+    }
+    switch (n) {
+    case 1:
+        memcpy(dst, src, 1);
+        break;
+    case 2:
+        memcpy(dst, src, 2);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+        break;
+    }
+}
+
+/*
+ * Claims the oldest waiter of q when it belongs to a one-waiter group of
+ * an lthread of s, the calling pthread's scheduler (non-NULL); NULL
+ * otherwise (use lthread__waitq_claim then). The object's lock is held.
+ *
+ * No CAS: a one-waiter group of a parked lthread can be cancelled only by
+ * its own scheduler's pthread (a timeout, a destroy, a failed timer arm:
+ * lthread__wait_cancel runs there), and that is the caller, which is not
+ * inside a cancel; a cancel unlinks its waiter before it returns, a waker
+ * unlinks the waiter it claims under this lock. So a waiter of such a
+ * group that is still linked here is WAITING, and nobody else can change
+ * that while we hold the lock.
+ */
+static inline struct lthread__waiter *
+lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
+{
+    struct lthread__waiter *w = q->head;
+    struct lthread__wgroup *g;
+
+    if (!w || (g = w->g)->local != s)
+        return NULL;
+    LTHREAD__CHECK(s && g->n == 1 && g->chosen == 0 &&
+                       atomic_load_explicit(&g->state, memory_order_relaxed) ==
+                           LTHREAD__W_WAITING,
+                   "a linked waiter of a local one-waiter group is WAITING");
+    atomic_store_explicit(&g->state, LTHREAD__W_DONE, memory_order_relaxed);
+    /* The head: unlinked with what it is known to be (its prev is NULL;
+     * its next is not read again: lthread__wgroup_unlink goes by q, a
+     * push sets both; a group of one waiter keeps chosen 0). */
+    q->head = w->next;
+    if (w->next)
+        w->next->prev = NULL;
+    else
+        q->tail = NULL;
+    w->q = NULL;
+    return w;
+}
+
+/*
+ * Wakes g, claimed by lthread__waitq_claim_local (result 0), on its
+ * scheduler s, the caller's; call after releasing the object's lock. The
+ * lthread cannot have been destroyed meanwhile: a destroy while it waits
+ * cancels the group (that pthread is this one), which unlinks it.
+ */
+static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
+                                              struct lthread__wgroup *g)
+{
+    struct lthread *lt = g->lt;
+
+    LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g &&
+                       !(lt->flags & LTHREAD__F_DESTROY),
+                   "a claimed local waiter waits on its group, not destroyed");
+    s->nxwaiting--;
+    if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER)) {
+        lthread__unpark_timed(s, lt, 0);
+        lt->wait_obj = g;
+    } else {
+        /* lthread__unpark without what a parked lthread already has:
+         * wake_result 0 (lthread__park), wait_obj g. */
+        LTHREAD__CHECK(lt->wake_result == 0, "a parked lthread's result is 0");
+        lt->wait = LTHREAD__WAIT_NONE;
+        lthread__ready(s, lt);
+    }
+    /* Until it runs, the outcome is its to undo if it is destroyed. */
+    lt->io_fd = LTHREAD__DONE_SYNC;
+    lt->flags |= LTHREAD__F_JOIN_DONE;
+}
+
+/*
+ * A group of one waiter for lt, the running lthread of s, from s's cache,
+ * or NULL when none is cached: no allocation, so it may be taken with an
+ * object's lock held. A cached group keeps what never changes in a small
+ * group (n, small, its waiter's g, index and buf: its value room of
+ * LTHREAD__SMALL_VALUE bytes) and what its cache makes it (sched and local
+ * are that cache's scheduler: lthread__wgroup_free); the rest is set here.
+ * Its waiter's links are set when it is pushed.
+ */
+static inline struct lthread__wgroup *
+lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__wgroup *g = s->wg_cache;
+
+    if (!g)
+        return NULL;
+    s->wg_cache = g->cnext;
+    s->nwg_cache--;
+    LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
+                       g->w[0].buf == (char *)g + lthread__wgroup_head(1) &&
+                       g->sched == s && g->local == s && g->reg == s && !g->lt,
+                   "a cached wait group is a small group of one waiter, of "
+                   "its cache's scheduler");
+    atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
+    g->lt = lt;
+    g->undo = NULL;
+    g->result = 0;
+    return g;
+}
+
+/* Parks lt, the running lthread of s, on g (linked in its object's queue,
+ * no lock held), as lthread__wgroup_wait does for an lthread. */
+static inline int lthread__wgroup_park(struct lthread__sched *s,
+                                       struct lthread *lt,
+                                       struct lthread__wgroup *g,
+                                       uint64_t timeout)
+{
+    int err;
+
+    s->nxwaiting++; /* a wait only another pthread may end */
+    err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
+    if (!err) { /* served: the outcome is ours now */
+        lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+        lt->wait_obj = NULL;
+    }
+    return err;
+}
+
+/* Frees a group from lthread__wgroup_take, served, on its scheduler's
+ * pthread: back into that scheduler's cache when there is room. */
+static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
+{
+#if LTHREAD__WG_CACHE_MAX > 0
+    struct lthread__sched *s = g->sched;
+
+    LTHREAD__CHECK(g->small && s == lthread__tls_sched,
+                   "a group from a scheduler's cache goes back to it");
+    if (s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
+        g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
+        g->cnext = s->wg_cache;
+        s->wg_cache = g;
+        s->nwg_cache++;
+        return;
+    }
+#endif
+    lthread__wgroup_free(g);
+}
+
+/* Calls fn for every lthread of s that waits on a mutex or a channel
+ * (introspection, on s's pthread): the lthreads of s's registered groups
+ * whose wait is that group. Stops at fn's first non-zero result and
+ * returns it. */
+int lthread__sync_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg);
 
 /* The identity of the caller as a mutex holder: its lthread, or a word
  * unique to its pthread. */

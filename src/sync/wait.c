@@ -30,20 +30,6 @@ void lthread__spin_wait(struct lthread__spin *l)
 /* ---- queues ----------------------------------------------------------------
  */
 
-void lthread__waitq_push(struct lthread__waitq *q, struct lthread__waiter *w,
-                         struct lthread__spin *lock)
-{
-    w->q = q;
-    w->lock = lock;
-    w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
-}
-
 void lthread__waitq_unlink(struct lthread__waiter *w)
 {
     struct lthread__waitq *q = w->q;
@@ -85,23 +71,54 @@ struct lthread__waiter *lthread__waitq_claim(struct lthread__waitq *q)
 
 static struct lthread__tw *tw_self(void);
 
-/* Groups of one waiter with up to SMALL_VALUE bytes of value are all made
- * the same size, and each scheduler keeps up to CACHE_MAX freed ones for
- * its lthreads' next waits (not under ASan, which must see every use of
- * freed memory). Only the scheduler's own pthread touches its cache. */
-#define SMALL_VALUE 64
-#ifdef LTHREAD__ASAN
-#define CACHE_MAX 0
-#else
-#define CACHE_MAX 32
-#endif
+#define SMALL_VALUE LTHREAD__SMALL_VALUE
+#define CACHE_MAX LTHREAD__WG_CACHE_MAX
 
-static size_t group_head(size_t n)
+/* Lists g in s's registry (sync.h), on s's pthread. */
+static void registry_add(struct lthread__sched *s, struct lthread__wgroup *g)
 {
-    size_t head =
-        sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
+    LTHREAD__CHECK(s == lthread__tls_sched && !g->reg,
+                   "a group is listed once, by its scheduler's pthread");
+    g->reg = s;
+    g->sprev = NULL;
+    g->snext = s->sync_waits;
+    if (g->snext)
+        g->snext->sprev = g;
+    s->sync_waits = g;
+}
 
-    return (head + 15) & ~(size_t)15;
+static void registry_remove(struct lthread__wgroup *g)
+{
+    struct lthread__sched *s = g->reg;
+
+    LTHREAD__CHECK(s == lthread__tls_sched,
+                   "a group is unlisted by its scheduler's pthread");
+    if (g->sprev)
+        g->sprev->snext = g->snext;
+    else
+        s->sync_waits = g->snext;
+    if (g->snext)
+        g->snext->sprev = g->sprev;
+    g->reg = NULL;
+}
+
+int lthread__sync_each_waiter(struct lthread__sched *s,
+                              int (*fn)(struct lthread *lt, void *arg),
+                              void *arg)
+{
+    int r;
+
+    for (struct lthread__wgroup *g = s->sync_waits; g; g = g->snext) {
+        struct lthread *lt = g->lt;
+
+        /* In use by a live lthread (a cached group has none, a group freed
+         * for good is unlisted); waiting on it: parked, or destroyed while
+         * its wake is on the way. */
+        if (lt && lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g &&
+            (r = fn(lt, arg)))
+            return r;
+    }
+    return 0;
 }
 
 /* Fills g, of n waiters and vsize bytes of value each, for the caller. */
@@ -110,7 +127,7 @@ static struct lthread__wgroup *group_init(struct lthread__wgroup *g, size_t n,
                                           struct lthread *lt,
                                           struct lthread__sched *s)
 {
-    size_t head = group_head(n);
+    size_t head = lthread__wgroup_head(n);
     char *vals = (char *)g + head;
 
     memset(g, 0, head);
@@ -120,27 +137,34 @@ static struct lthread__wgroup *group_init(struct lthread__wgroup *g, size_t n,
     /* Its waiter, known before any waker can see it. */
     g->lt = lt;
     g->sched = s;
-    if (!g->lt)
+    if (!g->lt) {
         g->tw = tw_self();
+    } else {
+        registry_add(s, g);
+        if (n == 1)
+            g->local = s; /* see lthread__waitq_claim_local */
+    }
     for (size_t i = 0; i < n; i++) {
         g->w[i].g = g;
         g->w[i].index = (int)i;
-        g->w[i].buf = vsize ? vals + i * vsize : NULL;
+        g->w[i].buf = vsize || small ? vals + i * vsize : NULL;
     }
     return g;
 }
 
-struct lthread__wgroup *lthread__wgroup_cached(size_t vsize)
+/* A group of one waiter from the calling lthread's scheduler's cache, or
+ * NULL (none cached, or not called from an lthread). */
+static struct lthread__wgroup *wgroup_cached(size_t vsize)
 {
     struct lthread__sched *s;
     struct lthread *lt = lthread__sched_self(&s);
     struct lthread__wgroup *g;
 
-    if (vsize > SMALL_VALUE || !lt || !(g = s->wg_cache))
+    if (vsize > SMALL_VALUE || !lt || !(g = lthread__wgroup_take(s, lt)))
         return NULL;
-    s->wg_cache = g->snext;
-    s->nwg_cache--;
-    return group_init(g, 1, vsize, true, lt, s);
+    g->w[0].q = NULL; /* never linked yet (lthread__wgroup_unlink) */
+    g->w[0].lock = NULL;
+    return g;
 }
 
 struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
@@ -150,10 +174,11 @@ struct lthread__wgroup *lthread__wgroup_new(size_t n, size_t vsize)
     struct lthread *lt;
     struct lthread__wgroup *g;
 
-    if (small && (g = lthread__wgroup_cached(vsize)))
+    if (small && (g = wgroup_cached(vsize)))
         return g;
     lt = lthread__sched_self(&s);
-    g = lthread__malloc(group_head(n) + n * (small ? SMALL_VALUE : vsize));
+    g = lthread__malloc(lthread__wgroup_head(n) +
+                        n * (small ? SMALL_VALUE : vsize));
     return g ? group_init(g, n, vsize, small, lt, s) : NULL;
 }
 
@@ -163,12 +188,22 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
     struct lthread__sched *s = lthread__tls_sched;
 
     if (g->small && s && s->nwg_cache < CACHE_MAX) {
-        g->snext = s->wg_cache;
+        /* What lthread__wgroup_take expects of a cached group (the group
+         * may have been a pthread's: made on this scheduler's pthread
+         * outside an lthread). */
+        if (g->reg != s)
+            registry_add(s, g);
+        g->sched = s;
+        g->local = s;
+        g->lt = NULL;
+        g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
         return;
     }
 #endif
+    if (g->reg)
+        registry_remove(g);
     lthread__free(g);
 }
 
@@ -177,7 +212,8 @@ void lthread__sync_sched_free(struct lthread__sched *s)
     struct lthread__wgroup *g;
 
     while ((g = s->wg_cache)) {
-        s->wg_cache = g->snext;
+        s->wg_cache = g->cnext;
+        registry_remove(g);
         lthread__free(g);
     }
     s->nwg_cache = 0;
@@ -277,18 +313,6 @@ static int tw_wait(struct lthread__wgroup *g, uint64_t timeout)
 /* ---- lthreads --------------------------------------------------------------
  */
 
-static void sync_waits_remove(struct lthread__sched *s,
-                              struct lthread__wgroup *g)
-{
-    if (g->sprev)
-        g->sprev->snext = g->snext;
-    else
-        s->sync_waits = g->snext;
-    if (g->snext)
-        g->snext->sprev = g->sprev;
-    s->nxwaiting--;
-}
-
 static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__wgroup *g = lt->wait_obj;
@@ -296,7 +320,7 @@ static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
     (void)s;
     if (!wgroup_cancel(g))
         return false;
-    sync_waits_remove(s, g);
+    s->nxwaiting--;
     lthread__wgroup_free(g);
     return true;
 }
@@ -310,7 +334,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
 
     LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_SYNC && lt->wait_obj == g,
                    "an lthread waits on its group until it is served");
-    sync_waits_remove(s, g);
+    s->nxwaiting--;
     if (lthread__unlikely(lt->flags & LTHREAD__F_DESTROY)) {
         /* Destroyed while this wake was on its way. */
         lt->wait = LTHREAD__WAIT_NONE;
@@ -369,22 +393,9 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result)
 
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
-    int err;
-
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
-    g->sched->nxwaiting++;
-    g->sprev = NULL;
-    g->snext = g->sched->sync_waits;
-    if (g->snext)
-        g->snext->sprev = g;
-    g->sched->sync_waits = g;
-    err = lthread__park(g->sched, g->lt, LTHREAD__WAIT_SYNC, g, timeout);
-    if (!err) { /* served: the outcome is ours now */
-        g->lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-        g->lt->wait_obj = NULL;
-    }
-    return err;
+    return lthread__wgroup_park(g->sched, g->lt, g, timeout);
 }
 
 void *lthread__sync_self(void)
