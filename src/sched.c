@@ -156,8 +156,9 @@ static __attribute__((noinline, cold)) void sched_bury(struct lthread__sched *s,
  * pthread it runs on (compute hand-overs need the scheduler to act after
  * the switch; on a compute pthread there is no one else to run).
  *
- * Not inlined on purpose: its frame is gone by the time of the switch, so
- * it costs nothing in every suspended lthread's saved image.
+ * Inlined into switch_out_slow, whose frame is gone by the time of the
+ * switch (a tail call), so it costs nothing in every suspended lthread's
+ * saved image.
  */
 struct switch_to {
     void *sp; /* where to go; NULL: stay */
@@ -168,9 +169,6 @@ struct switch_to {
 };
 
 #define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
-/* `save` tagged VIA: sp is the region-mate to hand over to through
- * lthread__switch_via (see mate_enter). */
-#define VIA(p) ((void **)((uintptr_t)(p) | 2u))
 
 /*
  * Hand-overs between region-mates without the scheduler loop, where the
@@ -224,7 +222,7 @@ static void *mate_enter(void *arg)
 }
 #endif
 
-static __attribute__((noinline)) struct switch_to
+static inline __attribute__((always_inline)) struct switch_to
 switch_target_slow(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
@@ -289,17 +287,6 @@ to_host:
     return (struct switch_to){h->sp, CROSS(&self->sp)};
 }
 
-/*
- * The common case of switch_target, alone: a suspending (not exiting)
- * lthread on its scheduler hands over to the next ready lthread, which has
- * run before and owns its region. It calls nothing, so it saves no
- * registers: with the rest of the decision in the same function, its
- * prologue and epilogue pushed and popped six registers on every
- * hand-off, for the calls of the rare paths (16 of the ~70 instructions
- * of the decision). Everything else goes to switch_target_slow. Inlined
- * into lthread__switch_out, which then has no frame either (it ends in a
- * tail call of the switch), so suspended images do not grow.
- */
 /* The bookkeeping of a direct hand-over from self to next (popped from
  * the ready queue, whose frames are or will be in place). */
 static inline __attribute__((always_inline)) void
@@ -320,67 +307,112 @@ hand_over(struct lthread__sched *s, struct lthread__host *h,
                          (size_t)(r->top - r->base), lthread__fiber_of(next));
 }
 
-static inline __attribute__((always_inline)) struct switch_to
-switch_target(struct lthread *self, bool exiting)
+/*
+ * The switch once decided (tail calls outside sanitizer builds, so that
+ * every lthread switched out here resumes at the same return address, its
+ * caller's, whichever way it left).
+ */
+static inline __attribute__((always_inline)) void
+switch_go(struct lthread *self, void **save, void *sp, bool cross)
+{
+    lthread__san_before_switch(&lthread__tls_host->san_pending);
+    if (cross)
+        lthread__switch_cross(save, sp);
+    else
+        lthread__switch(save, sp);
+    /* (self may be freed memory when it exited: then this is never
+     * reached.) */
+    lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
+    (void)self;
+}
+
+/* Everything but the common hand-over: its own function, so that the
+ * common case keeps no frame (its registers, its calls). */
+static __attribute__((noinline)) void switch_out_slow(struct lthread *self,
+                                                      bool exiting)
+{
+    struct switch_to to = switch_target_slow(self, exiting);
+
+    if (!to.sp)
+        return;
+    switch_go(self, (void **)((uintptr_t)to.save & ~(uintptr_t)1u), to.sp,
+              (uintptr_t)to.save & 1u);
+}
+
+/* A hand-over to a new lthread (next: first in the ready queue, never
+ * run) whose region is free: it starts there without the loop. */
+static __attribute__((noinline)) void switch_out_new(struct lthread *self,
+                                                     struct lthread *next)
+{
+    struct lthread__sched *s = self->sched;
+
+    if (lthread__unlikely(sched_start(s, next, false)))
+        return switch_out_slow(self, false); /* (to the loop) */
+    lthread__stamp(s, self);
+    hand_over(s, &s->host, self, next);
+    /* Into a new call chain: cross. */
+    switch_go(self, &self->sp, next->sp, true);
+}
+
+#if VIA_MATES
+/* A hand-over to a region-mate through the scheduler's stack, below its
+ * suspended frame (see mate_enter). Out of line: memcheck's request
+ * needs a frame. */
+static __attribute__((noinline)) void switch_via(struct lthread *self,
+                                                 struct lthread *next)
+{
+    char *via =
+        (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) - VIA_GAP);
+
+    /* Memcheck takes the stack below the scheduler's sp for
+     * unaddressable. */
+    lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
+    lthread__switch_via(&self->sp, via, mate_enter, next);
+}
+#endif
+
+/*
+ * The common case alone: a suspending (not exiting) lthread on its
+ * scheduler hands over to the next ready lthread, which has run before and
+ * owns its region. It calls nothing but the switch, so it saves no
+ * registers and keeps no frame (it ends in a tail call of the switch):
+ * with the rest of the decision in the same function, its prologue and
+ * epilogue pushed and popped six registers on every hand-off, for the
+ * calls of the rare paths; with the memcheck request of the mates' path
+ * in it, it kept a 64-byte frame. Everything else goes to
+ * switch_out_slow, also by a tail call, so suspended images do not grow.
+ */
+void lthread__switch_out(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
     struct lthread *next, *owner;
 
     /* On a compute pthread s is not ours to read: the host first. */
-    if (lthread__unlikely(exiting || h != &s->host || /* (exiting: not here) */
+    if (lthread__unlikely(exiting || h != &s->host ||
                           self->state == LTHREAD__COMPUTE))
-        return switch_target_slow(self, exiting);
-    lthread__stamp(s, self);
+        return switch_out_slow(self, exiting);
     next = s->ready.head;
-    if (lthread__unlikely(!next || !s->round_left || next == self || !next->sp))
-        return switch_target_slow(self, exiting);
+    if (lthread__unlikely(!next || !s->round_left || next == self))
+        return switch_out_slow(self, exiting);
+    if (!next->sp)
+        return switch_out_new(self, next);
     owner = next->region->owner;
     if (lthread__likely(owner == next)) {
+        lthread__stamp(s, self);
         hand_over(s, h, self, next);
-        return (struct switch_to){next->sp, &self->sp};
+        return switch_go(self, &self->sp, next->sp, false);
     }
     /* A region-mate: through a borrowed stack (mate_enter), or the
      * scheduler where that cannot be done. */
-    if (!VIA_MATES || owner != self)
-        return switch_target_slow(self, exiting);
-    hand_over(s, h, self, next);
-    return (struct switch_to){next, VIA(&self->sp)};
-}
-
-void lthread__switch_out(struct lthread *self, bool exiting)
-{
-    struct switch_to to =
-        exiting ? switch_target_slow(self, true) : switch_target(self, false);
-
-    void **save = (void **)((uintptr_t)to.save & ~(uintptr_t)3u);
-
-    if (!to.sp)
-        return;
-    lthread__san_before_switch(&lthread__tls_host->san_pending);
-    /* Both are tail calls (nothing follows them outside sanitizer
-     * builds): every lthread switched out here resumes at the same return
-     * address, its caller's, whichever way it left. Direct jumps, where one
-     * indirect call through a pointer to either was used before. */
-    if ((uintptr_t)to.save & 1u)
-        lthread__switch_cross(save, to.sp);
 #if VIA_MATES
-    else if (lthread__unlikely((uintptr_t)to.save & 2u)) {
-        char *via =
-            (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) -
-                     VIA_GAP);
-
-        /* Memcheck takes the stack below the scheduler's sp for
-         * unaddressable. */
-        lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
-        lthread__switch_via(save, via, mate_enter, to.sp);
+    if (owner == self) {
+        lthread__stamp(s, self);
+        hand_over(s, h, self, next);
+        return switch_via(self, next);
     }
 #endif
-    else
-        lthread__switch(save, to.sp);
-    /* (self may be freed memory when it exited: then this is never
-     * reached.) */
-    lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
+    return switch_out_slow(self, exiting);
 }
 
 /* ---- waits owned by the scheduler ------------------------------------- */
