@@ -333,9 +333,18 @@ void lthread__host_set(struct lthread__host *h);
 /*
  * Switches from the running lthread `self` back to its host. Returns when
  * a host resumes self (perhaps the host of another pthread). `exiting`
- * means self will never run again.
+ * means self will never run again. (Two functions, chosen here: every
+ * caller passes a constant.)
  */
-void lthread__switch_out(struct lthread *self, bool exiting);
+void lthread__switch_suspend(struct lthread *self);
+__attribute__((noreturn)) void lthread__switch_exit(struct lthread *self);
+static inline void lthread__switch_out(struct lthread *self, bool exiting)
+{
+    if (exiting)
+        lthread__switch_exit(self);
+    else
+        lthread__switch_suspend(self);
+}
 
 /* Switches from host h into lt, whose frames are in place. Returns the
  * lthread that switches back to h: lt, or one that lt (or its successors)

@@ -382,25 +382,26 @@ static __attribute__((noinline)) void switch_via(struct lthread *self,
  * in it, it kept a 64-byte frame. Everything else goes to
  * switch_out_slow, also by a tail call, so suspended images do not grow.
  */
-void lthread__switch_out(struct lthread *self, bool exiting)
+void lthread__switch_suspend(struct lthread *self)
 {
-    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
     struct lthread__sched *s = self->sched;
     struct lthread *next, *owner;
 
-    /* On a compute pthread s is not ours to read: the host first. */
-    if (lthread__unlikely(exiting || h != &s->host ||
-                          self->state == LTHREAD__COMPUTE))
-        return switch_out_slow(self, exiting);
+    /* On a compute pthread (where s is not ours to read) an lthread is
+     * always COMPUTE: the host first, without looking at s. */
+    if (lthread__unlikely(self->state == LTHREAD__COMPUTE))
+        return switch_out_slow(self, false);
+    LTHREAD__CHECK(lthread__tls_host == &s->host,
+                   "only a COMPUTE lthread runs off its scheduler's pthread");
     next = s->ready.head;
     if (lthread__unlikely(!next || !s->round_left || next == self))
-        return switch_out_slow(self, exiting);
+        return switch_out_slow(self, false);
     if (!next->sp)
         return switch_out_new(self, next);
     owner = next->region->owner;
     if (lthread__likely(owner == next)) {
         lthread__stamp(s, self);
-        hand_over(s, h, self, next);
+        hand_over(s, &s->host, self, next);
         return switch_go(self, &self->sp, next->sp, false);
     }
     /* A region-mate: through a borrowed stack (mate_enter), or the
@@ -408,11 +409,17 @@ void lthread__switch_out(struct lthread *self, bool exiting)
 #if VIA_MATES
     if (owner == self) {
         lthread__stamp(s, self);
-        hand_over(s, h, self, next);
+        hand_over(s, &s->host, self, next);
         return switch_via(self, next);
     }
 #endif
-    return switch_out_slow(self, exiting);
+    return switch_out_slow(self, false);
+}
+
+void lthread__switch_exit(struct lthread *self)
+{
+    switch_out_slow(self, true);
+    __builtin_unreachable(); /* an exited lthread is never resumed */
 }
 
 /* ---- waits owned by the scheduler ------------------------------------- */
