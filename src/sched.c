@@ -475,7 +475,10 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
     if (lthread__unlikely(lt->flags & LTHREAD__F_XJOIN))
         lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
-    lthread__region_leave(s, lt);
+    /* An exited lthread left its region when it was buried (sched_bury):
+     * nothing to leave then, and no call. */
+    if (lt->image || (lt->flags & (LTHREAD__F_BOUND | LTHREAD__F_SAVED)))
+        lthread__region_leave(s, lt);
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
     if (lthread__unlikely(
             atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
