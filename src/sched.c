@@ -446,14 +446,9 @@ const struct lthread__wait_ops lthread__wait_ops_memory = {"memory",
 
 struct lthread *lthread__lt_alloc(struct lthread__sched *s)
 {
-    struct lthread *lt = s->lt_cache;
-
-    if (!lt)
-        return lthread__calloc(sizeof(*lt));
-    s->lt_cache = lt->next;
-    s->nlt_cache--;
-    memset(lt, 0, sizeof(*lt));
-    return lt;
+    if (!s->lt_cache)
+        return lthread__calloc(sizeof(struct lthread));
+    return lthread__lt_reuse(s);
 }
 
 void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
