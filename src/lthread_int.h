@@ -337,7 +337,7 @@ void lthread__host_set(struct lthread__host *h);
  * caller passes a constant.)
  */
 void lthread__switch_suspend(struct lthread *self);
-__attribute__((noreturn)) void lthread__switch_exit(struct lthread *self);
+void lthread__switch_exit(struct lthread *self);
 static inline void lthread__switch_out(struct lthread *self, bool exiting)
 {
     if (exiting)

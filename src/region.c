@@ -373,11 +373,18 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
         r->nbound++;
     }
     r = lt->region;
-    if (!may_copy && r->owner && r->owner != lt)
-        return -EBUSY;
-    err = region_take(r, lt);
-    if (err)
-        return err; /* stays bound; it starts when it gets the region */
+    if (!r->owner) {
+        /* A free region (the direct start's case): nothing to evict or
+         * restore, no call. */
+        lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+        r->owner = lt;
+    } else {
+        if (!may_copy && r->owner != lt)
+            return -EBUSY;
+        err = region_take(r, lt);
+        if (err)
+            return err; /* stays bound; it starts when it gets the region */
+    }
     lthread__valgrind_make_writable(r->top -
                                         sizeof(struct lthread__switch_frame),
                                     sizeof(struct lthread__switch_frame));

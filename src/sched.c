@@ -118,7 +118,7 @@ struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
 /* First run of lt: its region and first frame (see region.c), and its
  * TSan fiber, created only now since TSan counts fibers as threads (limit
  * ~8000). */
-static __attribute__((noinline, cold)) int
+static __attribute__((noinline)) int
 sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 {
     int err = lthread__region_start(s, lt, may_copy);
@@ -130,8 +130,8 @@ sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 
 /* Frees what an exited lthread still held once nobody runs on its stack:
  * its region (and image), and itself if detached. */
-static __attribute__((noinline, cold)) void sched_bury(struct lthread__sched *s,
-                                                       struct lthread *lt)
+static __attribute__((noinline)) void sched_bury(struct lthread__sched *s,
+                                                 struct lthread *lt)
 {
     lthread__region_leave(s, lt);
     if (lt->flags & LTHREAD__F_DETACHED)
@@ -416,10 +416,35 @@ void lthread__switch_suspend(struct lthread *self)
     return switch_out_slow(self, false);
 }
 
+/*
+ * The common exit, alone: on its scheduler's pthread (an lthread that
+ * exits in a compute section goes home first), from a shared region, to
+ * the next ready lthread whose frames are in place: freed (buried), then
+ * straight into it. Everything else (and every exit under TSan, whose
+ * fiber the host destroys) through switch_out_slow.
+ */
 void lthread__switch_exit(struct lthread *self)
 {
-    switch_out_slow(self, true);
-    __builtin_unreachable(); /* an exited lthread is never resumed */
+    struct lthread__sched *s = self->sched;
+    struct lthread *next = s->ready.head;
+
+    if (LTHREAD__HAVE_TSAN ||
+        lthread__unlikely(lthread__tls_host != &s->host ||
+                          (self->flags & LTHREAD__F_PRIVATE) || !next ||
+                          !s->round_left || !next->sp ||
+                          next->region->owner != next))
+        return switch_out_slow(self, true); /* (never returns) */
+    lthread__stamp(s, self);
+    hand_over(s, &s->host, self, next);
+    /* No fake stack of self's to keep: it is gone with self. */
+    lthread__san_prepare(&s->host.san_pending, NULL, next->region->base,
+                         (size_t)(next->region->top - next->region->base),
+                         lthread__fiber_of(next));
+    /* Nothing runs between here and the switch: self's region is
+     * released (next's is another: next owns it) and self freed if
+     * detached; the switch saves into a scratch slot. */
+    sched_bury(s, self);
+    switch_go(self, &s->dead_sp, next->sp, true); /* (never returns) */
 }
 
 /* ---- waits owned by the scheduler ------------------------------------- */
