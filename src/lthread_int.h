@@ -878,6 +878,10 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
  * cannot be saved.
  */
 int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
+/* lthread__region_enter() for a hand-over between region-mates on s: the
+ * region's owner is the lthread that just switched out (not COMPUTE), lt's
+ * frames are saved. Returns 0 or -ENOMEM (then nothing changed). */
+int lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
 
 /* lt is gone for good (exited or destroyed): release its region. */
 void lthread__region_leave(struct lthread__sched *s, struct lthread *lt);

@@ -205,7 +205,7 @@ static void *mate_enter(void *arg)
     struct lthread__sched *s = next->sched;
     struct lthread *self = next->region->owner;
 
-    if (lthread__likely(lthread__region_enter(s, next) == 0))
+    if (lthread__likely(lthread__region_swap(s, next) == 0))
         return next->sp;
     next->state = LTHREAD__READY;
     next->next = s->ready.head;
