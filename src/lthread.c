@@ -634,7 +634,7 @@ LTHREAD_API int lthread_sleep(uint64_t msecs)
     if (msecs == 0) {
         /* Yield: to the back of the queue, behind everyone ready now. */
         lthread__ready(s, self);
-        lthread__switch_out(self, false);
+        lthread__switch_suspend(self);
         return 0;
     }
     err = lthread__park(s, self, LTHREAD__WAIT_SLEEP, NULL, msecs);

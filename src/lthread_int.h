@@ -819,7 +819,9 @@ static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
         return -ENOMEM;
     self->state = LTHREAD__WAITING;
     self->wake_result = 0;
-    lthread__switch_out(self, false);
+    /* (Not through lthread__switch_out: one inline level less in the
+     * backtrace of every suspended lthread.) */
+    lthread__switch_suspend(self);
     return self->wake_result;
 }
 
