@@ -285,22 +285,28 @@ LTHREAD__NO_ASAN static void stack_copy(char *dst, const char *src, size_t n)
 #endif
 }
 
+/* Makes o's image hold len bytes. Returns 0 or -ENOMEM. */
+static __attribute__((noinline)) int image_grow(struct lthread *o, size_t len)
+{
+    /* Rounded to 16: malloc's granule, so nothing is wasted. */
+    size_t cap = (len + 15) & ~(size_t)15;
+    char *img = lthread__realloc(o->image, cap);
+
+    if (!img)
+        return -ENOMEM;
+    o->image = img;
+    o->image_cap = (uint32_t)cap;
+    return 0;
+}
+
 /* Saves the frames of r's owner into its image. Returns 0 or -ENOMEM. */
 static int region_save_owner(struct lthread__region *r)
 {
     struct lthread *o = r->owner;
     size_t len = (size_t)(r->top - (char *)o->sp);
 
-    if (len > o->image_cap) {
-        /* Rounded to 16: malloc's granule, so nothing is wasted. */
-        size_t cap = (len + 15) & ~(size_t)15;
-        char *img = lthread__realloc(o->image, cap);
-
-        if (!img)
-            return -ENOMEM;
-        o->image = img;
-        o->image_cap = (uint32_t)cap;
-    }
+    if (len > o->image_cap && image_grow(o, len))
+        return -ENOMEM;
     /* The length needs no field: it is always top - sp. */
     stack_copy(o->image, o->sp, len);
     if (len > r->high_water)
@@ -354,6 +360,34 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt)
     return region_take(lt->region, lt);
 }
 
+int lthread__region_swap(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__region *r = lt->region;
+    struct lthread *o = r->owner;
+    size_t out = (size_t)(r->top - (char *)o->sp);
+    size_t in = (size_t)(r->top - (char *)lt->sp);
+
+    LTHREAD__CHECK(o && o != lt && o->state != LTHREAD__COMPUTE &&
+                       (lt->flags & LTHREAD__F_SAVED) &&
+                       !(o->flags & LTHREAD__F_SAVED),
+                   "a hand-over between region-mates: the owner's frames "
+                   "are in place, the next one's saved");
+    if (lthread__unlikely(out > o->image_cap) && image_grow(o, out))
+        return -ENOMEM; /* nothing changed */
+    stack_copy(o->image, o->sp, out);
+    if (out > r->high_water)
+        r->high_water = out;
+    o->flags |= LTHREAD__F_SAVED;
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    lthread__valgrind_make_writable(lt->sp, in);
+    stack_copy(lt->sp, lt->image, in);
+    lt->flags &= ~LTHREAD__F_SAVED;
+    r->owner = lt;
+    s->stats.copies += 2;
+    s->stats.bytes_copied += out + in;
+    return 0;
+}
+
 int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
                           bool may_copy)
 {
@@ -373,11 +407,18 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
         r->nbound++;
     }
     r = lt->region;
-    if (!may_copy && r->owner && r->owner != lt)
-        return -EBUSY;
-    err = region_take(r, lt);
-    if (err)
-        return err; /* stays bound; it starts when it gets the region */
+    if (!r->owner) {
+        /* A free region (the direct start's case): nothing to evict or
+         * restore, no call. */
+        lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+        r->owner = lt;
+    } else {
+        if (!may_copy && r->owner != lt)
+            return -EBUSY;
+        err = region_take(r, lt);
+        if (err)
+            return err; /* stays bound; it starts when it gets the region */
+    }
     lthread__valgrind_make_writable(r->top -
                                         sizeof(struct lthread__switch_frame),
                                     sizeof(struct lthread__switch_frame));

@@ -118,7 +118,7 @@ struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
 /* First run of lt: its region and first frame (see region.c), and its
  * TSan fiber, created only now since TSan counts fibers as threads (limit
  * ~8000). */
-static __attribute__((noinline, cold)) int
+static __attribute__((noinline)) int
 sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 {
     int err = lthread__region_start(s, lt, may_copy);
@@ -130,8 +130,8 @@ sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 
 /* Frees what an exited lthread still held once nobody runs on its stack:
  * its region (and image), and itself if detached. */
-static __attribute__((noinline, cold)) void sched_bury(struct lthread__sched *s,
-                                                       struct lthread *lt)
+static __attribute__((noinline)) void sched_bury(struct lthread__sched *s,
+                                                 struct lthread *lt)
 {
     lthread__region_leave(s, lt);
     if (lt->flags & LTHREAD__F_DETACHED)
@@ -156,8 +156,9 @@ static __attribute__((noinline, cold)) void sched_bury(struct lthread__sched *s,
  * pthread it runs on (compute hand-overs need the scheduler to act after
  * the switch; on a compute pthread there is no one else to run).
  *
- * Not inlined on purpose: its frame is gone by the time of the switch, so
- * it costs nothing in every suspended lthread's saved image.
+ * Inlined into switch_out_slow, whose frame is gone by the time of the
+ * switch (a tail call), so it costs nothing in every suspended lthread's
+ * saved image.
  */
 struct switch_to {
     void *sp; /* where to go; NULL: stay */
@@ -168,9 +169,6 @@ struct switch_to {
 };
 
 #define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
-/* `save` tagged VIA: sp is the region-mate to hand over to through
- * lthread__switch_via (see mate_enter). */
-#define VIA(p) ((void **)((uintptr_t)(p) | 2u))
 
 /*
  * Hand-overs between region-mates without the scheduler loop, where the
@@ -207,7 +205,7 @@ static void *mate_enter(void *arg)
     struct lthread__sched *s = next->sched;
     struct lthread *self = next->region->owner;
 
-    if (lthread__likely(lthread__region_enter(s, next) == 0))
+    if (lthread__likely(lthread__region_swap(s, next) == 0))
         return next->sp;
     next->state = LTHREAD__READY;
     next->next = s->ready.head;
@@ -224,7 +222,7 @@ static void *mate_enter(void *arg)
 }
 #endif
 
-static __attribute__((noinline)) struct switch_to
+static inline __attribute__((always_inline)) struct switch_to
 switch_target_slow(struct lthread *self, bool exiting)
 {
     struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
@@ -289,17 +287,6 @@ to_host:
     return (struct switch_to){h->sp, CROSS(&self->sp)};
 }
 
-/*
- * The common case of switch_target, alone: a suspending (not exiting)
- * lthread on its scheduler hands over to the next ready lthread, which has
- * run before and owns its region. It calls nothing, so it saves no
- * registers: with the rest of the decision in the same function, its
- * prologue and epilogue pushed and popped six registers on every
- * hand-off, for the calls of the rare paths (16 of the ~70 instructions
- * of the decision). Everything else goes to switch_target_slow. Inlined
- * into lthread__switch_out, which then has no frame either (it ends in a
- * tail call of the switch), so suspended images do not grow.
- */
 /* The bookkeeping of a direct hand-over from self to next (popped from
  * the ready queue, whose frames are or will be in place). */
 static inline __attribute__((always_inline)) void
@@ -320,67 +307,144 @@ hand_over(struct lthread__sched *s, struct lthread__host *h,
                          (size_t)(r->top - r->base), lthread__fiber_of(next));
 }
 
-static inline __attribute__((always_inline)) struct switch_to
-switch_target(struct lthread *self, bool exiting)
+/*
+ * The switch once decided (tail calls outside sanitizer builds, so that
+ * every lthread switched out here resumes at the same return address, its
+ * caller's, whichever way it left).
+ */
+static inline __attribute__((always_inline)) void
+switch_go(struct lthread *self, void **save, void *sp, bool cross)
 {
-    struct lthread__host *h = lthread__tls_host; /* fresh: before the switch */
-    struct lthread__sched *s = self->sched;
-    struct lthread *next, *owner;
-
-    /* On a compute pthread s is not ours to read: the host first. */
-    if (lthread__unlikely(exiting || h != &s->host || /* (exiting: not here) */
-                          self->state == LTHREAD__COMPUTE))
-        return switch_target_slow(self, exiting);
-    lthread__stamp(s, self);
-    next = s->ready.head;
-    if (lthread__unlikely(!next || !s->round_left || next == self || !next->sp))
-        return switch_target_slow(self, exiting);
-    owner = next->region->owner;
-    if (lthread__likely(owner == next)) {
-        hand_over(s, h, self, next);
-        return (struct switch_to){next->sp, &self->sp};
-    }
-    /* A region-mate: through a borrowed stack (mate_enter), or the
-     * scheduler where that cannot be done. */
-    if (!VIA_MATES || owner != self)
-        return switch_target_slow(self, exiting);
-    hand_over(s, h, self, next);
-    return (struct switch_to){next, VIA(&self->sp)};
-}
-
-void lthread__switch_out(struct lthread *self, bool exiting)
-{
-    struct switch_to to =
-        exiting ? switch_target_slow(self, true) : switch_target(self, false);
-
-    void **save = (void **)((uintptr_t)to.save & ~(uintptr_t)3u);
-
-    if (!to.sp)
-        return;
     lthread__san_before_switch(&lthread__tls_host->san_pending);
-    /* Both are tail calls (nothing follows them outside sanitizer
-     * builds): every lthread switched out here resumes at the same return
-     * address, its caller's, whichever way it left. Direct jumps, where one
-     * indirect call through a pointer to either was used before. */
-    if ((uintptr_t)to.save & 1u)
-        lthread__switch_cross(save, to.sp);
-#if VIA_MATES
-    else if (lthread__unlikely((uintptr_t)to.save & 2u)) {
-        char *via =
-            (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) -
-                     VIA_GAP);
-
-        /* Memcheck takes the stack below the scheduler's sp for
-         * unaddressable. */
-        lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
-        lthread__switch_via(save, via, mate_enter, to.sp);
-    }
-#endif
+    if (cross)
+        lthread__switch_cross(save, sp);
     else
-        lthread__switch(save, to.sp);
+        lthread__switch(save, sp);
     /* (self may be freed memory when it exited: then this is never
      * reached.) */
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
+    (void)self;
+}
+
+/* Everything but the common hand-over: its own function, so that the
+ * common case keeps no frame (its registers, its calls). */
+static __attribute__((noinline)) void switch_out_slow(struct lthread *self,
+                                                      bool exiting)
+{
+    struct switch_to to = switch_target_slow(self, exiting);
+
+    if (!to.sp)
+        return;
+    switch_go(self, (void **)((uintptr_t)to.save & ~(uintptr_t)1u), to.sp,
+              (uintptr_t)to.save & 1u);
+}
+
+/* A hand-over to a new lthread (next: first in the ready queue, never
+ * run) whose region is free: it starts there without the loop. */
+static __attribute__((noinline)) void switch_out_new(struct lthread *self,
+                                                     struct lthread *next)
+{
+    struct lthread__sched *s = self->sched;
+
+    if (lthread__unlikely(sched_start(s, next, false)))
+        return switch_out_slow(self, false); /* (to the loop) */
+    lthread__stamp(s, self);
+    hand_over(s, &s->host, self, next);
+    /* Into a new call chain: cross. */
+    switch_go(self, &self->sp, next->sp, true);
+}
+
+#if VIA_MATES
+/* A hand-over to a region-mate through the scheduler's stack, below its
+ * suspended frame (see mate_enter). Out of line: memcheck's request
+ * needs a frame. */
+static __attribute__((noinline)) void switch_via(struct lthread *self,
+                                                 struct lthread *next)
+{
+    char *via =
+        (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) - VIA_GAP);
+
+    /* Memcheck takes the stack below the scheduler's sp for
+     * unaddressable. */
+    lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
+    lthread__switch_via(&self->sp, via, mate_enter, next);
+}
+#endif
+
+/*
+ * The common case alone: a suspending (not exiting) lthread on its
+ * scheduler hands over to the next ready lthread, which has run before and
+ * owns its region. It calls nothing but the switch, so it saves no
+ * registers and keeps no frame (it ends in a tail call of the switch):
+ * with the rest of the decision in the same function, its prologue and
+ * epilogue pushed and popped six registers on every hand-off, for the
+ * calls of the rare paths; with the memcheck request of the mates' path
+ * in it, it kept a 64-byte frame. Everything else goes to
+ * switch_out_slow, also by a tail call, so suspended images do not grow.
+ */
+void lthread__switch_suspend(struct lthread *self)
+{
+    struct lthread__sched *s = self->sched;
+    struct lthread *next, *owner;
+
+    /* On a compute pthread (where s is not ours to read) an lthread is
+     * always COMPUTE: the host first, without looking at s. */
+    if (lthread__unlikely(self->state == LTHREAD__COMPUTE))
+        return switch_out_slow(self, false);
+    LTHREAD__CHECK(lthread__tls_host == &s->host,
+                   "only a COMPUTE lthread runs off its scheduler's pthread");
+    next = s->ready.head;
+    if (lthread__unlikely(!next || !s->round_left || next == self))
+        return switch_out_slow(self, false);
+    if (!next->sp)
+        return switch_out_new(self, next);
+    owner = next->region->owner;
+    if (lthread__likely(owner == next)) {
+        lthread__stamp(s, self);
+        hand_over(s, &s->host, self, next);
+        return switch_go(self, &self->sp, next->sp, false);
+    }
+    /* A region-mate: through a borrowed stack (mate_enter), or the
+     * scheduler where that cannot be done. */
+#if VIA_MATES
+    if (owner == self) {
+        lthread__stamp(s, self);
+        hand_over(s, &s->host, self, next);
+        return switch_via(self, next);
+    }
+#endif
+    return switch_out_slow(self, false);
+}
+
+/*
+ * The common exit, alone: on its scheduler's pthread (an lthread that
+ * exits in a compute section goes home first), from a shared region, to
+ * the next ready lthread whose frames are in place: freed (buried), then
+ * straight into it. Everything else (and every exit under TSan, whose
+ * fiber the host destroys) through switch_out_slow.
+ */
+void lthread__switch_exit(struct lthread *self)
+{
+    struct lthread__sched *s = self->sched;
+    struct lthread *next = s->ready.head;
+
+    if (LTHREAD__HAVE_TSAN ||
+        lthread__unlikely(lthread__tls_host != &s->host ||
+                          (self->flags & LTHREAD__F_PRIVATE) || !next ||
+                          !s->round_left || !next->sp ||
+                          next->region->owner != next))
+        return switch_out_slow(self, true); /* (never returns) */
+    lthread__stamp(s, self);
+    hand_over(s, &s->host, self, next);
+    /* No fake stack of self's to keep: it is gone with self. */
+    lthread__san_prepare(&s->host.san_pending, NULL, next->region->base,
+                         (size_t)(next->region->top - next->region->base),
+                         lthread__fiber_of(next));
+    /* Nothing runs between here and the switch: self's region is
+     * released (next's is another: next owns it) and self freed if
+     * detached; the switch saves into a scratch slot. */
+    sched_bury(s, self);
+    switch_go(self, &s->dead_sp, next->sp, true); /* (never returns) */
 }
 
 /* ---- waits owned by the scheduler ------------------------------------- */
@@ -407,14 +471,9 @@ const struct lthread__wait_ops lthread__wait_ops_memory = {"memory",
 
 struct lthread *lthread__lt_alloc(struct lthread__sched *s)
 {
-    struct lthread *lt = s->lt_cache;
-
-    if (!lt)
-        return lthread__calloc(sizeof(*lt));
-    s->lt_cache = lt->next;
-    s->nlt_cache--;
-    memset(lt, 0, sizeof(*lt));
-    return lt;
+    if (!s->lt_cache)
+        return lthread__calloc(sizeof(struct lthread));
+    return lthread__lt_reuse(s);
 }
 
 void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
@@ -436,7 +495,10 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
     if (lthread__unlikely(lt->flags & LTHREAD__F_XJOIN))
         lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
-    lthread__region_leave(s, lt);
+    /* An exited lthread left its region when it was buried (sched_bury):
+     * nothing to leave then, and no call. */
+    if (lt->image || (lt->flags & (LTHREAD__F_BOUND | LTHREAD__F_SAVED)))
+        lthread__region_leave(s, lt);
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
     if (lthread__unlikely(
             atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
