@@ -322,7 +322,11 @@ $(BUILD)/tests/%: tests/%.c $(STATIC_LIB) $(FLAGS_STAMP)
 	    $(STATIC_LIB) -pthread $(LIB_LIBS) -lm $(LDLIBS)
 
 # The same tests against the shared library (found through an rpath).
-$(BUILD)/tests-shared/%: tests/%.c $(SHARED_LIB) $(FLAGS_STAMP)
+# (-llthread must find liblthread.so, not the static library beside it:
+# the link name is an order-only prerequisite, else a parallel make of
+# several goals may link a test before the symlink exists.)
+$(BUILD)/tests-shared/%: tests/%.c $(SHARED_LIB) $(FLAGS_STAMP) | \
+    $(BUILD)/$(SHLIB_LINK)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< \
 	    -L$(BUILD) -llthread -Wl,-rpath,$(abspath $(BUILD)) -pthread -lm \

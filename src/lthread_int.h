@@ -447,8 +447,10 @@ struct lthread__sched {
     size_t nxwaiting;
     /* Lthreads away in compute sections (compute.c), for introspection. */
     struct lthread__queue computing;
-    /* Lthreads waiting on mutexes and channels, for introspection (their
-     * groups, src/sync/). */
+    /* The registry of this scheduler's wait groups (src/sync/): every group
+     * made by its lthreads, in use or in its cache, so that introspection
+     * finds the lthreads waiting on mutexes and channels without a list
+     * kept per wait (lthread__sync_each_waiter). */
     struct lthread__wgroup *sync_waits;
     /* Counters (introspection: lthread_stats()); only this scheduler's
      * pthread writes them, `switches` with relaxed atomic stores so that
