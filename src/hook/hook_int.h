@@ -113,17 +113,16 @@ void *hook_next(const char *name);
         f_;                                                                    \
     }))
 
-/* The body of a data call's hook: a tail call to libc when hook_passing()
- * and the next definition is resolved, else a tail call to slow(...) with
- * the same arguments (which resolves it). Nothing to save around either,
- * so no frame. */
-#define HOOK_PASS_ELSE(name, slow, ...)                                        \
+/* The start of a data call's hook: a tail call to libc when hook_passing()
+ * and the next definition is resolved; else the hook goes on to its slow
+ * path (which resolves it), as a tail call too: nothing to save around
+ * either, so no frame. */
+#define HOOK_PASS(name, ...)                                                   \
     do {                                                                       \
         __typeof__(hook_real_##name) f_ =                                      \
             __atomic_load_n(&hook_real_##name, __ATOMIC_RELAXED);              \
         if (hook_passing() && __builtin_expect(f_ != NULL, 1))                 \
             return f_(__VA_ARGS__);                                            \
-        return slow(__VA_ARGS__);                                              \
     } while (0)
 
 #endif

@@ -238,7 +238,8 @@ static __attribute__((noinline)) ssize_t hooked_read(int fd, void *buf,
 
 HOOK_API ssize_t read(int fd, void *buf, size_t len)
 {
-    HOOK_PASS_ELSE(read, hooked_read, fd, buf, len);
+    HOOK_PASS(read, fd, buf, len);
+    return hooked_read(fd, buf, len);
 }
 
 static __attribute__((noinline)) ssize_t
@@ -270,7 +271,8 @@ hooked_readv(int fd, const struct iovec *iov, int cnt)
 
 HOOK_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-    HOOK_PASS_ELSE(readv, hooked_readv, fd, iov, cnt);
+    HOOK_PASS(readv, fd, iov, cnt);
+    return hooked_readv(fd, iov, cnt);
 }
 
 static __attribute__((noinline)) ssize_t hooked_recvfrom(int fd, void *buf,
@@ -296,17 +298,13 @@ static __attribute__((noinline)) ssize_t hooked_recvfrom(int fd, void *buf,
 HOOK_API ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
                           struct sockaddr *addr, socklen_t *addrlen)
 {
-    HOOK_PASS_ELSE(recvfrom, hooked_recvfrom, fd, buf, len, flags, addr,
-                   addrlen);
+    HOOK_PASS(recvfrom, fd, buf, len, flags, addr, addrlen);
+    return hooked_recvfrom(fd, buf, len, flags, addr, addrlen);
 }
 
 HOOK_API ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-    ssize_t (*f)(int, void *, size_t, int) =
-        __atomic_load_n(&hook_real_recv, __ATOMIC_RELAXED);
-
-    if (hook_passing() && __builtin_expect(f != NULL, 1))
-        return f(fd, buf, len, flags);
+    HOOK_PASS(recv, fd, buf, len, flags);
     return hooked_recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
@@ -330,7 +328,8 @@ hooked_recvmsg(int fd, struct msghdr *m, int flags)
 
 HOOK_API ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
-    HOOK_PASS_ELSE(recvmsg, hooked_recvmsg, fd, m, flags);
+    HOOK_PASS(recvmsg, fd, m, flags);
+    return hooked_recvmsg(fd, m, flags);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -419,7 +418,8 @@ hooked_sendmsg(int fd, const struct msghdr *m, int flags)
 
 HOOK_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-    HOOK_PASS_ELSE(sendmsg, hooked_sendmsg, fd, m, flags);
+    HOOK_PASS(sendmsg, fd, m, flags);
+    return hooked_sendmsg(fd, m, flags);
 }
 
 static __attribute__((noinline)) ssize_t
@@ -449,16 +449,13 @@ hooked_sendto(int fd, const void *buf, size_t len, int flags,
 HOOK_API ssize_t sendto(int fd, const void *buf, size_t len, int flags,
                         const struct sockaddr *addr, socklen_t addrlen)
 {
-    HOOK_PASS_ELSE(sendto, hooked_sendto, fd, buf, len, flags, addr, addrlen);
+    HOOK_PASS(sendto, fd, buf, len, flags, addr, addrlen);
+    return hooked_sendto(fd, buf, len, flags, addr, addrlen);
 }
 
 HOOK_API ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-    ssize_t (*f)(int, const void *, size_t, int) =
-        __atomic_load_n(&hook_real_send, __ATOMIC_RELAXED);
-
-    if (hook_passing() && __builtin_expect(f != NULL, 1))
-        return f(fd, buf, len, flags);
+    HOOK_PASS(send, fd, buf, len, flags);
     return hooked_sendto(fd, buf, len, flags, NULL, 0);
 }
 
@@ -484,7 +481,8 @@ hooked_writev(int fd, const struct iovec *iov, int cnt)
 
 HOOK_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    HOOK_PASS_ELSE(writev, hooked_writev, fd, iov, cnt);
+    HOOK_PASS(writev, fd, iov, cnt);
+    return hooked_writev(fd, iov, cnt);
 }
 
 static __attribute__((noinline)) ssize_t hooked_write(int fd, const void *buf,
@@ -510,7 +508,8 @@ static __attribute__((noinline)) ssize_t hooked_write(int fd, const void *buf,
 
 HOOK_API ssize_t write(int fd, const void *buf, size_t len)
 {
-    HOOK_PASS_ELSE(write, hooked_write, fd, buf, len);
+    HOOK_PASS(write, fd, buf, len);
+    return hooked_write(fd, buf, len);
 }
 
 /* ---- making, connecting, closing ---------------------------------------- */
