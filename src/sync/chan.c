@@ -218,25 +218,13 @@ static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
  * other side and the op cannot go on (chan_park); chan_one when no group
  * is cached. Out of line, so that the hand-offs that do not wait save no
  * registers for it. */
-static __attribute__((noinline)) int chan_park_send(lthread_chan_t *c,
-                                                    const void *elem,
-                                                    uint64_t timeout,
-                                                    struct lthread__sched *s)
+static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
+                                                  void *elem, uint64_t timeout,
+                                                  struct lthread__sched *s)
 {
-    int r = chan_park(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
-                      s->host.current);
+    int r = chan_park(c, op, elem, timeout, s, s->host.current);
 
-    return r <= 0 ? r : chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
-}
-
-static __attribute__((noinline)) int chan_park_recv(lthread_chan_t *c,
-                                                    void *elem,
-                                                    uint64_t timeout,
-                                                    struct lthread__sched *s)
-{
-    int r = chan_park(c, LTHREAD_CHAN_RECV, elem, timeout, s, s->host.current);
-
-    return r <= 0 ? r : chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+    return r <= 0 ? r : chan_one(c, op, elem, timeout);
 }
 
 /*
@@ -274,7 +262,8 @@ LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                 return 0;
             }
             if (s->host.current) {
-                int r = chan_park_send(c, elem, timeout, s);
+                int r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
+                                     timeout, s);
 
                 LTHREAD__KEEP_FRAME();
                 return r;
@@ -305,7 +294,7 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
             return 0;
         }
         if (!c->senders.head && !c->closed && s->host.current) {
-            int r = chan_park_recv(c, elem, timeout, s);
+            int r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
 
             LTHREAD__KEEP_FRAME();
             return r;
