@@ -72,6 +72,27 @@ void lthread__entry_arg(void *p, void *arg)
     ((lthread_func_arg)(void (*)(void))lt->fn)(arg);
 }
 
+/* The start of every create: what lt runs and where. */
+static inline __attribute__((always_inline)) void
+create_init(struct lthread__sched *s, struct lthread *lt, lthread_func fn,
+            int form, void *arg)
+{
+    lt->sched = s;
+    lt->fn = fn;
+    lt->arg = arg;
+    lt->io_fd = form;
+}
+
+/* A shared-region lthread's hint for its first run: stay off the creator's
+ * region. */
+static inline __attribute__((always_inline)) void
+create_region_hint(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread *creator = s->host.current;
+
+    lt->region = creator ? creator->region : NULL;
+}
+
 /* The end of every create: lt, set up, gets its id and is ready. */
 static inline __attribute__((always_inline)) void
 create_ready(struct lthread__sched *s, struct lthread *lt, lthread_t **new_lt)
@@ -88,7 +109,7 @@ static __attribute__((noinline)) int create(lthread_t **new_lt, lthread_func fn,
                                             const lthread_attr_t *attr)
 {
     struct lthread__sched *s;
-    struct lthread *lt, *creator;
+    struct lthread *lt;
     unsigned flags = attr ? attr->flags : 0;
     int err = 0;
 
@@ -106,10 +127,7 @@ static __attribute__((noinline)) int create(lthread_t **new_lt, lthread_func fn,
         err = -ENOMEM;
         goto out_sched;
     }
-    lt->sched = s;
-    lt->fn = fn;
-    lt->arg = arg;
-    lt->io_fd = form;
+    create_init(s, lt, fn, form, arg);
     if (flags & LTHREAD_ATTR_DETACHED)
         lt->flags |= LTHREAD__F_DETACHED;
     if (flags & LTHREAD_ATTR_PRIVATE_STACK) {
@@ -117,9 +135,7 @@ static __attribute__((noinline)) int create(lthread_t **new_lt, lthread_func fn,
         if (err)
             goto out_free;
     } else {
-        /* A hint for the first run: stay off the creator's region. */
-        creator = s->host.current;
-        lt->region = creator ? creator->region : NULL;
+        create_region_hint(s, lt);
     }
     create_ready(s, lt, new_lt);
     return 0;
@@ -140,18 +156,13 @@ static inline __attribute__((always_inline)) int
 create_plain(lthread_t **new_lt, lthread_func fn, int form, void *arg)
 {
     struct lthread__sched *s = lthread__tls_sched;
-    struct lthread *lt, *creator;
+    struct lthread *lt;
 
     if (lthread__unlikely(!new_lt || !fn || !s || !s->lt_cache))
         return create(new_lt, fn, form, arg, NULL);
     lt = lthread__lt_reuse(s);
-    lt->sched = s;
-    lt->fn = fn;
-    lt->arg = arg;
-    lt->io_fd = form;
-    /* A hint for the first run: stay off the creator's region. */
-    creator = s->host.current;
-    lt->region = creator ? creator->region : NULL;
+    create_init(s, lt, fn, form, arg);
+    create_region_hint(s, lt);
     create_ready(s, lt, new_lt);
     return 0;
 }
