@@ -887,8 +887,18 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
  * frames are saved. Returns 0 or -ENOMEM (then nothing changed). */
 int lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
 
-/* lt is gone for good (exited or destroyed): release its region. */
-void lthread__region_leave(struct lthread__sched *s, struct lthread *lt);
+/* lthread__region_leave's work, when there is some (region.c). */
+void lthread__region_release(struct lthread__sched *s, struct lthread *lt);
+
+/* lt is gone for good (exited or destroyed): release its region and its
+ * image. Nothing to do, and no call, for an lthread that holds neither
+ * (most: an exited lthread left its region when it was buried). */
+static inline void lthread__region_leave(struct lthread__sched *s,
+                                         struct lthread *lt)
+{
+    if (lt->image || (lt->flags & (LTHREAD__F_BOUND | LTHREAD__F_SAVED)))
+        lthread__region_release(s, lt);
+}
 
 /* Requeues the lthreads that waited for region r's owner to come back. */
 void lthread__region_wake_waiters(struct lthread__sched *s,

@@ -437,7 +437,7 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
     return 0;
 }
 
-void lthread__region_leave(struct lthread__sched *s, struct lthread *lt)
+void lthread__region_release(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__region *r = lt->region;
 

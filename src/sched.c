@@ -133,7 +133,8 @@ sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 static __attribute__((noinline)) void sched_bury(struct lthread__sched *s,
                                                  struct lthread *lt)
 {
-    lthread__region_leave(s, lt);
+    lthread__region_release(s, lt); /* (not the inline test: it almost
+                                     * always holds its region here) */
     if (lt->flags & LTHREAD__F_DETACHED)
         lthread__lt_free(s, lt);
     else if (lt->flags & LTHREAD__F_XJOIN)
@@ -495,10 +496,7 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
 {
     if (lthread__unlikely(lt->flags & LTHREAD__F_XJOIN))
         lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
-    /* An exited lthread left its region when it was buried (sched_bury):
-     * nothing to leave then, and no call. */
-    if (lt->image || (lt->flags & (LTHREAD__F_BOUND | LTHREAD__F_SAVED)))
-        lthread__region_leave(s, lt);
+    lthread__region_leave(s, lt);     /* (no call after a bury: inline) */
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
     if (lthread__unlikely(
             atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
