@@ -31,23 +31,33 @@ static void timings(lthread_t *lt, void *arg)
 }
 
 /* Sleepers started in one order wake in the order of their deadlines. A
- * deadline is the time of the call plus its sleep: a stall of the test
- * between two sleepers' calls moves the later one's (10 ms apart is not
- * far under a loaded sanitizer run), so the order expected is the one of
- * the deadlines as measured, near-ties (within 1 ms, the two clocks' reads
- * apart) either way. A timer that woke in the order of the calls, or of
- * the sleeps alone, fails it on an unstalled run. */
-static int order[5], norder;
-static double deadline[5];
+ * deadline is the library's clock read in lthread_sleep() plus the sleep:
+ * a stall of the test (10 ms apart is not far under a loaded sanitizer
+ * run) moves it, so each is bounded by what the test can see: from below
+ * by the clock just before the call, from above by the next event on this
+ * pthread after it (the next sleeper's start, or for the last one the
+ * first wake), plus the sleep. A pair that woke in an order its bounds
+ * forbid (the first's lowest deadline after the second's highest, 1 ms of
+ * clock granularity allowed) fails. On an unstalled run the bounds are
+ * microseconds apart: a timer that woke in the order of the calls, or of
+ * the sleeps alone, fails it. */
+static const int order_ms[] = {50, 10, 30, 20, 40};
+static int order[5], norder, last_started;
+static double lo[5], hi[5];
 
 static void ordered_sleeper(lthread_t *lt, void *arg)
 {
     int i = (int)(intptr_t)arg;
-    static const int ms[] = {50, 10, 30, 20, 40};
+    double t = check_now_ms();
 
     (void)lt;
-    deadline[i] = check_now_ms() + ms[i];
-    CHECK_EQ(lthread_sleep((uint64_t)ms[i]), 0);
+    if (last_started >= 0)
+        hi[last_started] = t + order_ms[last_started];
+    lo[i] = t + order_ms[i];
+    last_started = i;
+    CHECK_EQ(lthread_sleep((uint64_t)order_ms[i]), 0);
+    if (!norder) /* the first wake: after the last sleeper's call */
+        hi[last_started] = check_now_ms() + order_ms[last_started];
     order[norder++] = i;
 }
 
@@ -57,6 +67,7 @@ static void test_order(void)
     int seen = 0;
 
     norder = 0;
+    last_started = -1;
     for (int i = 0; i < 5; i++)
         CHECK_EQ(lthread_create(&lt, ordered_sleeper, (void *)(intptr_t)i), 0);
     CHECK_EQ(lthread_run(), 0);
@@ -65,11 +76,13 @@ static void test_order(void)
         seen |= 1 << order[i];
     CHECK_EQ(seen, 0x1f);
     for (int i = 1; i < 5; i++) {
-        CHECK(deadline[order[i - 1]] <= deadline[order[i]] + 1.0);
-        if (deadline[order[i - 1]] > deadline[order[i]] + 1.0)
-            fprintf(stderr, "    woke %d (deadline %.1f) before %d (%.1f)\n",
-                    order[i - 1], deadline[order[i - 1]], order[i],
-                    deadline[order[i]]);
+        int a = order[i - 1], b = order[i];
+
+        CHECK(lo[a] <= hi[b] + 1.0);
+        if (lo[a] > hi[b] + 1.0)
+            fprintf(stderr,
+                    "    woke %d (deadline >= %.1f) before %d (<= %.1f)\n", a,
+                    lo[a], b, hi[b]);
     }
 }
 
