@@ -4,6 +4,9 @@
  *   icount_lthread 0 N   cond hand-off: two lthreads signal and wait, N each
  *   icount_lthread 1 N   lthread_sleep(0) hand-off, N each
  *   icount_lthread 2 N   create + run + join of an empty lthread, N times
+ *   icount_lthread 3 N   channel hand-off: two lthreads send a value on
+ *                        the other's channel (capacity 1) and receive on
+ *                        their own, N each
  * icount.sh runs it at two N and divides the difference by the
  * operations added: the start and the end cancel out.
  */
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 static lthread_cond_t *c[2];
+static lthread_chan_t *ch[2];
 static volatile int turn;
 static long N;
 static int mode;
@@ -29,6 +33,10 @@ static void player(lthread_t *lt, void *arg)
             lthread_cond_signal(c[1 - me]);
             while (turn != me)
                 lthread_cond_wait(c[me], 0);
+        } else if (mode == 3) {
+            long v;
+            lthread_chan_send(ch[1 - me], &i, 0);
+            lthread_chan_recv(ch[me], &v, 0);
         } else
             lthread_sleep(0);
     }
@@ -50,13 +58,15 @@ int main(int argc, char **argv)
 {
     lthread_t *t0, *t1;
     if (argc != 3) {
-        fprintf(stderr, "usage: icount_lthread 0|1|2 N\n");
+        fprintf(stderr, "usage: icount_lthread 0|1|2|3 N\n");
         return 2;
     }
     mode = atoi(argv[1]);
     N = atol(argv[2]);
     lthread_cond_create(&c[0]);
     lthread_cond_create(&c[1]);
+    lthread_chan_create(&ch[0], sizeof(long), 1);
+    lthread_chan_create(&ch[1], sizeof(long), 1);
     if (mode == 2)
         lthread_create(&t0, creator, NULL);
     else {

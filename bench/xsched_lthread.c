@@ -144,6 +144,7 @@ static void *sched_main(void *arg)
 }
 
 static const char *filter;
+static const char *impl = "lthread"; /* the name in RESULT lines */
 
 /* s schedulers per side; s == 0: producers and consumers on one. */
 static void run(const char *shape, int pp, int p, int c, int s, long dur)
@@ -186,12 +187,17 @@ static void run(const char *shape, int pp, int p, int c, int s, long dur)
     }
     if (!pp)
         lthread_chan_destroy(stream);
-    xs_report("lthread", shape, pp, p, w);
+    xs_report(impl, shape, pp, p, w);
 }
 
 int main(int argc, char **argv)
 {
     long dur = bench_arg(argc, argv, 1, 1000);
+    const char *poll = getenv("LTHREAD_CHAN_SPIN_US");
+
+    /* Polled channel waits off: reported apart, for a same-run A/B. */
+    if (poll && strcmp(poll, "0") == 0)
+        impl = "lthread-nopoll";
 
     filter = argc > 2 ? argv[2] : NULL;
     fprintf(stderr, "xsched_lthread: lthread %s, %ld ms per variant\n",

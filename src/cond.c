@@ -219,7 +219,8 @@ static bool cond_cancel(struct lthread__sched *s, struct lthread *lt)
     return true;
 }
 
-const struct lthread__wait_ops lthread__wait_ops_cond = {"cond", cond_cancel};
+const struct lthread__wait_ops lthread__wait_ops_cond = {"cond", cond_cancel,
+                                                         NULL};
 
 void lthread__cond_abandon(struct lthread__sched *s)
 {

@@ -134,21 +134,43 @@ bool lthread__inbox_drain(struct lthread__sched *s)
     return true;
 }
 
+bool lthread__inbox_hold(struct lthread__sched *s)
+{
+    /* Armed by us, posts push and write nothing to the poller. */
+    return !atomic_exchange(&s->inbox.armed, true);
+}
+
+/* Sequentially consistent, unlike lthread__inbox_pending (a hint for
+ * spin loops): see lthread__inbox_release. */
 static bool inbox_empty(struct lthread__sched *s)
 {
     return !atomic_load(&s->inbox.msgs) && !atomic_load(&s->inbox.back);
+}
+
+bool lthread__inbox_release(struct lthread__sched *s)
+{
+    if (!inbox_empty(s))
+        return true; /* still armed: the drain takes it */
+    atomic_store(&s->inbox.armed, false);
+    /* A post made while we held it armed woke nobody: look again. One
+     * made from now on sees it disarmed and wakes the poller. (The
+     * poster's push and exchange, our store and load: all sequentially
+     * consistent, so one of the two sees the other.) */
+    if (inbox_empty(s))
+        return false;
+    atomic_store(&s->inbox.armed, true);
+    return true;
 }
 
 bool lthread__inbox_spin(struct lthread__sched *s, uint64_t ns)
 {
     uint64_t until;
 
-    /* Armed by us, posts push and write nothing to the poller. */
-    if (atomic_exchange(&s->inbox.armed, true))
+    if (!lthread__inbox_hold(s))
         return true; /* something came already */
     until = lthread__now_ns() + ns;
     for (unsigned n = 1;; n++) {
-        if (!inbox_empty(s))
+        if (lthread__inbox_pending(s))
             return true; /* still armed: the drain takes it */
         if (n % 64)
             lthread__cpu_relax();
@@ -157,13 +179,7 @@ bool lthread__inbox_spin(struct lthread__sched *s, uint64_t ns)
         else if (n % 1024 == 0)
             sched_yield(); /* a pthread waiting for this CPU runs first */
     }
-    atomic_store(&s->inbox.armed, false);
-    /* A post made while we held it armed woke nobody: look again. One
-     * made from now on sees it disarmed and wakes the poller. */
-    if (inbox_empty(s))
-        return false;
-    atomic_store(&s->inbox.armed, true);
-    return true;
+    return lthread__inbox_release(s);
 }
 
 void lthread__inbox_close(struct lthread__sched *s)

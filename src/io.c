@@ -336,7 +336,7 @@ static bool io_cancel(struct lthread__sched *s, struct lthread *lt)
     return true;
 }
 
-const struct lthread__wait_ops lthread__wait_ops_io = {"fd", io_cancel};
+const struct lthread__wait_ops lthread__wait_ops_io = {"fd", io_cancel, NULL};
 
 /* Wakes every single-fd waiter in q with `result`. */
 static void wake_queue(struct lthread__sched *s, struct lthread__queue *q,

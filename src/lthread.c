@@ -310,7 +310,8 @@ static bool join_cancel(struct lthread__sched *s, struct lthread *lt)
     return true;
 }
 
-const struct lthread__wait_ops lthread__wait_ops_join = {"join", join_cancel};
+const struct lthread__wait_ops lthread__wait_ops_join = {"join", join_cancel,
+                                                         NULL};
 
 void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
 {
@@ -460,7 +461,8 @@ static bool xjoin_cancel(struct lthread__sched *s, struct lthread *lt)
     return true;
 }
 
-const struct lthread__wait_ops lthread__wait_ops_xjoin = {"join", xjoin_cancel};
+const struct lthread__wait_ops lthread__wait_ops_xjoin = {"join", xjoin_cancel,
+                                                          NULL};
 
 /* lthread_join() of t, an lthread of another scheduler. */
 static int xjoin(struct lthread__sched *s, struct lthread *self,

@@ -97,6 +97,9 @@ enum lthread__wait {
     LTHREAD__WAIT_SYNC,   /* wait_obj: a mutex or channel wait group
                            * (src/sync/) */
     LTHREAD__WAIT_DISK,   /* wait_obj: a disk request (src/disk/) */
+    LTHREAD__WAIT_POLL,   /* in sched->pollers; wait_obj: what it polls
+                           * (a channel: src/sync/chan.c), which its
+                           * kind's poll op looks at */
     LTHREAD__WAIT_NKINDS
 };
 
@@ -109,6 +112,10 @@ struct lthread__wait_ops {
      * and its wake is on the way (lt then stays parked until it comes).
      * NULL: nothing to unlink. */
     bool (*cancel)(struct lthread__sched *s, struct lthread *lt);
+    /* For a polled wait (POLL) only: true once lt should run again and
+     * retry (what it polls changed). Called on lt's scheduler's pthread,
+     * while other pthreads may be changing what it polls. */
+    bool (*poll)(const struct lthread *lt);
 };
 
 /* Forms of the entry function, in io_fd until the first run. */
@@ -398,6 +405,16 @@ bool lthread__inbox_drain(struct lthread__sched *s);
  * write nothing to the poller). True when something was posted (then
  * drain it); false when the time ran out (then wait in the poller). */
 bool lthread__inbox_spin(struct lthread__sched *s, uint64_t ns);
+/* The two halves of such a spin, for spins that also poll something else
+ * (sched.c: the pollers' channels), on s's pthread. _hold arms the inbox
+ * so that posts wake no poller meanwhile; false when it was armed already
+ * (something came: drain it, do not spin). Between the two,
+ * lthread__inbox_pending (below: a relaxed hint for the spin loop) says
+ * whether something came. _release disarms it unless something came
+ * (then true: it stays armed, the next drain takes it). */
+bool lthread__inbox_hold(struct lthread__sched *s);
+bool lthread__inbox_release(struct lthread__sched *s);
+static inline bool lthread__inbox_pending(struct lthread__sched *s);
 
 /* A spin-wait's pause. */
 static inline void lthread__cpu_relax(void)
@@ -524,7 +541,22 @@ struct lthread__sched {
     /* How long the next spin before a poll may last (sched.c, sched_spin):
      * doubled when a spin ends with a post, halved when it runs out. */
     uint64_t spin_ns;
+    /* Polled waits (LTHREAD__WAIT_POLL, oldest first): lthreads waiting
+     * for what another pthread will soon provide, which the loop polls
+     * before it sleeps (sched_poll). poll_ns: how long the pollers may go
+     * without one of them waking before they all park for real; adapts
+     * between 1 us and LTHREAD_CHAN_SPIN_US (0 until first used).
+     * poll_until: when that happens, 0 while nobody polls. */
+    struct lthread__queue pollers;
+    uint64_t poll_ns;
+    uint64_t poll_until;
 };
+
+static inline bool lthread__inbox_pending(struct lthread__sched *s)
+{
+    return atomic_load_explicit(&s->inbox.msgs, memory_order_relaxed) ||
+           atomic_load_explicit(&s->inbox.back, memory_order_relaxed);
+}
 
 /* ---- lthread.c ------------------------------------------------------- */
 
@@ -572,6 +604,8 @@ static inline struct lthread *lthread__sched_self(struct lthread__sched **s)
  * its kind's cancel (wait.c), and clears its wait; false (nothing changed)
  * when the wait cannot be cancelled because its wake is on the way. */
 bool lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt);
+/* A polled wait's poll (wait.c: its kind's poll op). */
+bool lthread__wait_poll(const struct lthread *lt);
 
 /* The kinds' cancel operations, each defined by the module that owns the
  * kind (sleep and none have nothing to undo). */
@@ -583,6 +617,7 @@ extern const struct lthread__wait_ops lthread__wait_ops_memory;
 extern const struct lthread__wait_ops lthread__wait_ops_xjoin;
 extern const struct lthread__wait_ops lthread__wait_ops_sync;
 extern const struct lthread__wait_ops lthread__wait_ops_disk;
+extern const struct lthread__wait_ops lthread__wait_ops_chan_poll;
 
 /* The name of lt's wait kind ("sleep", "cond", ...; "none"). */
 const char *lthread__wait_name(const struct lthread *lt);
@@ -825,6 +860,25 @@ static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
      * backtrace of every suspended lthread.) */
     lthread__switch_suspend(self);
     return self->wake_result;
+}
+
+/* The longest the pollers of a scheduler may go without a wake before
+ * they park for real (LTHREAD_CHAN_SPIN_US, in ns; 0: never poll). */
+uint64_t lthread__poll_max_ns(void);
+
+/* lthread__park() as a polled wait on obj (POLL): instead of being woken
+ * by whoever changes obj, `self` is polled by its scheduler's loop,
+ * through the kind's poll op, while nothing else is ready; it is woken (0)
+ * when obj changed, or when the pollers went poll_ns without a wake (then
+ * it waits for real). Its cancel op unlinks it from sched->pollers. */
+static inline int lthread__park_polled(struct lthread__sched *s,
+                                       struct lthread *self, void *obj,
+                                       uint64_t timeout)
+{
+    if (!s->pollers.head)
+        s->poll_until = 0; /* the first: its time starts when polled */
+    lthread__queue_push(&s->pollers, self);
+    return lthread__park(s, self, LTHREAD__WAIT_POLL, obj, timeout);
 }
 
 /* lthread__unpark() of an lthread with a timer (timer.c): out of line, so

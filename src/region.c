@@ -482,4 +482,4 @@ static bool region_cancel(struct lthread__sched *s, struct lthread *lt)
 }
 
 const struct lthread__wait_ops lthread__wait_ops_region = {"region",
-                                                           region_cancel};
+                                                           region_cancel, NULL};

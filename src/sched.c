@@ -17,6 +17,7 @@
  *  - the scheduler switches into an lthread only after making its frames
  *    present in its region (lthread__region_enter).
  */
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,7 +458,7 @@ static bool memory_cancel(struct lthread__sched *s, struct lthread *lt)
 }
 
 const struct lthread__wait_ops lthread__wait_ops_memory = {"memory",
-                                                           memory_cancel};
+                                                           memory_cancel, NULL};
 
 /* ---- lifetime --------------------------------------------------------- */
 
@@ -911,6 +912,99 @@ static bool sched_spin(struct lthread__sched *s)
     return got;
 }
 
+/* LTHREAD_CHAN_SPIN_US: the longest the pollers of a scheduler go without
+ * a wake before they wait for real; 20 us by default, 0: never poll. Read
+ * once. */
+#define POLL_US_DEFAULT 20
+static _Atomic int64_t poll_max = -1;
+
+uint64_t lthread__poll_max_ns(void)
+{
+    int64_t ns = atomic_load_explicit(&poll_max, memory_order_relaxed);
+
+    if (lthread__unlikely(ns < 0)) {
+        const char *v = getenv("LTHREAD_CHAN_SPIN_US");
+        unsigned long us = POLL_US_DEFAULT;
+        char *end;
+
+        if (v && *v) {
+            us = strtoul(v, &end, 10);
+            if (*end || us > 1000000)
+                us = POLL_US_DEFAULT; /* not a number of us up to a second */
+        }
+        ns = (int64_t)us * 1000;
+        atomic_store_explicit(&poll_max, ns, memory_order_relaxed);
+    }
+    return (uint64_t)ns;
+}
+
+/* Wakes every poller of s: they retry, and wait for real if they must. */
+static void sched_poll_end(struct lthread__sched *s)
+{
+    struct lthread *lt;
+
+    while ((lt = lthread__queue_pop(&s->pollers)))
+        lthread__unpark(s, lt, 0);
+    s->poll_until = 0;
+}
+
+/*
+ * Nothing is ready and lthreads poll (LTHREAD__WAIT_POLL, src/sync/chan.c):
+ * looks at what they poll until one of them can go on (it is woken), a
+ * timer is due, or another pthread posts to s, all without a syscall: the
+ * inbox is held armed meanwhile, so a post costs its poster no poller
+ * write, and a reply polled costs no post at all. When the pollers went
+ * s->poll_ns without a wake (poll_until), they all wait for real: the
+ * budget then halves (down to 1 us); a wake doubles it (up to
+ * LTHREAD_CHAN_SPIN_US), as the scheduler's own spin does.
+ */
+static void sched_poll(struct lthread__sched *s)
+{
+    uint64_t max = lthread__poll_max_ns(), ns = s->poll_ns, now, until;
+    bool woke = false;
+
+    if (!ns || ns > max)
+        ns = max;
+    now = lthread__now_ns();
+    if (!s->poll_until)
+        s->poll_until = now + ns;
+    if (now >= s->poll_until) {
+        s->poll_ns = ns / 2 > 1000 ? ns / 2 : 1000;
+        return sched_poll_end(s);
+    }
+    if (!lthread__inbox_hold(s))
+        return; /* something came: the loop takes it first */
+    until = lthread__timer_next(s);
+    if (until > s->poll_until)
+        until = s->poll_until;
+    for (unsigned n = 1;; n++) {
+        struct lthread *lt, *next;
+
+        for (lt = s->pollers.head; lt; lt = next) {
+            next = lt->next;
+            if (lthread__wait_poll(lt)) {
+                lthread__queue_remove(&s->pollers, lt);
+                lthread__unpark(s, lt, 0);
+                woke = true;
+            }
+        }
+        if (woke || lthread__inbox_pending(s))
+            break;
+        lthread__cpu_relax();
+        if (n % 16)
+            continue;
+        if (lthread__now_ns() >= until)
+            break; /* a timer, or the pollers' time is up: see the loop */
+        if (n % 256 == 0)
+            sched_yield(); /* a pthread waiting for this CPU runs first */
+    }
+    lthread__inbox_release(s);
+    if (woke) {
+        s->poll_ns = ns * 2 < max ? ns * 2 : max;
+        s->poll_until = s->pollers.head ? lthread__now_ns() + s->poll_ns : 0;
+    }
+}
+
 int lthread_run(void)
 {
     struct lthread__sched *s = tls_sched;
@@ -957,6 +1051,18 @@ int lthread_run(void)
             continue; /* nothing to poll for: no syscall */
         if (!s->nlive)
             continue; /* the last ones went (a destroy, a disk completion) */
+        if (s->pollers.head && !s->nready) {
+            /* Polls (no syscall) until a poller can go on, a timer is due
+             * or something is posted; I/O is looked at (without waiting)
+             * between polls. */
+            sched_poll(s);
+            lthread__inbox_drain(s);
+            if (s->nio_waiting)
+                lthread__io_poll(s, 0);
+            if (s->ntimers)
+                sched_fire_timers(s, lthread__now_ns());
+            continue;
+        }
         if (!s->nready && !s->ntimers && !s->nio_waiting && !s->ncompute &&
             !s->starved.head && !s->nxwaiting && !s->ndisk &&
             atomic_load_explicit(&nscheds, memory_order_relaxed) == 1 &&

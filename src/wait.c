@@ -6,8 +6,8 @@
  */
 #include "lthread_int.h"
 
-static const struct lthread__wait_ops wait_ops_none = {"none", NULL};
-static const struct lthread__wait_ops wait_ops_sleep = {"sleep", NULL};
+static const struct lthread__wait_ops wait_ops_none = {"none", NULL, NULL};
+static const struct lthread__wait_ops wait_ops_sleep = {"sleep", NULL, NULL};
 
 static const struct lthread__wait_ops *const wait_table[LTHREAD__WAIT_NKINDS] =
     {
@@ -21,7 +21,15 @@ static const struct lthread__wait_ops *const wait_table[LTHREAD__WAIT_NKINDS] =
         [LTHREAD__WAIT_XJOIN] = &lthread__wait_ops_xjoin,
         [LTHREAD__WAIT_SYNC] = &lthread__wait_ops_sync,
         [LTHREAD__WAIT_DISK] = &lthread__wait_ops_disk,
+        [LTHREAD__WAIT_POLL] = &lthread__wait_ops_chan_poll,
 };
+
+bool lthread__wait_poll(const struct lthread *lt)
+{
+    LTHREAD__CHECK(lt->wait == LTHREAD__WAIT_POLL && wait_table[lt->wait]->poll,
+                   "only polled waits are in the pollers");
+    return wait_table[lt->wait]->poll(lt);
+}
 
 bool lthread__wait_cancel(struct lthread__sched *s, struct lthread *lt)
 {

@@ -148,7 +148,7 @@ static int walk_sched(struct lthread__sched *s, lthread_walk_fn fn, void *arg)
     for (uint32_t i = 0; i < s->nregions; i++)
         if ((r = each_in(&s->regions[i]->waiters, &w)))
             return r;
-    if ((r = each_in(&s->starved, &w)))
+    if ((r = each_in(&s->starved, &w)) || (r = each_in(&s->pollers, &w)))
         return r;
     if ((r = lthread__sync_each_waiter(s, visit, &w)))
         return r;

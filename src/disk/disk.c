@@ -185,7 +185,8 @@ static bool disk_cancel(struct lthread__sched *s, struct lthread *lt)
     return false;
 }
 
-const struct lthread__wait_ops lthread__wait_ops_disk = {"disk", disk_cancel};
+const struct lthread__wait_ops lthread__wait_ops_disk = {"disk", disk_cancel,
+                                                         NULL};
 
 int lthread__disk_fd(const struct lthread *lt)
 {

@@ -325,7 +325,8 @@ static bool sync_cancel(struct lthread__sched *s, struct lthread *lt)
     return true;
 }
 
-const struct lthread__wait_ops lthread__wait_ops_sync = {"sync", sync_cancel};
+const struct lthread__wait_ops lthread__wait_ops_sync = {"sync", sync_cancel,
+                                                         NULL};
 
 /* On the waiter's scheduler: its group was served. */
 static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)

@@ -15,8 +15,8 @@
 # How it finds everything. The library keeps a list of its schedulers
 # (`all_scheds`, sched.c); each scheduler keeps every lthread in exactly
 # one place of its own (running, ready, computing, timers, conds, joiners,
-# fds, disk requests, region waiters, starved, mutex and channel waits,
-# zombies), which the script visits as lthread_walk() does.
+# fds, disk requests, region waiters, starved, channel pollers, mutex and
+# channel waits, zombies), which the script visits as lthread_walk() does.
 #
 # How it unwinds a suspended lthread. The switch pushed the lthread's
 # callee-saved registers and its resume address onto its stack (struct
@@ -133,8 +133,9 @@ def _lthreads_of(s):
     for i in range(int(s["nregions"])):
         for lt in _queue(s["regions"][i]["waiters"]):
             add(lt)
-    for lt in _queue(s["starved"]):
-        add(lt)
+    for q in ("starved", "pollers"):
+        for lt in _queue(s[q]):
+            add(lt)
     g = s["sync_waits"]
     while int(g):
         g = g.cast(_type("struct lthread__wgroup").pointer())
@@ -173,6 +174,8 @@ def _wait(lt):
         return "join %d" % int(joined["id"])
     if kind == "xjoin":
         return "join-remote"
+    if kind == "poll":
+        return "sync"  # a channel its scheduler polls (chan.c), as walk says
     return kind
 
 
