@@ -24,16 +24,16 @@
 #define COND_DOOMED (1ul << 62)
 
 struct lthread_cond {
+    /* First (tools/gdb/lthread.py casts a link to its cond): the link in
+     * the waiters' scheduler's list of conds that have waiters (see
+     * lthread__cond_abandon); stale while it has none. */
+    struct lthread__cond_link busy;
     /* The waiters' scheduler, NULL without waiters. Written only by that
      * scheduler (or, from NULL, by the first waiter's); read by others to
      * find where to post. */
     _Atomic(struct lthread__sched *) home;
     struct lthread__queue waiters; /* oldest first */
-    /* The scheduler's list of conds that have waiters (see
-     * lthread__cond_abandon). */
-    struct lthread_cond *busy_next;
-    struct lthread_cond *busy_prev;
-    _Atomic unsigned long xs; /* signals in flight, | COND_DOOMED */
+    _Atomic unsigned long xs;      /* signals in flight, | COND_DOOMED */
 };
 
 /* A signal from another pthread, on its way to the home's inbox. */
@@ -43,38 +43,44 @@ struct cond_msg {
     bool all;
 };
 
-/* A cond gets its first waiter: list it on the waiters' scheduler. */
-static void cond_busy(struct lthread_cond *c, struct lthread__sched *s)
+/* The cond of a link in a scheduler's list (its first member). */
+static inline struct lthread_cond *cond_of(struct lthread__cond_link *l)
 {
-    atomic_store_explicit(&c->home, s, memory_order_relaxed);
-    c->busy_prev = NULL;
-    c->busy_next = s->busy_conds;
-    if (s->busy_conds)
-        s->busy_conds->busy_prev = c;
-    s->busy_conds = c;
+    return (struct lthread_cond *)(void *)l;
 }
 
-/* A cond lost its last waiter. */
-static void cond_idle(struct lthread_cond *c, struct lthread__sched *s)
+/* A cond gets its first waiter: list it on the waiters' scheduler. (The
+ * list is circular through the scheduler's link: no branch, no NULL.) */
+static inline __attribute__((always_inline)) void
+cond_busy(struct lthread_cond *c, struct lthread__sched *s)
 {
-    if (c->busy_prev)
-        c->busy_prev->busy_next = c->busy_next;
-    else
-        s->busy_conds = c->busy_next;
-    if (c->busy_next)
-        c->busy_next->busy_prev = c->busy_prev;
-    c->busy_next = c->busy_prev = NULL;
+    struct lthread__cond_link *h = &s->busy_conds, *n = h->next;
+
+    atomic_store_explicit(&c->home, s, memory_order_relaxed);
+    c->busy.next = n;
+    c->busy.prev = h;
+    n->prev = &c->busy;
+    h->next = &c->busy;
+}
+
+/* A cond lost its last waiter: off the list (its links are left stale:
+ * nothing reads them until it is listed again). */
+static inline __attribute__((always_inline)) void
+cond_idle(struct lthread_cond *c)
+{
+    c->busy.prev->next = c->busy.next;
+    c->busy.next->prev = c->busy.prev;
     atomic_store_explicit(&c->home, NULL, memory_order_relaxed);
 }
 
 /* Takes the oldest waiter off c (whose home is s), or returns NULL. */
 static inline __attribute__((always_inline)) struct lthread *
-cond_pop(struct lthread_cond *c, struct lthread__sched *s)
+cond_pop(struct lthread_cond *c)
 {
     struct lthread *lt = lthread__queue_pop(&c->waiters);
 
     if (lt && !c->waiters.head)
-        cond_idle(c, s);
+        cond_idle(c);
     return lt;
 }
 
@@ -132,7 +138,7 @@ cond_wake(struct lthread_cond *c, struct lthread__sched *s, bool all)
 {
     struct lthread *lt;
 
-    while ((lt = cond_pop(c, s))) {
+    while ((lt = cond_pop(c))) {
         lthread__unpark(s, lt, 0);
         if (!all)
             break;
@@ -213,9 +219,10 @@ static bool cond_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread_cond *c = lt->wait_obj;
 
+    (void)s;
     lthread__queue_remove(&c->waiters, lt);
     if (!c->waiters.head)
-        cond_idle(c, s);
+        cond_idle(c);
     return true;
 }
 
@@ -223,11 +230,14 @@ const struct lthread__wait_ops lthread__wait_ops_cond = {"cond", cond_cancel};
 
 void lthread__cond_abandon(struct lthread__sched *s)
 {
-    struct lthread_cond *c;
+    struct lthread__cond_link *h = &s->busy_conds;
     struct lthread *lt;
 
-    while ((c = s->busy_conds)) {
-        while ((lt = cond_pop(c, s)))
+    /* Each cond leaves the list with its last waiter. */
+    while (h->next != h) {
+        struct lthread_cond *c = cond_of(h->next);
+
+        while ((lt = cond_pop(c)))
             lthread__lt_free(s, lt);
     }
 }
@@ -236,8 +246,10 @@ int lthread__cond_each_waiter(struct lthread__sched *s,
                               int (*fn)(struct lthread *lt, void *arg),
                               void *arg)
 {
-    for (struct lthread_cond *c = s->busy_conds; c; c = c->busy_next)
-        for (struct lthread *lt = c->waiters.head; lt; lt = lt->next) {
+    struct lthread__cond_link *h = &s->busy_conds;
+
+    for (struct lthread__cond_link *l = h->next; l != h; l = l->next)
+        for (struct lthread *lt = cond_of(l)->waiters.head; lt; lt = lt->next) {
             int r = fn(lt, arg);
 
             if (r)

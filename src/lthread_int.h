@@ -63,6 +63,14 @@ struct lthread__queue {
     struct lthread *tail;
 };
 
+/* A link of a scheduler's list of conds that have waiters (cond.c):
+ * circular, the scheduler's own link its head, so that a cond is linked
+ * and unlinked without a branch. */
+struct lthread__cond_link {
+    struct lthread__cond_link *next;
+    struct lthread__cond_link *prev;
+};
+
 /* ---- lthreads --------------------------------------------------------- */
 
 enum lthread__state {
@@ -422,7 +430,7 @@ struct lthread__sched {
     /* lthreads waiting in lthread_join(), and conds that have waiters:
      * with the zombies, all a deadlocked scheduler must free. */
     struct lthread__queue joining;
-    struct lthread_cond *busy_conds;
+    struct lthread__cond_link busy_conds; /* (empty: links to itself) */
     /* Counts that decide whether lthread_run() can still make progress. */
     size_t nlive;            /* lthreads not exited */
     size_t nwaiting_forever; /* WAITING with no timer on cond or join */

@@ -781,6 +781,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
         return NULL;
     }
     s->region_size = tls_region_size ? tls_region_size : LTHREAD__DEFAULT_STACK;
+    s->busy_conds.next = s->busy_conds.prev = &s->busy_conds;
     lthread__regions_init(s);
     *err = lthread__io_init(s);
     if (*err)
