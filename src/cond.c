@@ -130,18 +130,34 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
     return err ? lthread__fail(err) : 0;
 }
 
-/* Wakes one waiter of c (all with `all`) on its home s. Inlined into the
- * signal: a call per level (signal -> wake) was a quarter of a cond
- * hand-off's instructions (callgrind: 79 of 254 in signal, 48 at fb53ed0). */
+/* Wakes one waiter of c (all with `all`) on its home s: c has one (home
+ * is NULL without). Inlined into the signal: a call per level (signal ->
+ * wake) was a quarter of a cond hand-off's instructions (callgrind: 79 of
+ * 254 in signal, 48 at fb53ed0). A woken lthread's links are left as
+ * they were when it leaves the waiters: lthread__ready() sets both when
+ * it queues it, at once. */
 static inline __attribute__((always_inline)) void
 cond_wake(struct lthread_cond *c, struct lthread__sched *s, bool all)
 {
-    struct lthread *lt;
+    struct lthread *lt = c->waiters.head, *n;
 
-    while ((lt = cond_pop(c))) {
+    LTHREAD__CHECK(lt, "a cond has a home only while it has waiters");
+    if (!lt)
+        __builtin_unreachable();
+    for (;;) {
+        LTHREAD__QUEUE_OUT(lt, &c->waiters);
+        n = lt->next;
+        c->waiters.head = n;
+        if (n) {
+            n->prev = NULL;
+        } else {
+            c->waiters.tail = NULL;
+            cond_idle(c);
+        }
         lthread__unpark(s, lt, 0);
-        if (!all)
-            break;
+        if (!all || !n)
+            return;
+        lt = n;
     }
 }
 
@@ -184,24 +200,34 @@ static __attribute__((noinline)) int cond_post(struct lthread_cond *c, bool all)
     return 0;
 }
 
-static inline __attribute__((always_inline)) int cond_signal(lthread_cond_t *c,
-                                                             bool all)
+/* The signal's other cases (c NULL, no waiters, waiters of another
+ * scheduler): out of line, so that the common one keeps no frame. */
+static __attribute__((noinline)) int
+cond_signal_far(lthread_cond_t *c, struct lthread__sched *home, bool all)
 {
-    struct lthread__sched *s = lthread__tls_sched, *home;
     int err;
 
     if (!c)
         return lthread__fail(-EINVAL);
-    home = atomic_load_explicit(&c->home, memory_order_relaxed);
-    if (lthread__likely(home == s)) {
-        if (home) /* (NULL: no scheduler here, and no waiters) */
-            cond_wake(c, s, all);
-        return 0;
-    }
     if (!home)
         return 0; /* no waiters: nothing to wake */
     err = cond_post(c, all);
     return err ? lthread__fail(err) : 0;
+}
+
+static inline __attribute__((always_inline)) int cond_signal(lthread_cond_t *c,
+                                                             bool all)
+{
+    struct lthread__sched *s = lthread__tls_sched, *home = NULL;
+
+    if (lthread__likely(c != NULL)) {
+        home = atomic_load_explicit(&c->home, memory_order_relaxed);
+        if (lthread__likely(home == s && s)) {
+            cond_wake(c, s, all); /* ours, so it has waiters */
+            return 0;
+        }
+    }
+    return cond_signal_far(c, home, all);
 }
 
 LTHREAD_API int lthread_cond_signal(lthread_cond_t *c)
