@@ -346,6 +346,9 @@ void lthread__host_set(struct lthread__host *h);
  */
 void lthread__switch_suspend(struct lthread *self);
 void lthread__switch_exit(struct lthread *self);
+/* lthread_sleep(0): self (RUNNING, on its scheduler) to the back of the
+ * ready queue, and the switch. */
+void lthread__switch_yield(struct lthread *self);
 static inline void lthread__switch_out(struct lthread *self, bool exiting)
 {
     if (exiting)

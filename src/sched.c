@@ -291,14 +291,11 @@ to_host:
 /* The bookkeeping of a direct hand-over from self to next (popped from
  * the ready queue, whose frames are or will be in place). */
 static inline __attribute__((always_inline)) void
-hand_over(struct lthread__sched *s, struct lthread__host *h,
-          struct lthread *self, struct lthread *next)
+hand_over_to(struct lthread__sched *s, struct lthread__host *h,
+             struct lthread *self, struct lthread *next)
 {
     struct lthread__region *r = next->region;
 
-    s->round_left--;
-    lthread__queue_pop(&s->ready);
-    s->nready--;
     next->state = LTHREAD__RUNNING;
     lthread__count_switch(s, next);
     s->host.current = next;
@@ -306,6 +303,16 @@ hand_over(struct lthread__sched *s, struct lthread__host *h,
     *s->host.errno_loc = next->saved_errno;
     lthread__san_prepare(&h->san_pending, lthread__fake_slot(self), r->base,
                          (size_t)(r->top - r->base), lthread__fiber_of(next));
+}
+
+static inline __attribute__((always_inline)) void
+hand_over(struct lthread__sched *s, struct lthread__host *h,
+          struct lthread *self, struct lthread *next)
+{
+    s->round_left--;
+    lthread__queue_pop(&s->ready);
+    s->nready--;
+    hand_over_to(s, h, self, next);
 }
 
 /*
@@ -415,6 +422,36 @@ void lthread__switch_suspend(struct lthread *self)
     }
 #endif
     return switch_out_slow(self, false);
+}
+
+/*
+ * lthread_sleep(0) on the lthread's scheduler: self goes to the back of
+ * the ready queue and the first ready lthread runs. Where that one has
+ * run before and owns its region (the common case), self takes its place
+ * in the queue in one step: nready stays as it is, and none of the
+ * suspend's other checks apply (self is RUNNING, not COMPUTE, and not in
+ * the queue). Everything else is lthread__ready() and the suspend.
+ */
+void lthread__switch_yield(struct lthread *self)
+{
+    struct lthread__sched *s = self->sched;
+    struct lthread *next = s->ready.head;
+
+    LTHREAD__CHECK(lthread__tls_host == &s->host && self == s->host.current,
+                   "a yield is made by the running lthread of the "
+                   "scheduler's own pthread");
+    if (lthread__unlikely(!next || !s->round_left || !next->sp ||
+                          next->region->owner != next)) {
+        lthread__ready(s, self);
+        return lthread__switch_suspend(self);
+    }
+    lthread__queue_pop(&s->ready);
+    self->state = LTHREAD__READY;
+    lthread__queue_push(&s->ready, self);
+    lthread__stamp(s, self);
+    s->round_left--;
+    hand_over_to(s, &s->host, self, next);
+    return switch_go(self, &self->sp, next->sp, false);
 }
 
 /*
