@@ -424,34 +424,56 @@ void lthread__switch_suspend(struct lthread *self)
     return switch_out_slow(self, false);
 }
 
+/* The yield's queue work: the first ready lthread leaves the queue and
+ * self, READY, joins its back (nready unchanged); one run of the round's
+ * budget is drawn. */
+static inline __attribute__((always_inline)) void
+yield_queue(struct lthread__sched *s, struct lthread *self)
+{
+    lthread__queue_pop(&s->ready);
+    self->state = LTHREAD__READY;
+    lthread__queue_push(&s->ready, self);
+    lthread__stamp(s, self);
+    s->round_left--;
+}
+
 /*
  * lthread_sleep(0) on the lthread's scheduler: self goes to the back of
  * the ready queue and the first ready lthread runs. Where that one has
  * run before and owns its region (the common case), self takes its place
  * in the queue in one step: nready stays as it is, and none of the
  * suspend's other checks apply (self is RUNNING, not COMPUTE, and not in
- * the queue). Everything else is lthread__ready() and the suspend.
+ * the queue); so does a region-mate, through the borrowed stack (its
+ * undo on ENOMEM, in mate_enter, puts the mate back first in the queue
+ * and counts it, which is right here too: self is queued and counted).
+ * Everything else is lthread__ready() and the suspend.
  */
 void lthread__switch_yield(struct lthread *self)
 {
     struct lthread__sched *s = self->sched;
-    struct lthread *next = s->ready.head;
+    struct lthread *next = s->ready.head, *owner;
 
     LTHREAD__CHECK(lthread__tls_host == &s->host && self == s->host.current,
                    "a yield is made by the running lthread of the "
                    "scheduler's own pthread");
-    if (lthread__unlikely(!next || !s->round_left || !next->sp ||
-                          next->region->owner != next)) {
-        lthread__ready(s, self);
-        return lthread__switch_suspend(self);
+    if (lthread__unlikely(!next || !s->round_left || !next->sp))
+        goto general;
+    owner = next->region->owner;
+    if (lthread__likely(owner == next)) {
+        yield_queue(s, self);
+        hand_over_to(s, &s->host, self, next);
+        return switch_go(self, &self->sp, next->sp, false);
     }
-    lthread__queue_pop(&s->ready);
-    self->state = LTHREAD__READY;
-    lthread__queue_push(&s->ready, self);
-    lthread__stamp(s, self);
-    s->round_left--;
-    hand_over_to(s, &s->host, self, next);
-    return switch_go(self, &self->sp, next->sp, false);
+#if VIA_MATES
+    if (owner == self) { /* a region-mate: as in lthread__switch_suspend */
+        yield_queue(s, self);
+        hand_over_to(s, &s->host, self, next);
+        return switch_via(self, next);
+    }
+#endif
+general:
+    lthread__ready(s, self);
+    return lthread__switch_suspend(self);
 }
 
 /*
