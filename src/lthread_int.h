@@ -1032,8 +1032,19 @@ void lthread__cond_abandon(struct lthread__sched *s);
 
 /* ---- compute.c -------------------------------------------------------- */
 
+/* Set once any entry function has been learned: until then a new
+ * lthread's start looks nothing up (the lookup hashes fn, some 17
+ * instructions and a call on every create). */
+extern _Atomic bool lthread__compute_learned_any;
+bool lthread__compute_lookup(lthread_func fn);
+
 /* True once an lthread running fn has entered a compute section. */
-bool lthread__compute_learned(lthread_func fn);
+static inline bool lthread__compute_learned(lthread_func fn)
+{
+    return atomic_load_explicit(&lthread__compute_learned_any,
+                                memory_order_relaxed) &&
+           lthread__compute_lookup(fn);
+}
 
 /* lt switched out to enter a compute section (state COMPUTE): hands it to
  * a compute pthread. Runs on lt's scheduler. */
