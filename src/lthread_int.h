@@ -895,8 +895,9 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
 int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
 /* lthread__region_enter() for a hand-over between region-mates on s: the
  * region's owner is the lthread that just switched out (not COMPUTE), lt's
- * frames are saved. Returns 0 or -ENOMEM (then nothing changed). */
-int lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
+ * frames are saved. Returns lt's sp, its frames in place, or NULL when
+ * the owner's image cannot grow (ENOMEM: then nothing changed). */
+void *lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
 
 /* lthread__region_leave's work, when there is some (region.c). */
 void lthread__region_release(struct lthread__sched *s, struct lthread *lt);

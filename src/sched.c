@@ -205,9 +205,10 @@ static void *mate_enter(void *arg)
     struct lthread *next = arg;
     struct lthread__sched *s = next->sched;
     struct lthread *self = next->region->owner;
+    void *sp = lthread__region_swap(s, next);
 
-    if (lthread__likely(lthread__region_swap(s, next) == 0))
-        return next->sp;
+    if (lthread__likely(sp != NULL))
+        return sp;
     next->state = LTHREAD__READY;
     next->next = s->ready.head;
     if (s->ready.head)
