@@ -74,6 +74,7 @@ static void pool_init(void)
  * Lock-free: insertions CAS into empty slots; when full, learning stops. */
 #define LEARNED_SLOTS 256
 static _Atomic(lthread_func) learned[LEARNED_SLOTS];
+_Atomic bool lthread__compute_learned_any;
 
 static size_t fn_hash(lthread_func fn)
 {
@@ -97,13 +98,16 @@ static void learn(lthread_func fn)
             lthread_func expected = NULL;
 
             if (atomic_compare_exchange_strong(&learned[i], &expected, fn) ||
-                expected == fn)
+                expected == fn) {
+                atomic_store_explicit(&lthread__compute_learned_any, true,
+                                      memory_order_relaxed);
                 return;
+            }
         }
     }
 }
 
-bool lthread__compute_learned(lthread_func fn)
+bool lthread__compute_lookup(lthread_func fn)
 {
     size_t i = fn_hash(fn);
 

@@ -24,16 +24,16 @@
 #define COND_DOOMED (1ul << 62)
 
 struct lthread_cond {
+    /* First (tools/gdb/lthread.py casts a link to its cond): the link in
+     * the waiters' scheduler's list of conds that have waiters (see
+     * lthread__cond_abandon); stale while it has none. */
+    struct lthread__cond_link busy;
     /* The waiters' scheduler, NULL without waiters. Written only by that
      * scheduler (or, from NULL, by the first waiter's); read by others to
      * find where to post. */
     _Atomic(struct lthread__sched *) home;
     struct lthread__queue waiters; /* oldest first */
-    /* The scheduler's list of conds that have waiters (see
-     * lthread__cond_abandon). */
-    struct lthread_cond *busy_next;
-    struct lthread_cond *busy_prev;
-    _Atomic unsigned long xs; /* signals in flight, | COND_DOOMED */
+    _Atomic unsigned long xs;      /* signals in flight, | COND_DOOMED */
 };
 
 /* A signal from another pthread, on its way to the home's inbox. */
@@ -43,38 +43,44 @@ struct cond_msg {
     bool all;
 };
 
-/* A cond gets its first waiter: list it on the waiters' scheduler. */
-static void cond_busy(struct lthread_cond *c, struct lthread__sched *s)
+/* The cond of a link in a scheduler's list (its first member). */
+static inline struct lthread_cond *cond_of(struct lthread__cond_link *l)
 {
-    atomic_store_explicit(&c->home, s, memory_order_relaxed);
-    c->busy_prev = NULL;
-    c->busy_next = s->busy_conds;
-    if (s->busy_conds)
-        s->busy_conds->busy_prev = c;
-    s->busy_conds = c;
+    return (struct lthread_cond *)(void *)l;
 }
 
-/* A cond lost its last waiter. */
-static void cond_idle(struct lthread_cond *c, struct lthread__sched *s)
+/* A cond gets its first waiter: list it on the waiters' scheduler. (The
+ * list is circular through the scheduler's link: no branch, no NULL.) */
+static inline __attribute__((always_inline)) void
+cond_busy(struct lthread_cond *c, struct lthread__sched *s)
 {
-    if (c->busy_prev)
-        c->busy_prev->busy_next = c->busy_next;
-    else
-        s->busy_conds = c->busy_next;
-    if (c->busy_next)
-        c->busy_next->busy_prev = c->busy_prev;
-    c->busy_next = c->busy_prev = NULL;
+    struct lthread__cond_link *h = &s->busy_conds, *n = h->next;
+
+    atomic_store_explicit(&c->home, s, memory_order_relaxed);
+    c->busy.next = n;
+    c->busy.prev = h;
+    n->prev = &c->busy;
+    h->next = &c->busy;
+}
+
+/* A cond lost its last waiter: off the list (its links are left stale:
+ * nothing reads them until it is listed again). */
+static inline __attribute__((always_inline)) void
+cond_idle(struct lthread_cond *c)
+{
+    c->busy.prev->next = c->busy.next;
+    c->busy.next->prev = c->busy.prev;
     atomic_store_explicit(&c->home, NULL, memory_order_relaxed);
 }
 
 /* Takes the oldest waiter off c (whose home is s), or returns NULL. */
 static inline __attribute__((always_inline)) struct lthread *
-cond_pop(struct lthread_cond *c, struct lthread__sched *s)
+cond_pop(struct lthread_cond *c)
 {
     struct lthread *lt = lthread__queue_pop(&c->waiters);
 
     if (lt && !c->waiters.head)
-        cond_idle(c, s);
+        cond_idle(c);
     return lt;
 }
 
@@ -124,18 +130,34 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
     return err ? lthread__fail(err) : 0;
 }
 
-/* Wakes one waiter of c (all with `all`) on its home s. Inlined into the
- * signal: a call per level (signal -> wake) was a quarter of a cond
- * hand-off's instructions (callgrind: 79 of 254 in signal, 48 at fb53ed0). */
+/* Wakes one waiter of c (all with `all`) on its home s: c has one (home
+ * is NULL without). Inlined into the signal: a call per level (signal ->
+ * wake) was a quarter of a cond hand-off's instructions (callgrind: 79 of
+ * 254 in signal, 48 at fb53ed0). A woken lthread's links are left as
+ * they were when it leaves the waiters: lthread__ready() sets both when
+ * it queues it, at once. */
 static inline __attribute__((always_inline)) void
 cond_wake(struct lthread_cond *c, struct lthread__sched *s, bool all)
 {
-    struct lthread *lt;
+    struct lthread *lt = c->waiters.head, *n;
 
-    while ((lt = cond_pop(c, s))) {
+    LTHREAD__CHECK(lt, "a cond has a home only while it has waiters");
+    if (!lt)
+        __builtin_unreachable();
+    for (;;) {
+        LTHREAD__QUEUE_OUT(lt, &c->waiters);
+        n = lt->next;
+        c->waiters.head = n;
+        if (n) {
+            n->prev = NULL;
+        } else {
+            c->waiters.tail = NULL;
+            cond_idle(c);
+        }
         lthread__unpark(s, lt, 0);
-        if (!all)
-            break;
+        if (!all || !n)
+            return;
+        lt = n;
     }
 }
 
@@ -178,24 +200,34 @@ static __attribute__((noinline)) int cond_post(struct lthread_cond *c, bool all)
     return 0;
 }
 
-static inline __attribute__((always_inline)) int cond_signal(lthread_cond_t *c,
-                                                             bool all)
+/* The signal's other cases (c NULL, no waiters, waiters of another
+ * scheduler): out of line, so that the common one keeps no frame. */
+static __attribute__((noinline)) int
+cond_signal_far(lthread_cond_t *c, struct lthread__sched *home, bool all)
 {
-    struct lthread__sched *s = lthread__tls_sched, *home;
     int err;
 
     if (!c)
         return lthread__fail(-EINVAL);
-    home = atomic_load_explicit(&c->home, memory_order_relaxed);
-    if (lthread__likely(home == s)) {
-        if (home) /* (NULL: no scheduler here, and no waiters) */
-            cond_wake(c, s, all);
-        return 0;
-    }
     if (!home)
         return 0; /* no waiters: nothing to wake */
     err = cond_post(c, all);
     return err ? lthread__fail(err) : 0;
+}
+
+static inline __attribute__((always_inline)) int cond_signal(lthread_cond_t *c,
+                                                             bool all)
+{
+    struct lthread__sched *s = lthread__tls_sched, *home = NULL;
+
+    if (lthread__likely(c != NULL)) {
+        home = atomic_load_explicit(&c->home, memory_order_relaxed);
+        if (lthread__likely(home == s && s)) {
+            cond_wake(c, s, all); /* ours, so it has waiters */
+            return 0;
+        }
+    }
+    return cond_signal_far(c, home, all);
 }
 
 LTHREAD_API int lthread_cond_signal(lthread_cond_t *c)
@@ -213,9 +245,10 @@ static bool cond_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread_cond *c = lt->wait_obj;
 
+    (void)s;
     lthread__queue_remove(&c->waiters, lt);
     if (!c->waiters.head)
-        cond_idle(c, s);
+        cond_idle(c);
     return true;
 }
 
@@ -224,11 +257,14 @@ const struct lthread__wait_ops lthread__wait_ops_cond = {"cond", cond_cancel,
 
 void lthread__cond_abandon(struct lthread__sched *s)
 {
-    struct lthread_cond *c;
+    struct lthread__cond_link *h = &s->busy_conds;
     struct lthread *lt;
 
-    while ((c = s->busy_conds)) {
-        while ((lt = cond_pop(c, s)))
+    /* Each cond leaves the list with its last waiter. */
+    while (h->next != h) {
+        struct lthread_cond *c = cond_of(h->next);
+
+        while ((lt = cond_pop(c)))
             lthread__lt_free(s, lt);
     }
 }
@@ -237,8 +273,10 @@ int lthread__cond_each_waiter(struct lthread__sched *s,
                               int (*fn)(struct lthread *lt, void *arg),
                               void *arg)
 {
-    for (struct lthread_cond *c = s->busy_conds; c; c = c->busy_next)
-        for (struct lthread *lt = c->waiters.head; lt; lt = lt->next) {
+    struct lthread__cond_link *h = &s->busy_conds;
+
+    for (struct lthread__cond_link *l = h->next; l != h; l = l->next)
+        for (struct lthread *lt = cond_of(l)->waiters.head; lt; lt = lt->next) {
             int r = fn(lt, arg);
 
             if (r)

@@ -63,6 +63,14 @@ struct lthread__queue {
     struct lthread *tail;
 };
 
+/* A link of a scheduler's list of conds that have waiters (cond.c):
+ * circular, the scheduler's own link its head, so that a cond is linked
+ * and unlinked without a branch. */
+struct lthread__cond_link {
+    struct lthread__cond_link *next;
+    struct lthread__cond_link *prev;
+};
+
 /* ---- lthreads --------------------------------------------------------- */
 
 enum lthread__state {
@@ -345,6 +353,9 @@ void lthread__host_set(struct lthread__host *h);
  */
 void lthread__switch_suspend(struct lthread *self);
 void lthread__switch_exit(struct lthread *self);
+/* lthread_sleep(0): self (RUNNING, on its scheduler) to the back of the
+ * ready queue, and the switch. */
+void lthread__switch_yield(struct lthread *self);
 static inline void lthread__switch_out(struct lthread *self, bool exiting)
 {
     if (exiting)
@@ -439,7 +450,7 @@ struct lthread__sched {
     /* lthreads waiting in lthread_join(), and conds that have waiters:
      * with the zombies, all a deadlocked scheduler must free. */
     struct lthread__queue joining;
-    struct lthread_cond *busy_conds;
+    struct lthread__cond_link busy_conds; /* (empty: links to itself) */
     /* Counts that decide whether lthread_run() can still make progress. */
     size_t nlive;            /* lthreads not exited */
     size_t nwaiting_forever; /* WAITING with no timer on cond or join */
@@ -938,8 +949,9 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
 int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
 /* lthread__region_enter() for a hand-over between region-mates on s: the
  * region's owner is the lthread that just switched out (not COMPUTE), lt's
- * frames are saved. Returns 0 or -ENOMEM (then nothing changed). */
-int lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
+ * frames are saved. Returns lt's sp, its frames in place, or NULL when
+ * the owner's image cannot grow (ENOMEM: then nothing changed). */
+void *lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
 
 /* lthread__region_leave's work, when there is some (region.c). */
 void lthread__region_release(struct lthread__sched *s, struct lthread *lt);
@@ -1075,8 +1087,19 @@ void lthread__cond_abandon(struct lthread__sched *s);
 
 /* ---- compute.c -------------------------------------------------------- */
 
+/* Set once any entry function has been learned: until then a new
+ * lthread's start looks nothing up (the lookup hashes fn, some 17
+ * instructions and a call on every create). */
+extern _Atomic bool lthread__compute_learned_any;
+bool lthread__compute_lookup(lthread_func fn);
+
 /* True once an lthread running fn has entered a compute section. */
-bool lthread__compute_learned(lthread_func fn);
+static inline bool lthread__compute_learned(lthread_func fn)
+{
+    return atomic_load_explicit(&lthread__compute_learned_any,
+                                memory_order_relaxed) &&
+           lthread__compute_lookup(fn);
+}
 
 /* lt switched out to enter a compute section (state COMPUTE): hands it to
  * a compute pthread. Runs on lt's scheduler. */

@@ -273,15 +273,35 @@ static struct lthread__region *region_choose(struct lthread__sched *s,
  * frames wholesale, redzones included, so ASan must not check it; and the
  * compiler must not turn the loop into a call to the intercepted memcpy.
  */
-LTHREAD__NO_ASAN static void stack_copy(char *dst, const char *src, size_t n)
+LTHREAD__NO_ASAN static void *stack_copy(void *dst, const void *src, size_t n)
 {
 #ifdef LTHREAD__ASAN
     volatile const char *from = src;
 
     for (size_t i = 0; i < n; i++)
-        dst[i] = from[i];
+        ((char *)dst)[i] = from[i];
+    return dst;
 #else
-    memcpy(dst, src, n);
+    return memcpy(dst, src, n);
+#endif
+}
+
+/* lthread__valgrind_make_writable() out of line: memcheck's request block
+ * needs a stack frame, which the mates' swap does without. */
+static __attribute__((noinline, cold)) void make_writable_slow(void *addr,
+                                                               size_t len)
+{
+    lthread__valgrind_make_writable(addr, len);
+}
+
+static inline void make_writable(void *addr, size_t len)
+{
+#ifdef LTHREAD__VALGRIND
+    if (lthread__unlikely(lthread__on_valgrind))
+        make_writable_slow(addr, len);
+#else
+    (void)addr, (void)len;
+    (void)make_writable_slow;
 #endif
 }
 
@@ -360,7 +380,10 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt)
     return region_take(lt->region, lt);
 }
 
-int lthread__region_swap(struct lthread__sched *s, struct lthread *lt)
+/* The restore is its last step (a tail call where the copy is memcpy's,
+ * whose result is lt's sp), with everything else done before it: little
+ * is live across the first copy, so few registers are saved. */
+void *lthread__region_swap(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__region *r = lt->region;
     struct lthread *o = r->owner;
@@ -373,19 +396,18 @@ int lthread__region_swap(struct lthread__sched *s, struct lthread *lt)
                    "a hand-over between region-mates: the owner's frames "
                    "are in place, the next one's saved");
     if (lthread__unlikely(out > o->image_cap) && image_grow(o, out))
-        return -ENOMEM; /* nothing changed */
-    stack_copy(o->image, o->sp, out);
+        return NULL; /* nothing changed */
     if (out > r->high_water)
         r->high_water = out;
     o->flags |= LTHREAD__F_SAVED;
-    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    lthread__valgrind_make_writable(lt->sp, in);
-    stack_copy(lt->sp, lt->image, in);
     lt->flags &= ~LTHREAD__F_SAVED;
     r->owner = lt;
     s->stats.copies += 2;
     s->stats.bytes_copied += out + in;
-    return 0;
+    stack_copy(o->image, o->sp, out);
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    make_writable(lt->sp, in);
+    return stack_copy(lt->sp, lt->image, in);
 }
 
 int lthread__region_start(struct lthread__sched *s, struct lthread *lt,

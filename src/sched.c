@@ -206,9 +206,10 @@ static void *mate_enter(void *arg)
     struct lthread *next = arg;
     struct lthread__sched *s = next->sched;
     struct lthread *self = next->region->owner;
+    void *sp = lthread__region_swap(s, next);
 
-    if (lthread__likely(lthread__region_swap(s, next) == 0))
-        return next->sp;
+    if (lthread__likely(sp != NULL))
+        return sp;
     next->state = LTHREAD__READY;
     next->next = s->ready.head;
     if (s->ready.head)
@@ -292,14 +293,11 @@ to_host:
 /* The bookkeeping of a direct hand-over from self to next (popped from
  * the ready queue, whose frames are or will be in place). */
 static inline __attribute__((always_inline)) void
-hand_over(struct lthread__sched *s, struct lthread__host *h,
-          struct lthread *self, struct lthread *next)
+hand_over_to(struct lthread__sched *s, struct lthread__host *h,
+             struct lthread *self, struct lthread *next)
 {
     struct lthread__region *r = next->region;
 
-    s->round_left--;
-    lthread__queue_pop(&s->ready);
-    s->nready--;
     next->state = LTHREAD__RUNNING;
     lthread__count_switch(s, next);
     s->host.current = next;
@@ -307,6 +305,16 @@ hand_over(struct lthread__sched *s, struct lthread__host *h,
     *s->host.errno_loc = next->saved_errno;
     lthread__san_prepare(&h->san_pending, lthread__fake_slot(self), r->base,
                          (size_t)(r->top - r->base), lthread__fiber_of(next));
+}
+
+static inline __attribute__((always_inline)) void
+hand_over(struct lthread__sched *s, struct lthread__host *h,
+          struct lthread *self, struct lthread *next)
+{
+    s->round_left--;
+    lthread__queue_pop(&s->ready);
+    s->nready--;
+    hand_over_to(s, h, self, next);
 }
 
 /*
@@ -416,6 +424,58 @@ void lthread__switch_suspend(struct lthread *self)
     }
 #endif
     return switch_out_slow(self, false);
+}
+
+/* The yield's queue work: the first ready lthread leaves the queue and
+ * self, READY, joins its back (nready unchanged); one run of the round's
+ * budget is drawn. */
+static inline __attribute__((always_inline)) void
+yield_queue(struct lthread__sched *s, struct lthread *self)
+{
+    lthread__queue_pop(&s->ready);
+    self->state = LTHREAD__READY;
+    lthread__queue_push(&s->ready, self);
+    lthread__stamp(s, self);
+    s->round_left--;
+}
+
+/*
+ * lthread_sleep(0) on the lthread's scheduler: self goes to the back of
+ * the ready queue and the first ready lthread runs. Where that one has
+ * run before and owns its region (the common case), self takes its place
+ * in the queue in one step: nready stays as it is, and none of the
+ * suspend's other checks apply (self is RUNNING, not COMPUTE, and not in
+ * the queue); so does a region-mate, through the borrowed stack (its
+ * undo on ENOMEM, in mate_enter, puts the mate back first in the queue
+ * and counts it, which is right here too: self is queued and counted).
+ * Everything else is lthread__ready() and the suspend.
+ */
+void lthread__switch_yield(struct lthread *self)
+{
+    struct lthread__sched *s = self->sched;
+    struct lthread *next = s->ready.head, *owner;
+
+    LTHREAD__CHECK(lthread__tls_host == &s->host && self == s->host.current,
+                   "a yield is made by the running lthread of the "
+                   "scheduler's own pthread");
+    if (lthread__unlikely(!next || !s->round_left || !next->sp))
+        goto general;
+    owner = next->region->owner;
+    if (lthread__likely(owner == next)) {
+        yield_queue(s, self);
+        hand_over_to(s, &s->host, self, next);
+        return switch_go(self, &self->sp, next->sp, false);
+    }
+#if VIA_MATES
+    if (owner == self) { /* a region-mate: as in lthread__switch_suspend */
+        yield_queue(s, self);
+        hand_over_to(s, &s->host, self, next);
+        return switch_via(self, next);
+    }
+#endif
+general:
+    lthread__ready(s, self);
+    return lthread__switch_suspend(self);
 }
 
 /*
@@ -782,6 +842,7 @@ struct lthread__sched *lthread__sched_get_or_create(int *err)
         return NULL;
     }
     s->region_size = tls_region_size ? tls_region_size : LTHREAD__DEFAULT_STACK;
+    s->busy_conds.next = s->busy_conds.prev = &s->busy_conds;
     lthread__regions_init(s);
     *err = lthread__io_init(s);
     if (*err)

@@ -2,6 +2,7 @@
 #include <lthread.h>
 
 #include <stdint.h>
+#include <string.h>
 
 #include "check.h"
 
@@ -49,6 +50,73 @@ static void noop(lthread_t *lt, void *arg)
     (void)lt;
     (void)arg;
     reached_end++;
+}
+
+/* Several conds with waiters at once: the scheduler's list of them
+ * (kept for introspection and for this teardown) loses conds from its
+ * middle, its head and its tail, is walked after each, and is emptied by
+ * the teardown of the deadlock that follows. */
+static lthread_cond_t *conds[4];
+static int timeouts;
+
+static void nth_waiter(lthread_t *lt, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+
+    (void)lt;
+    started++;
+    if (lthread_cond_wait(conds[i], i == 1 ? 20 : 0) == -2)
+        timeouts++;
+    reached_end++;
+}
+
+/* Counts the cond waiters lthread_walk() lists. */
+static int count_cond(const struct lthread_info *i, void *arg)
+{
+    int *n = arg;
+
+    if (i->wait && !strcmp(i->wait, "cond"))
+        (*n)++;
+    return 0;
+}
+
+static int cond_waiters(void)
+{
+    int n = 0;
+
+    CHECK_EQ(lthread_walk(count_cond, &n), 0);
+    return n;
+}
+
+static void list_walker(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    lthread_sleep(1);
+    /* Listed newest first: conds 3, 2, 1, 0. */
+    CHECK_EQ(cond_waiters(), 4);
+    lthread_sleep(60); /* cond 1's waiter times out: the middle */
+    CHECK_EQ(timeouts, 1);
+    CHECK_EQ(cond_waiters(), 3);
+    CHECK_EQ(lthread_cond_signal(conds[3]), 0); /* the head */
+    CHECK_EQ(lthread_cond_signal(conds[0]), 0); /* the tail */
+    lthread_sleep(1);
+    CHECK_EQ(reached_end, 3);
+    CHECK_EQ(cond_waiters(), 1);
+    /* Cond 1 has no waiter any more: it is free, and can be destroyed
+     * and made again while its old neighbours are listed. */
+    CHECK_EQ(lthread_cond_destroy(conds[1]), 0);
+    CHECK_EQ(lthread_cond_create(&conds[1]), 0);
+    /* Two join the one left (cond 2), on two conds: then a deadlock. */
+    CHECK_EQ(lthread_create(&lt, nth_waiter, (void *)(intptr_t)2), 0);
+    CHECK_EQ(lthread_create(&lt, nth_waiter, (void *)(intptr_t)3), 0);
+}
+
+static void list_walker_after(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(cond_waiters(), 0);
 }
 
 int main(void)
@@ -120,6 +188,25 @@ int main(void)
     CHECK_EQ(lthread_create(&lt, timed_waiter, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
     CHECK_EQ(reached_end, 1);
+
+    /* Several conds with waiters (list_walker). */
+    started = reached_end = timeouts = 0;
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(lthread_cond_create(&conds[i]), 0);
+        CHECK_EQ(lthread_create(&lt, nth_waiter, (void *)(intptr_t)i), 0);
+    }
+    CHECK_EQ(lthread_create(&lt, list_walker, NULL), 0);
+    errno = 0;
+    CHECK_EQ(lthread_run(), -1);
+    CHECK_EQ(errno, EDEADLK);
+    CHECK_EQ(started, 6);
+    CHECK_EQ(reached_end, 3);
+    /* The freed waiters left every cond free. */
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(lthread_cond_destroy(conds[i]), 0);
+    /* And the next run's list starts empty. */
+    CHECK_EQ(lthread_create(&lt, list_walker_after, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
 
     CHECK_EQ(lthread_cond_destroy(cond), 0);
     CHECK_EQ(lthread_run(), 0);

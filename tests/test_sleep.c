@@ -2,6 +2,8 @@
 #include <lthread.h>
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "check.h"
@@ -272,9 +274,86 @@ static void idle_sleeper(lthread_t *lt, void *arg)
     done++;
 }
 
+/* lthread_sleep(0) goes to the back of the ready queue: every lthread
+ * ready before it runs first, whether the next one has run before (the
+ * one-step hand-over), is new, or shares its region (LTHREAD_REGIONS=1:
+ * through the borrowed stack or the loop). */
+static char yseq[32];
+static int nyseq;
+
+static void yielder(lthread_t *lt, void *arg)
+{
+    char me = (char)(intptr_t)arg;
+    int errno_in = 1000 + me;
+
+    for (int i = 0; i < 4; i++) {
+        if (me == 'a' && i == 0)
+            CHECK_EQ(lthread_create(&lt, yielder, (void *)(intptr_t)'d'), 0);
+        yseq[nyseq++] = me;
+        errno = errno_in;
+        CHECK_EQ(lthread_sleep(0), 0);
+        CHECK_EQ(errno, errno_in); /* each keeps its own */
+    }
+}
+
+static void test_yield_order(const char *regions)
+{
+    lthread_t *lt;
+
+    if (regions)
+        setenv("LTHREAD_REGIONS", regions, 1);
+    nyseq = 0;
+    memset(yseq, 0, sizeof(yseq));
+    for (char c = 'a'; c <= 'c'; c++)
+        CHECK_EQ(lthread_create(&lt, yielder, (void *)(intptr_t)c), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(nyseq, 16);
+    CHECK(!strcmp(yseq, "abcdabcdabcdabcd"));
+    if (regions)
+        unsetenv("LTHREAD_REGIONS");
+}
+
+/* Lthreads that yield to each other forever still let the loop look at
+ * the timers: each hand-over draws on the round's budget. */
+static volatile int spin_woke;
+static long spin_bad;
+
+static void spinner(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    while (!spin_woke)
+        spin_bad += lthread_sleep(0) != 0;
+}
+
+static void spin_stopper(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(lthread_sleep(5), 0);
+    spin_woke = 1;
+}
+
+static void test_yield_budget(void)
+{
+    lthread_t *lt;
+
+    spin_woke = 0;
+    CHECK_EQ(lthread_create(&lt, spin_stopper, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, spinner, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, spinner, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(spin_woke, 1);
+    CHECK_EQ(spin_bad, 0);
+}
+
 int main(void)
 {
     lthread_t *lt;
+
+    test_yield_order(NULL);
+    test_yield_budget();
+    test_yield_order("1");
 
     errno = 0;
     CHECK_EQ(lthread_sleep(10), -1);

@@ -106,13 +106,15 @@ def _lthreads_of(s):
             add(lt)
     for i in range(int(s["ntimers"])):
         add(s["timers"][i]["lt"])
+    # The conds with waiters: a circular list through the scheduler's
+    # link, each cond's link its first member.
     cond_t = _type("struct lthread_cond").pointer()
-    c = s["busy_conds"]
-    while int(c):
-        c = c.cast(cond_t)
-        for lt in _queue(c["waiters"]):
+    head = s["busy_conds"]
+    link = head["next"]
+    while int(link) and int(link) != int(head.address):
+        for lt in _queue(link.cast(cond_t)["waiters"]):
             add(lt)
-        c = c["busy_next"]
+        link = link["next"]
     for lt in _queue(s["joining"]):
         add(lt)
     fds = s["fds"]
