@@ -558,6 +558,9 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
         if (lt->io_fd == LTHREAD__DONE_SYNC) {
             /* Served a mutex or a value it will never take. */
             lthread__sync_abandon(lt);
+        } else if (lt->io_fd == LTHREAD__DONE_POLL) {
+            /* Woken to retry on what it polled: it never will. */
+            lthread__poll_abandon(lt);
         } else if (lt->io_fd == LTHREAD__DONE_XJOIN) {
             lthread__free(lt->wait_obj); /* its joinee is gone already */
         } else {

@@ -141,13 +141,16 @@ struct lthread__wait_ops {
  * of the lthread it joins (whose `joiner` is this one) — destroying either
  * side unties the pair (lthread.c); LTHREAD__DONE_SYNC: a served mutex or
  * channel wait group — destroying it undoes what was done for it
- * (src/sync/). */
+ * (src/sync/); LTHREAD__DONE_POLL: a polled wait ended (sched.c,
+ * sched_poll), wait_obj what it polled, which counts it until it has run
+ * (it retries there) — destroying it releases that (src/sync/chan.c). */
 #define LTHREAD__F_JOIN_DONE 0x20u
 #define LTHREAD__DONE_JOIN 1
 #define LTHREAD__DONE_SYNC 2
 #define LTHREAD__DONE_XJOIN                                                    \
     3 /* a join of another scheduler's lthread:                                \
        * wait_obj is its record (lthread.c) */
+#define LTHREAD__DONE_POLL 4
 /* `joiner` is a struct xjoin: a join from another scheduler (lthread.c). */
 #define LTHREAD__F_XJOIN 0x40u
 /* Destroyed while its wake was on its way from another pthread: the wake's
@@ -707,6 +710,9 @@ uint64_t lthread__now_ns(void);
 /* lt, destroyed, was woken by a served mutex/channel wait it had not
  * taken yet: undoes what was done for it and frees the group (src/sync/). */
 void lthread__sync_abandon(struct lthread *lt);
+/* lt, destroyed, was woken from a polled wait and had not run since: what
+ * it polled no longer counts it (src/sync/chan.c). */
+void lthread__poll_abandon(struct lthread *lt);
 
 /* Finishes a destroy asked from another pthread while lt computed. */
 void lthread__destroy_back(struct lthread__sched *s, struct lthread *lt);
@@ -881,7 +887,9 @@ uint64_t lthread__poll_max_ns(void);
  * by whoever changes obj, `self` is polled by its scheduler's loop,
  * through the kind's poll op, while nothing else is ready; it is woken (0)
  * when obj changed, or when the pollers went poll_ns without a wake (then
- * it waits for real). Its cancel op unlinks it from sched->pollers. */
+ * it waits for real), marked LTHREAD__DONE_POLL until it runs: the caller
+ * clears that (lthread__poll_done). Its cancel op unlinks it from
+ * sched->pollers. */
 static inline int lthread__park_polled(struct lthread__sched *s,
                                        struct lthread *self, void *obj,
                                        uint64_t timeout)
@@ -890,6 +898,14 @@ static inline int lthread__park_polled(struct lthread__sched *s,
         s->poll_until = 0; /* the first: its time starts when polled */
     lthread__queue_push(&s->pollers, self);
     return lthread__park(s, self, LTHREAD__WAIT_POLL, obj, timeout);
+}
+
+/* Back from lthread__park_polled() with 0: what it polled is its own to
+ * release again. */
+static inline void lthread__poll_done(struct lthread *self)
+{
+    self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+    self->wait_obj = NULL;
 }
 
 /* lthread__unpark() of an lthread with a timer (timer.c): out of line, so

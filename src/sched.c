@@ -999,13 +999,25 @@ uint64_t lthread__poll_max_ns(void)
     return (uint64_t)ns;
 }
 
+/* Wakes a poller of s (to retry what it polls). Until it runs, what it
+ * polled still counts it: destroyed meanwhile, lthread__poll_abandon()
+ * releases that (the LTHREAD__DONE_POLL mark). */
+static void sched_poll_wake(struct lthread__sched *s, struct lthread *lt)
+{
+    void *obj = lt->wait_obj;
+
+    lthread__queue_remove(&s->pollers, lt);
+    lthread__unpark(s, lt, 0);
+    lt->wait_obj = obj;
+    lt->io_fd = LTHREAD__DONE_POLL;
+    lt->flags |= LTHREAD__F_JOIN_DONE;
+}
+
 /* Wakes every poller of s: they retry, and wait for real if they must. */
 static void sched_poll_end(struct lthread__sched *s)
 {
-    struct lthread *lt;
-
-    while ((lt = lthread__queue_pop(&s->pollers)))
-        lthread__unpark(s, lt, 0);
+    while (s->pollers.head)
+        sched_poll_wake(s, s->pollers.head);
     s->poll_until = 0;
 }
 
@@ -1044,8 +1056,7 @@ static void sched_poll(struct lthread__sched *s)
         for (lt = s->pollers.head; lt; lt = next) {
             next = lt->next;
             if (lthread__wait_poll(lt)) {
-                lthread__queue_remove(&s->pollers, lt);
-                lthread__unpark(s, lt, 0);
+                sched_poll_wake(s, lt);
                 woke = true;
             }
         }

@@ -8,7 +8,8 @@
  *     find other lthreads ready), go without posts (and with
  *     LTHREAD_CHAN_SPIN_US=0 through them, as before);
  *   - a polled channel is busy: destroy fails with EBUSY; a poller
- *     destroyed polls no more;
+ *     destroyed polls no more, whether it was still polling or already
+ *     woken to retry;
  *   - a close ends a poll at once (EPIPE);
  *   - timers of the polling scheduler fire on time, its pollers' own
  *     timeouts too (while other pollers keep the polling going), and a
@@ -582,6 +583,150 @@ static void case_close_ends_poll(void)
     CHECK_EQ(lthread_chan_destroy(ch), 0);
 }
 
+/* ---- pollers destroyed just as they are woken ---------------------------
+ *
+ * A plain pthread sends the value a poller waits for and at once destroys
+ * it (posted): depending on the timing the poller is destroyed while it
+ * polls, after its scheduler woke it but before it ran (the case that
+ * must release its count on the channel), or after it took the value.
+ * Whichever: the channel must be free afterwards, nothing crashes or
+ * leaks (ASan).
+ */
+
+#define RACES 300
+static lthread_chan_t *race_ch;
+static lthread_t *race_lt;
+static lthread_cond_t *race_cond;
+static lthread_chan_t *race_next; /* (a cond wait with no other scheduler
+                                   * to signal it would be a deadlock) */
+static int race_polling, race_round, race_busy;
+
+static void race_poller(lthread_t *lt, void *arg)
+{
+    int v;
+
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(lthread_chan_recv(race_ch, &v, 0), 0); /* the primer */
+    set(&race_polling, 1);
+    if (lthread_chan_recv(race_ch, &v, 0) == 0) /* polled */
+        lthread_cond_wait(race_cond, 0); /* stays alive: destroyed here */
+}
+
+static void race_main(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    for (int i = 0; i < RACES; i++) {
+        int v = PRIMER;
+
+        CHECK_EQ(lthread_chan_create(&race_ch, sizeof(int), 1), 0);
+        CHECK_EQ(lthread_chan_send(race_ch, &v, 0), 0);
+        set(&race_polling, 0);
+        CHECK_EQ(lthread_create(&race_lt, race_poller, NULL), 0);
+        set(&race_round, i + 1);
+        /* Waits (so that the poller polls) until main has sent and
+         * destroyed (posted), and says so. */
+        CHECK_EQ(lthread_chan_recv(race_next, &v, 0), 0);
+        if (lthread_chan_destroy(race_ch) != 0) {
+            race_busy++;
+            break;
+        }
+    }
+}
+
+static void case_destroy_woken(void)
+{
+    pthread_t a;
+
+    CHECK_EQ(lthread_cond_create(&race_cond), 0);
+    CHECK_EQ(lthread_chan_create(&race_next, sizeof(int), 1), 0);
+    a = start_sched(race_main, NULL);
+    for (int i = 0; i < RACES && !get(&race_busy); i++) {
+        int v = 1;
+
+        wait_at_least(&race_round, i + 1);
+        wait_at_least(&race_polling, 1);
+        if (i % 2) /* sometimes while it polls, sometimes a bit later */
+            usleep(1);
+        CHECK_EQ(lthread_chan_send(race_ch, &v, 0), 0);
+        CHECK_EQ(lthread_destroy(race_lt), 0);
+        CHECK_EQ(lthread_chan_send(race_next, &v, 0), 0);
+    }
+    pthread_join(a, NULL);
+    CHECK_EQ(race_busy, 0);
+    CHECK_EQ(lthread_cond_destroy(race_cond), 0);
+    CHECK_EQ(lthread_chan_destroy(race_next), 0);
+}
+
+/* The same, deterministic: the poller shares the one region
+ * (LTHREAD_REGIONS=1) with an lthread in a compute section, which keeps
+ * it. Woken by the value, the poller cannot run (it waits for the region,
+ * marked as woken from its poll) and is destroyed there. */
+static int comp_in, comp_release, comp_destroy_rc = -1;
+static lthread_t *region_poller_lt;
+
+static __attribute__((noinline)) void hold_region(void)
+{
+    CHECK_EQ(lthread_compute_begin(), 0);
+    set(&comp_in, 1);
+    while (!get(&comp_release))
+        usleep(1000);
+    CHECK_EQ(lthread_compute_end(), 0);
+}
+
+static void region_holder(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    hold_region();
+    /* The poller was destroyed meanwhile: the channel is free. */
+    comp_destroy_rc = lthread_chan_destroy(ch);
+    set(&done, 1);
+}
+
+static void region_poller(lthread_t *lt, void *arg)
+{
+    int v;
+
+    (void)lt;
+    (void)arg;
+    CHECK_EQ(lthread_chan_recv(ch, &v, 0), 0); /* the primer */
+    set(&entered, 1);
+    lthread_chan_recv(ch, &v, 0); /* polled; destroyed once woken */
+    CHECK(0);                     /* never reached */
+}
+
+static void poller_and_holder(void *p)
+{
+    lthread_t *lt;
+
+    (void)p;
+    CHECK_EQ(lthread_create(&region_poller_lt, region_poller, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, region_holder, NULL), 0);
+}
+
+static void case_destroy_woken_region(void)
+{
+    pthread_t a;
+    int v = 1;
+
+    setenv("LTHREAD_REGIONS", "1", 1);
+    CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
+    send_primer();
+    a = start_sched(starter, (void *)poller_and_holder);
+    wait_at_least(&entered, 1);
+    wait_at_least(&comp_in, 1);
+    CHECK_EQ(lthread_chan_send(ch, &v, 0), 0); /* wakes the poller */
+    usleep(50 * 1000); /* it is woken, and waits for the region */
+    CHECK_EQ(lthread_destroy(region_poller_lt), 0);
+    usleep(20 * 1000);
+    set(&comp_release, 1);
+    wait_at_least(&done, 1);
+    pthread_join(a, NULL);
+    CHECK_EQ(comp_destroy_rc, 0);
+}
+
 /* ---- a poller destroyed -----------------------------------------------------
  */
 
@@ -817,6 +962,8 @@ static const struct {
     {"walk", "1000000", case_walk},
     {"destroy_poller", "1000000", case_destroy_poller},
     {"close_ends_poll", "1000000", case_close_ends_poll},
+    {"destroy_woken", "1000000", case_destroy_woken},
+    {"destroy_woken_region", "1000000", case_destroy_woken_region},
     {"destroy_busy", "1000000", case_destroy_busy},
     {"timers", "1000000", case_timers},
     {"post_stops_poll", "1000000", case_post_stops_poll},

@@ -257,16 +257,25 @@ static bool chan_poll(const struct lthread *lt)
     return __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
 }
 
-/* A poller timed out or destroyed: it polls no more. */
-static bool chan_poll_cancel(struct lthread__sched *s, struct lthread *lt)
+/* A poller (or one woken to retry) leaves: it counts no more. */
+static void chan_poll_release(lthread_chan_t *c)
 {
-    lthread_chan_t *c = poll_chan(lt);
-
-    lthread__queue_remove(&s->pollers, lt);
     lthread__spin_lock(&c->lock);
     c->nspin--;
     lthread__spin_unlock(&c->lock);
+}
+
+/* A poller timed out or destroyed: it polls no more. */
+static bool chan_poll_cancel(struct lthread__sched *s, struct lthread *lt)
+{
+    lthread__queue_remove(&s->pollers, lt);
+    chan_poll_release(poll_chan(lt));
     return true;
+}
+
+void lthread__poll_abandon(struct lthread *lt)
+{
+    chan_poll_release(poll_chan(lt));
 }
 
 const struct lthread__wait_ops lthread__wait_ops_chan_poll = {
@@ -328,6 +337,7 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
             timeout);
         if (r) /* timed out, or no timer: the cancel did the unlinking */
             return lthread__fail(r);
+        lthread__poll_done(self);
         lthread__spin_lock(&c->lock);
         c->nspin--;
         /* The op from the start, as things are now, with what is left of
