@@ -54,7 +54,14 @@
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
-        movq    (%rsp), %rax            /* both control words, ours */
+        /* Both control words, ours, read back each as it was stored: one
+         * 8-byte load of the slot would span the three stores above and
+         * could not be forwarded from them (it would wait for them to
+         * reach the cache, every switch). */
+        movl    (%rsp), %eax
+        movzwl  4(%rsp), %ecx
+        shlq    $32, %rcx
+        orq     %rcx, %rax
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* from here on: the other stack */
         .cfi_def_cfa rsp, 64            /* (for the rest: the resumed frame) */
@@ -127,7 +134,10 @@
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
-        movq    (%rsp), %rbx            /* both control words, ours */
+        movl    (%rsp), %ebx            /* both control words, ours, */
+        movzwl  4(%rsp), %eax           /* read back as lthread__switch */
+        shlq    $32, %rax               /* does */
+        orq     %rax, %rbx
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* the borrowed stack */
         .cfi_remember_state
