@@ -312,19 +312,39 @@ static void timed_poller(lthread_t *lt, void *arg)
     set(&done, 1);
 }
 
-static void two_lthreads(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&lt, ticker, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, timed_poller, NULL), 0);
-}
-
 static void starter(lthread_t *lt, void *arg)
 {
     (void)lt;
     ((void (*)(void *))arg)(NULL);
+}
+
+/* A scheduler on its own pthread that starts with two lthreads, first
+ * (its lthread_t stored in *first_lt unless NULL) and second. */
+struct pair {
+    lthread_func first;
+    void *first_arg;
+    lthread_func second;
+    void *second_arg;
+    lthread_t **first_lt;
+};
+
+static void pair_start(lthread_t *lt, void *arg)
+{
+    struct pair *p = arg;
+    lthread_t *t;
+
+    (void)lt;
+    CHECK_EQ(
+        lthread_create(p->first_lt ? p->first_lt : &t, p->first, p->first_arg),
+        0);
+    CHECK_EQ(lthread_create(&t, p->second, p->second_arg), 0);
+}
+
+/* (The pair is read before the scheduler's first lthread returns: the
+ * caller's compound literal lives until it joins the pthread.) */
+static pthread_t start_pair(struct pair *p)
+{
+    return start_sched(pair_start, p);
 }
 
 static void case_timers(void)
@@ -334,7 +354,7 @@ static void case_timers(void)
 
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
     send_primer();
-    a = start_sched(starter, (void *)two_lthreads);
+    a = start_pair(&(struct pair){ticker, NULL, timed_poller, NULL, NULL});
     wait_at_least(&ticked, 1);
     CHECK_EQ(lthread_chan_send(ch, &v, 0), 0);
     wait_at_least(&done, 1);
@@ -366,15 +386,6 @@ static void cond_waiter(lthread_t *lt, void *arg)
     set(&ticked, 1);
 }
 
-static void waiter_and_poller(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&lt, cond_waiter, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, poller, NULL), 0);
-}
-
 static void case_post_stops_poll(void)
 {
     pthread_t a;
@@ -384,7 +395,7 @@ static void case_post_stops_poll(void)
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
     CHECK_EQ(lthread_cond_create(&cond), 0);
     send_primer();
-    a = start_sched(starter, (void *)waiter_and_poller);
+    a = start_pair(&(struct pair){cond_waiter, NULL, poller, NULL, NULL});
     wait_at_least(&entered, 1);
     wait_at_least(&cond_waiting, 1);
     usleep(20 * 1000); /* the poller polls (for up to 1 s) */
@@ -455,15 +466,6 @@ static void idle_receiver(lthread_t *lt, void *arg)
     set(&stop_pp, 1);
 }
 
-static void busy_and_idle(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&lt, busy_ping, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, idle_receiver, NULL), 0);
-}
-
 static void case_poll_timeout(void)
 {
     pthread_t a, b;
@@ -472,7 +474,7 @@ static void case_poll_timeout(void)
     CHECK_EQ(lthread_chan_create(&back, sizeof(int), 1), 0);
     CHECK_EQ(lthread_chan_create(&idle, sizeof(int), 1), 0);
     b = start_sched(remote_pong, NULL);
-    a = start_sched(starter, (void *)busy_and_idle);
+    a = start_pair(&(struct pair){busy_ping, NULL, idle_receiver, NULL, NULL});
     pthread_join(a, NULL);
     pthread_join(b, NULL);
     printf("a 50 ms receive beside a busy ping-pong: rc %d after %.1f ms\n",
@@ -514,15 +516,6 @@ static void walker(lthread_t *lt, void *arg)
     set(&ticked, 1);
 }
 
-static void poller_and_walker(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&lt, named_poller, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, walker, NULL), 0);
-}
-
 static void case_walk(void)
 {
     pthread_t a;
@@ -530,7 +523,7 @@ static void case_walk(void)
 
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
     send_primer();
-    a = start_sched(starter, (void *)poller_and_walker);
+    a = start_pair(&(struct pair){named_poller, NULL, walker, NULL, NULL});
     wait_at_least(&ticked, 1);
     CHECK_EQ(walk_seen, 1);
     CHECK_EQ(lthread_chan_send(ch, &v, 0), 0);
@@ -697,15 +690,6 @@ static void region_poller(lthread_t *lt, void *arg)
     CHECK(0);                     /* never reached */
 }
 
-static void poller_and_holder(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&region_poller_lt, region_poller, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, region_holder, NULL), 0);
-}
-
 static void case_destroy_woken_region(void)
 {
     pthread_t a;
@@ -714,7 +698,8 @@ static void case_destroy_woken_region(void)
     setenv("LTHREAD_REGIONS", "1", 1);
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
     send_primer();
-    a = start_sched(starter, (void *)poller_and_holder);
+    a = start_pair(&(struct pair){region_poller, NULL, region_holder, NULL,
+                                  &region_poller_lt});
     wait_at_least(&entered, 1);
     wait_at_least(&comp_in, 1);
     CHECK_EQ(lthread_chan_send(ch, &v, 0), 0); /* wakes the poller */
@@ -753,22 +738,13 @@ static void killer(lthread_t *lt, void *arg)
     set(&done, 1);
 }
 
-static void victim_and_killer(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&victim_lt, victim, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, killer, NULL), 0);
-}
-
 static void case_destroy_poller(void)
 {
     pthread_t a;
 
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
     send_primer();
-    a = start_sched(starter, (void *)victim_and_killer);
+    a = start_pair(&(struct pair){victim, NULL, killer, NULL, &victim_lt});
     wait_at_least(&done, 1);
     pthread_join(a, NULL);
 }
@@ -805,21 +781,13 @@ static void local_receiver(lthread_t *lt, void *arg)
     set(&done, 1);
 }
 
-static void sender_and_receiver(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&lt, late_sender, NULL), 0);
-    CHECK_EQ(lthread_create(&lt, local_receiver, NULL), 0);
-}
-
 static void case_no_poll_same_sched(void)
 {
     pthread_t a;
 
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 4), 0);
-    a = start_sched(starter, (void *)sender_and_receiver);
+    a = start_pair(
+        &(struct pair){late_sender, NULL, local_receiver, NULL, NULL});
     wait_at_least(&done, 1);
     pthread_join(a, NULL);
     printf("waited %d ms for a sender of the same scheduler: %.1f ms CPU\n",
@@ -918,15 +886,6 @@ static void queued_receiver(lthread_t *lt, void *arg)
         wait_cpu_ms = thread_cpu_ms() - c0;
 }
 
-static void two_receivers(void *p)
-{
-    lthread_t *lt;
-
-    (void)p;
-    CHECK_EQ(lthread_create(&lt, queued_receiver, (void *)1), 0);
-    CHECK_EQ(lthread_create(&lt, queued_receiver, NULL), 0);
-}
-
 static void case_no_poll_queued(void)
 {
     pthread_t a;
@@ -934,7 +893,8 @@ static void case_no_poll_queued(void)
 
     CHECK_EQ(lthread_chan_create(&ch, sizeof(int), 1), 0);
     send_primer();
-    a = start_sched(starter, (void *)two_receivers);
+    a = start_pair(&(struct pair){queued_receiver, (void *)1, queued_receiver,
+                                  NULL, NULL});
     wait_at_least(&nparked, 2);
     usleep(GAP_MS * 1000);
     CHECK_EQ(lthread_chan_send(ch, &v, 0), 0);
