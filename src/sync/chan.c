@@ -411,7 +411,13 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
     lthread__spin_lock(&c->lock);
     c->last_rx = s;
     /* Senders wait only while the ring is full: with values in it, the
-     * ring goes first (chan_one refills it from a waiting sender). */
+     * ring goes first (chan_one refills it from a waiting sender; with
+     * none waiting, the oldest value is simply taken, here). */
+    if (c->count && !c->senders.head) {
+        ring_take(c, elem);
+        lthread__spin_unlock(&c->lock);
+        return 0;
+    }
     if (lthread__likely(s && !c->count)) {
         if ((w = lthread__waitq_claim_local(&c->senders, s))) {
             struct lthread__wgroup *g = w->g;
