@@ -799,8 +799,15 @@ int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
 
 /* ---- waiting and waking (inline: they sit on every hand-off) ---------- */
 
-/* Counts a switch into `lt` (0: back to the host) for introspection and
- * the watchdog: two plain stores (relaxed atomics, one writer). */
+/* Whether the watchdog runs (debug/watchdog.c: set once, before any
+ * scheduler exists). Only then does a switch note which lthread runs
+ * (running_id, running_name): nothing else reads them, and the two
+ * stores were some 5% of a sleep(0) hand-off (BENCHMARKS.md). */
+extern __attribute__((visibility("hidden"))) _Atomic bool lthread__watching;
+
+/* Counts a switch into `lt` for lthread_stats() and the watchdog, and
+ * tells the watchdog who runs: plain stores (relaxed atomics, one
+ * writer). */
 static inline void lthread__count_switch(struct lthread__sched *s,
                                          const struct lthread *lt)
 {
@@ -808,8 +815,12 @@ static inline void lthread__count_switch(struct lthread__sched *s,
         &s->stats.switches,
         atomic_load_explicit(&s->stats.switches, memory_order_relaxed) + 1,
         memory_order_relaxed);
-    atomic_store_explicit(&s->running_name, lt->funcname, memory_order_relaxed);
-    atomic_store_explicit(&s->running_id, lt->id, memory_order_relaxed);
+    if (lthread__unlikely(
+            atomic_load_explicit(&lthread__watching, memory_order_relaxed))) {
+        atomic_store_explicit(&s->running_name, lt->funcname,
+                              memory_order_relaxed);
+        atomic_store_explicit(&s->running_id, lt->id, memory_order_relaxed);
+    }
 }
 
 /* ---- debug/: introspection, dump, watchdog ------------------------------ */

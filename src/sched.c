@@ -613,7 +613,8 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     lt->state = LTHREAD__RUNNING;
     lthread__count_switch(s, lt);
     lt = lthread__switch_in(&s->host, lt);
-    atomic_store_explicit(&s->running_id, 0, memory_order_relaxed);
+    if (atomic_load_explicit(&lthread__watching, memory_order_relaxed))
+        atomic_store_explicit(&s->running_id, 0, memory_order_relaxed);
     switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
         sched_bury(s, lt);
