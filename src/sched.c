@@ -916,6 +916,40 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
     return next > now ? (int64_t)(next - now) : 0;
 }
 
+/* A time knob in microseconds from the environment (a number up to a
+ * second; anything else, or unset: dflt), read once into *cache, in ns (-1
+ * until read). */
+static uint64_t env_us_knob(_Atomic int64_t *cache, const char *name,
+                            unsigned long dflt)
+{
+    int64_t ns = atomic_load_explicit(cache, memory_order_relaxed);
+
+    if (lthread__unlikely(ns < 0)) {
+        const char *v = getenv(name);
+        unsigned long us = dflt;
+        char *end;
+
+        if (v && *v) {
+            us = strtoul(v, &end, 10);
+            if (*end || us > 1000000)
+                us = dflt; /* not a number of us up to a second */
+        }
+        ns = (int64_t)us * 1000;
+        atomic_store_explicit(cache, ns, memory_order_relaxed);
+    }
+    return (uint64_t)ns;
+}
+
+/* The next budget of an adaptive spin or poll whose last one lasted up to
+ * ns: doubled (up to max) when it paid, halved (down to 1 us) when it ran
+ * out. */
+static uint64_t spin_budget(uint64_t ns, uint64_t max, bool paid)
+{
+    if (paid)
+        return ns * 2 < max ? ns * 2 : max;
+    return ns / 2 > 1000 ? ns / 2 : 1000;
+}
+
 /* How long a scheduler whose lthreads wait on other pthreads polls its
  * inbox before it sleeps in the poller (LTHREAD_SPIN_US, default 0: never):
  * a message to a scheduler that sleeps costs a poller wake-up on the
@@ -923,28 +957,8 @@ static int64_t sched_poll_timeout(struct lthread__sched *s)
  * a virtual machine. Off by default: spinning cut a channel ping-pong
  * between two schedulers from 19.7 us to 0.63 us, but halved a 4x4
  * stream's throughput, whose sleeping side otherwise wakes to a batch
- * (BENCHMARKS.md, "Multicore"). Read once. */
-static _Atomic int64_t spin_ns = -1;
-
-static uint64_t sched_spin_ns(void)
-{
-    int64_t ns = atomic_load_explicit(&spin_ns, memory_order_relaxed);
-
-    if (lthread__unlikely(ns < 0)) {
-        const char *v = getenv("LTHREAD_SPIN_US");
-        char *end;
-        unsigned long us = 0;
-
-        if (v && *v) {
-            us = strtoul(v, &end, 10);
-            if (*end || us > 1000000)
-                us = 0; /* not a number of us up to a second */
-        }
-        ns = (int64_t)us * 1000;
-        atomic_store_explicit(&spin_ns, ns, memory_order_relaxed);
-    }
-    return (uint64_t)ns;
-}
+ * (BENCHMARKS.md, "Multicore"). */
+static _Atomic int64_t spin_max = -1;
 
 /* Spins (lthread__inbox_spin) until the next timer is due, at most for
  * s->spin_ns, which adapts: doubled (up to LTHREAD_SPIN_US) after a spin
@@ -954,7 +968,8 @@ static uint64_t sched_spin_ns(void)
  * taking CPU from them. True when something was posted meanwhile. */
 static bool sched_spin(struct lthread__sched *s)
 {
-    uint64_t max = sched_spin_ns(), ns = s->spin_ns;
+    uint64_t max = env_us_knob(&spin_max, "LTHREAD_SPIN_US", 0);
+    uint64_t ns = s->spin_ns;
     int64_t to;
     bool got;
 
@@ -967,37 +982,18 @@ static bool sched_spin(struct lthread__sched *s)
         return false;
     got =
         lthread__inbox_spin(s, to > 0 && (uint64_t)to < ns ? (uint64_t)to : ns);
-    if (got)
-        s->spin_ns = ns * 2 < max ? ns * 2 : max;
-    else if (to < 0 || (uint64_t)to >= ns) /* ran out, not cut short */
-        s->spin_ns = ns / 2 > 1000 ? ns / 2 : 1000;
+    if (got || to < 0 || (uint64_t)to >= ns) /* (not cut short) */
+        s->spin_ns = spin_budget(ns, max, got);
     return got;
 }
 
 /* LTHREAD_CHAN_SPIN_US: the longest the pollers of a scheduler go without
- * a wake before they wait for real; 20 us by default, 0: never poll. Read
- * once. */
-#define POLL_US_DEFAULT 20
+ * a wake before they wait for real; 20 us by default, 0: never poll. */
 static _Atomic int64_t poll_max = -1;
 
 uint64_t lthread__poll_max_ns(void)
 {
-    int64_t ns = atomic_load_explicit(&poll_max, memory_order_relaxed);
-
-    if (lthread__unlikely(ns < 0)) {
-        const char *v = getenv("LTHREAD_CHAN_SPIN_US");
-        unsigned long us = POLL_US_DEFAULT;
-        char *end;
-
-        if (v && *v) {
-            us = strtoul(v, &end, 10);
-            if (*end || us > 1000000)
-                us = POLL_US_DEFAULT; /* not a number of us up to a second */
-        }
-        ns = (int64_t)us * 1000;
-        atomic_store_explicit(&poll_max, ns, memory_order_relaxed);
-    }
-    return (uint64_t)ns;
+    return env_us_knob(&poll_max, "LTHREAD_CHAN_SPIN_US", 20);
 }
 
 /* Wakes a poller of s (to retry what it polls). Until it runs, what it
@@ -1010,8 +1006,7 @@ static void sched_poll_wake(struct lthread__sched *s, struct lthread *lt)
     lthread__queue_remove(&s->pollers, lt);
     lthread__unpark(s, lt, 0);
     lt->wait_obj = obj;
-    lt->io_fd = LTHREAD__DONE_POLL;
-    lt->flags |= LTHREAD__F_JOIN_DONE;
+    lthread__outcome_hold(lt, LTHREAD__DONE_POLL);
 }
 
 /* Wakes every poller of s: they retry, and wait for real if they must. */
@@ -1043,7 +1038,7 @@ static void sched_poll(struct lthread__sched *s)
     if (!s->poll_until)
         s->poll_until = now + ns;
     if (now >= s->poll_until) {
-        s->poll_ns = ns / 2 > 1000 ? ns / 2 : 1000;
+        s->poll_ns = spin_budget(ns, max, false);
         return sched_poll_end(s);
     }
     if (!lthread__inbox_hold(s))
@@ -1073,7 +1068,7 @@ static void sched_poll(struct lthread__sched *s)
     }
     lthread__inbox_release(s);
     if (woke) {
-        s->poll_ns = ns * 2 < max ? ns * 2 : max;
+        s->poll_ns = spin_budget(ns, max, true);
         s->poll_until = s->pollers.head ? lthread__now_ns() + s->poll_ns : 0;
     }
 }
