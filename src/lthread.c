@@ -324,8 +324,7 @@ void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
     /* Until j runs, the pair stays tied both ways, so that destroying
      * either side can untie it (lthread_destroy). */
     j->wait_obj = lt;
-    j->io_fd = LTHREAD__DONE_JOIN;
-    j->flags |= LTHREAD__F_JOIN_DONE;
+    lthread__outcome_hold(j, LTHREAD__DONE_JOIN);
 }
 
 /* ---- joining an lthread of another scheduler ----------------------------
@@ -443,8 +442,7 @@ static void xjoin_done(struct lthread__sched *s, struct lthread__msg *m)
     lthread__unpark(s, j, 0); /* the join reads rec */
     /* Until it runs, rec is its to free if it is destroyed. */
     j->wait_obj = rec;
-    j->io_fd = LTHREAD__DONE_XJOIN;
-    j->flags |= LTHREAD__F_JOIN_DONE;
+    lthread__outcome_hold(j, LTHREAD__DONE_XJOIN);
 }
 
 /* J gives up (timeout, destroy): possible until TS completed the join. */
@@ -492,9 +490,8 @@ static int xjoin(struct lthread__sched *s, struct lthread *self,
     lthread__queue_push(&s->joining, self); /* (to be found: introspection) */
     err = lthread__park(s, self, LTHREAD__WAIT_XJOIN, rec, timeout);
     if (err)
-        return err; /* timed out or cancelled: TS frees rec */
-    self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE; /* rec is ours again */
-    self->wait_obj = NULL;
+        return err;               /* timed out or cancelled: TS frees rec */
+    lthread__outcome_taken(self); /* rec is ours again */
     err = rec->result;
     if (!err && ptr)
         *ptr = rec->value;
@@ -535,8 +532,7 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
         /* Listed so a deadlocked scheduler can still free us. */
         lthread__queue_push(&s->joining, self);
         err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, timeout);
-        self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-        self->wait_obj = NULL;
+        lthread__outcome_taken(self);
         if (err) /* timeout, or lt was destroyed: lt is not ours */
             return lthread__fail(err);
     }
@@ -568,8 +564,7 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
              * ordinary zombie again. */
             ((struct lthread *)lt->wait_obj)->joiner = NULL;
         }
-        lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-        lt->wait_obj = NULL;
+        lthread__outcome_taken(lt);
     }
     switch ((enum lthread__state)lt->state) {
     case LTHREAD__EXITED:
@@ -609,8 +604,7 @@ static int destroy_here(struct lthread__sched *s, struct lthread *lt)
              * region or for memory meanwhile): it must not take lt. */
             LTHREAD__CHECK(joiner->flags & LTHREAD__F_JOIN_DONE,
                            "an lthread's joiner waits in join on it");
-            joiner->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-            joiner->wait_obj = NULL;
+            lthread__outcome_taken(joiner);
             joiner->wake_result = -ECANCELED;
         }
     }

@@ -853,6 +853,22 @@ static inline void lthread__stamp(struct lthread__sched *s, struct lthread *lt)
     lt->since_ms = s->clock_ms;
 }
 
+/* lt, woken, will take an outcome of kind `kind` (LTHREAD__DONE_*, its
+ * wait_obj naming it) when it runs; destroyed before that, it is undone
+ * (LTHREAD__F_JOIN_DONE). */
+static inline void lthread__outcome_hold(struct lthread *lt, int kind)
+{
+    lt->io_fd = kind;
+    lt->flags |= LTHREAD__F_JOIN_DONE;
+}
+
+/* lt took its outcome (it ran), or it was undone: nothing is held. */
+static inline void lthread__outcome_taken(struct lthread *lt)
+{
+    lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
+    lt->wait_obj = NULL;
+}
+
 /* Appends lt to the ready queue and sets it READY. */
 static inline void lthread__ready(struct lthread__sched *s, struct lthread *lt)
 {
@@ -899,7 +915,7 @@ uint64_t lthread__poll_max_ns(void);
  * through the kind's poll op, while nothing else is ready; it is woken (0)
  * when obj changed, or when the pollers went poll_ns without a wake (then
  * it waits for real), marked LTHREAD__DONE_POLL until it runs: the caller
- * clears that (lthread__poll_done). Its cancel op unlinks it from
+ * clears that (lthread__outcome_taken). Its cancel op unlinks it from
  * sched->pollers. */
 static inline int lthread__park_polled(struct lthread__sched *s,
                                        struct lthread *self, void *obj,
@@ -909,14 +925,6 @@ static inline int lthread__park_polled(struct lthread__sched *s,
         s->poll_until = 0; /* the first: its time starts when polled */
     lthread__queue_push(&s->pollers, self);
     return lthread__park(s, self, LTHREAD__WAIT_POLL, obj, timeout);
-}
-
-/* Back from lthread__park_polled() with 0: what it polled is its own to
- * release again. */
-static inline void lthread__poll_done(struct lthread *self)
-{
-    self->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-    self->wait_obj = NULL;
 }
 
 /* lthread__unpark() of an lthread with a timer (timer.c): out of line, so

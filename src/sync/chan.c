@@ -337,7 +337,7 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
             timeout);
         if (r) /* timed out, or no timer: the cancel did the unlinking */
             return lthread__fail(r);
-        lthread__poll_done(self);
+        lthread__outcome_taken(self);
         lthread__spin_lock(&c->lock);
         c->nspin--;
         /* The op from the start, as things are now, with what is left of

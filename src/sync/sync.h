@@ -285,8 +285,7 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
         lthread__ready(s, lt);
     }
     /* Until it runs, the outcome is its to undo if it is destroyed. */
-    lt->io_fd = LTHREAD__DONE_SYNC;
-    lt->flags |= LTHREAD__F_JOIN_DONE;
+    lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
 }
 
 /*
@@ -330,10 +329,8 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
 
     s->nxwaiting++; /* a wait only another pthread may end */
     err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
-    if (!err) { /* served: the outcome is ours now */
-        lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-        lt->wait_obj = NULL;
-    }
+    if (!err) /* served: the outcome is ours now */
+        lthread__outcome_taken(lt);
     return err;
 }
 

@@ -349,8 +349,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
     lthread__unpark(s, lt, 0);
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lt->wait_obj = g;
-    lt->io_fd = LTHREAD__DONE_SYNC;
-    lt->flags |= LTHREAD__F_JOIN_DONE;
+    lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
 }
 
 void lthread__sync_abandon(struct lthread *lt)
