@@ -4,9 +4,10 @@
 #
 #   xsched   channels between threads: ping-pong round trip and stream
 #            throughput, 1 producer x 1 consumer and 4 x 4 (bench/xsched.h):
-#            xsched_lthread (schedulers; and again with polled channel
-#            waits off, LTHREAD_CHAN_SPIN_US=0, reported as
-#            lthread-nopoll), xsched_pthread (mutex + condvar
+#            xsched_lthread (schedulers; again with each scheduler pthread
+#            pinned to one CPU, XS_PIN=1, reported as lthread-pinned; and
+#            with polled channel waits off, LTHREAD_CHAN_SPIN_US=0, reported
+#            as lthread-nopoll), xsched_pthread (mutex + condvar
 #            queue), xsched_go (Go channels, GOMAXPROCS = the CPUs given),
 #            xsched_fiber (Boost.Fiber buffered_channel, two threads). All
 #            pinned with taskset to the CPUs of -x (default 0,1). For
@@ -63,6 +64,7 @@ NX=$(taskset -c "$XCPUS" nproc)
 # jobs per group: "label|command"
 jobs_xsched=() jobs_handoff=()
 [ "$LT" = 1 ] && jobs_xsched+=("lthread|./build/xsched_lthread $DUR"
+    "lthread-pinned|env XS_PIN=1 ./build/xsched_lthread $DUR"
     "lthread-nopoll|env LTHREAD_CHAN_SPIN_US=0 ./build/xsched_lthread $DUR")
 jobs_xsched+=("pthread|./build/xsched_pthread $DUR")
 jobs_xsched+=("go|env GOMAXPROCS=$NX ./build/xsched_go $DUR")

@@ -86,6 +86,21 @@ END {
     }
 
     print ""
+    print "### xsched, lthread's variants against Go (median; paired ratios): schedulers floating, pinned one per CPU (XS_PIN=1), polled waits off"
+    print ""
+    print "| test | shape | floating | pinned | polling off | Go | floating/Go | pinned/Go | paired | polling off/Go |"
+    print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    split("xrtt xtput", mets, " ")
+    split("ping-pong ns|stream M/s", metl, "|")
+    for (t = 1; t <= 2; t++) for (i = 1; i <= 2; i++) {
+        l = mets[t] " lthread." ls[i]; q = mets[t] " lthread-pinned." ls[i]
+        o = mets[t] " lthread-nopoll." ls[i]; g = mets[t] " go." ps[i]
+        if (!has(q)) continue
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", metl[t], lab[i], cell(l), cell(q), cell(o),
+            cell(g), ratio(l, g), ratio(q, g), paired(q, g), ratio(o, g)
+    }
+
+    print ""
     print "### xsched: voluntary context switches of the process per round trip / message (median)"
     print ""
     print "| test | lthread | pthread | Go | Boost.Fiber |"

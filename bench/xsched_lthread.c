@@ -20,10 +20,18 @@
  *   duration_ms  timed per variant (default 1000)
  *   filter       run only the variants whose "<pingpong|stream>.<shape>"
  *                contains this string (e.g. stream.1x1, to profile one)
+ * Environment:
+ *   XS_PIN=1     each scheduler pthread pins itself to one CPU of the
+ *                process's set, A schedulers from the first CPU up, B
+ *                schedulers from the last down (a server with one scheduler
+ *                per core pins them so); reported as "lthread-pinned"
+ *   LTHREAD_CHAN_SPIN_US=0  polled channel waits off: "lthread-nopoll"
  */
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_* */
 #include <errno.h>
 #include <lthread.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "xsched.h"
 
@@ -128,9 +136,39 @@ static void create_side(int b, int k)
     }
 }
 
+static int pin; /* XS_PIN */
+static cpu_set_t cpus; /* the process's CPUs, when pinning */
+
+/* The n-th CPU of the set, counting from the first (up) or the last. */
+static int nth_cpu(int n, int up)
+{
+    int count = CPU_COUNT(&cpus), seen = 0;
+
+    n %= count;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        int cpu = up ? c : CPU_SETSIZE - 1 - c;
+        if (CPU_ISSET(cpu, &cpus) && seen++ == n)
+            return cpu;
+    }
+    return 0;
+}
+
+static void pin_side(const struct side *s)
+{
+    cpu_set_t one;
+
+    CPU_ZERO(&one);
+    CPU_SET(nth_cpu(s->k, s->b != 1), &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0)
+        BENCH_DIE("xsched_lthread: pthread_setaffinity_np failed");
+}
+
 static void *sched_main(void *arg)
 {
     struct side *s = arg;
+
+    if (pin)
+        pin_side(s);
 
     if (s->b == 2) {
         create_side(0, 0);
@@ -198,6 +236,13 @@ int main(int argc, char **argv)
     /* Polled channel waits off: reported apart, for a same-run A/B. */
     if (poll && strcmp(poll, "0") == 0)
         impl = "lthread-nopoll";
+    if (getenv("XS_PIN") && strcmp(getenv("XS_PIN"), "1") == 0) {
+        if (sched_getaffinity(0, sizeof cpus, &cpus) != 0)
+            BENCH_DIE("xsched_lthread: sched_getaffinity failed");
+        pin = 1;
+        impl = strcmp(impl, "lthread") == 0 ? "lthread-pinned"
+                                            : "lthread-nopoll-pinned";
+    }
 
     filter = argc > 2 ? argv[2] : NULL;
     fprintf(stderr, "xsched_lthread: lthread %s, %ld ms per variant\n",
