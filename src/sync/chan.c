@@ -84,7 +84,8 @@ LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch)
     return 0;
 }
 
-static void ring_put(struct lthread_chan *c, const void *v)
+static inline __attribute__((always_inline)) void
+ring_put(struct lthread_chan *c, const void *v)
 {
     size_t tail = (c->taken + c->count) % c->cap;
 
@@ -92,11 +93,50 @@ static void ring_put(struct lthread_chan *c, const void *v)
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
 }
 
-static void ring_take(struct lthread_chan *c, void *v)
+static inline __attribute__((always_inline)) void
+ring_take(struct lthread_chan *c, void *v)
 {
     lthread__vcopy(v, c->ring + c->taken % c->cap * c->esize, c->esize);
     c->taken++;
     __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
+}
+
+/* The public calls' fast paths copy a value of a word inline; the other
+ * sizes go through these, out of line, each ending the call (a copy that
+ * may call memcpy would make the fast paths keep a frame). Each releases
+ * c's lock. */
+static __attribute__((noinline)) int chan_put_unlock(struct lthread_chan *c,
+                                                     const void *v)
+{
+    ring_put(c, v);
+    lthread__spin_unlock(&c->lock);
+    return 0;
+}
+
+static __attribute__((noinline)) int chan_take_unlock(struct lthread_chan *c,
+                                                      void *v)
+{
+    ring_take(c, v);
+    lthread__spin_unlock(&c->lock);
+    return 0;
+}
+
+/* ... and wakes g, claimed by lthread__waitq_claim_local, after copying
+ * the value from src to dst. */
+static __attribute__((noinline)) int chan_copy_wake(struct lthread_chan *c,
+                                                    void *dst, const void *src,
+                                                    struct lthread__sched *s,
+                                                    struct lthread__wgroup *g)
+{
+    lthread__vcopy(dst, src, c->esize);
+    lthread__spin_unlock(&c->lock);
+    return lthread__wgroup_wake_local(s, g);
+}
+
+/* Whether the fast paths copy c's values inline. */
+static inline bool chan_word(const struct lthread_chan *c)
+{
+    return lthread__likely(c->esize == sizeof(void *));
 }
 
 /*
@@ -167,12 +207,31 @@ chan_select_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
     return r < 0 ? r : 0;
 }
 
+/* Gives up waiting in a cached group (none cached, or the value does not
+ * fit one): the general select does it, c unlocked first. */
+static __attribute__((noinline)) int
+chan_wait_general(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
+{
+    lthread__spin_unlock(&c->lock);
+    return chan_select_one(c, op, elem, timeout);
+}
+
+/* A cached group served with a failure (EPIPE: closed): freed (which
+ * clears its result for the cache), and the failure returned. */
+static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
+{
+    int err = g->result;
+
+    lthread__wgroup_free(g);
+    return lthread__fail(err);
+}
+
 /*
  * Parks the running lthread self of s as a waiter of op on c in a cached
  * group (c locked on entry, released), with the value to send copied into
- * the group. Returns 0, or -1 with errno; or 1, c still locked, when no
- * group is cached (or the value does not fit one). The channel is not
- * touched once a waker may have served us: the one that took the last
+ * the group. Returns 0, or -1 with errno; without a group cached (or when
+ * the value does not fit one) the general select does it. The channel is
+ * not touched once a waker may have served us: the one that took the last
  * value, or gave one, may destroy it before we run (its element size is
  * read before).
  */
@@ -185,7 +244,7 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
     int err;
 
     if (esize > LTHREAD__SMALL_VALUE || !(g = lthread__wgroup_take(s, self)))
-        return 1;
+        return chan_wait_general(c, op, elem, timeout);
     if (op == LTHREAD_CHAN_SEND)
         lthread__vcopy(g->w[0].buf, elem, esize);
     lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
@@ -194,11 +253,12 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
     if (err)
         return lthread__fail(err); /* g is gone */
     /* Served: the waker unlinked our only waiter (sync.h). */
-    err = g->result;
-    if (op == LTHREAD_CHAN_RECV && !err)
+    if (g->result)
+        return chan_served_fail(g);
+    if (op == LTHREAD_CHAN_RECV)
         lthread__vcopy(elem, g->w[0].buf, esize);
     lthread__wgroup_free_local(g);
-    return err ? lthread__fail(err) : 0;
+    return 0;
 }
 
 /*
@@ -230,8 +290,8 @@ static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
         lthread__spin_unlock(&c->lock);
         return lthread__fail(r);
     }
-    if (self && (r = chan_park(c, op, elem, timeout, s, self)) <= 0)
-        return r;
+    if (self)
+        return chan_park(c, op, elem, timeout, s, self);
     lthread__spin_unlock(&c->lock);
     return chan_select_one(c, op, elem, timeout);
 }
@@ -348,9 +408,62 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
         }
         return chan_one(c, op, elem, timeout);
     }
-    r = chan_park(c, op, elem, timeout, s, self);
+    return chan_park(c, op, elem, timeout, s, self);
+}
 
-    return r <= 0 ? r : chan_one(c, op, elem, timeout);
+/*
+ * Parks as a sender, or a receiver, of a value of a word where it cannot
+ * poll: the other side last ran on this scheduler, or the channel has no
+ * ring (chan_park_op: the same wait, with fewer values to keep). Out of
+ * line, as chan_park_op.
+ */
+static inline __attribute__((always_inline)) int
+chan_wait(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+          struct lthread__sched *s)
+{
+    struct lthread *self = s->host.current;
+    struct lthread__wgroup *g = lthread__wgroup_take(s, self);
+    int err;
+
+    if (lthread__unlikely(!g))
+        return chan_wait_general(c, op, elem, timeout);
+    if (op == LTHREAD_CHAN_SEND)
+        memcpy(g->w[0].buf, elem, sizeof(void *));
+    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    lthread__spin_unlock(&c->lock);
+    err = lthread__wgroup_park(s, self, g, timeout);
+    if (err)
+        return lthread__fail(err); /* g is gone */
+    /* Served: the waker unlinked our only waiter (sync.h). */
+    if (g->result)
+        return chan_served_fail(g);
+    if (op == LTHREAD_CHAN_RECV)
+        memcpy(elem, g->w[0].buf, sizeof(void *));
+    lthread__wgroup_free_local(g);
+    return 0;
+}
+
+static __attribute__((noinline)) int chan_wait_send(lthread_chan_t *c,
+                                                    const void *elem,
+                                                    uint64_t timeout,
+                                                    struct lthread__sched *s)
+{
+    return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s);
+}
+
+static __attribute__((noinline)) int chan_wait_recv(lthread_chan_t *c,
+                                                    void *elem,
+                                                    uint64_t timeout,
+                                                    struct lthread__sched *s)
+{
+    return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+}
+
+/* A send or receive given no channel or no value: out of line, so that
+ * the public calls keep no frame for setting errno. */
+static __attribute__((noinline, cold)) int chan_einval(void)
+{
+    return lthread__fail(-EINVAL);
 }
 
 /*
@@ -361,36 +474,42 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
  * with room, and parking when nobody waits on the other side. Everything
  * else (waiters of other schedulers or pthreads, waiters to pass over, a
  * closed channel, a plain pthread, no group cached) goes to chan_one with
- * the lock held.
+ * the lock held. What may call and then go on (waiting for the spinlock,
+ * parking) is out of line, so that the hand-offs that do not wait keep
+ * no frame: the lock is taken here, or by chan_send_contended (and
+ * _recv_), which waits for it and goes on with its own copy of the rest.
  */
-LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
-                                  uint64_t timeout)
+static inline __attribute__((always_inline)) int
+chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
+                 struct lthread__sched *s)
 {
-    struct lthread__sched *s = lthread__tls_sched;
     struct lthread__waiter *w;
 
-    if (lthread__unlikely(!c || !elem))
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&c->lock);
     c->last_tx = s;
     if (lthread__likely(s && !c->closed)) {
         if ((w = lthread__waitq_claim_local(&c->receivers, s))) {
             struct lthread__wgroup *g = w->g;
 
-            lthread__vcopy(w->buf, elem, c->esize);
+            if (!chan_word(c))
+                return chan_copy_wake(c, w->buf, elem, s, g);
+            memcpy(w->buf, elem, sizeof(void *));
             lthread__spin_unlock(&c->lock);
-            lthread__wgroup_wake_local(s, g);
-            return 0;
+            return lthread__wgroup_wake_local(s, g);
         }
         if (!c->receivers.head) {
             if (c->count < c->cap) {
+                if (!chan_word(c))
+                    return chan_put_unlock(c, elem);
                 ring_put(c, elem);
                 lthread__spin_unlock(&c->lock);
                 return 0;
             }
             if (s->host.current) {
-                int r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
-                                     timeout, s);
+                /* Polling needs a ring and a receiver elsewhere. */
+                int r = (c->last_rx == s || !c->cap) && chan_word(c)
+                            ? chan_wait_send(c, elem, timeout, s)
+                            : chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
+                                           timeout, s);
 
                 LTHREAD__KEEP_FRAME();
                 return r;
@@ -400,20 +519,40 @@ LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+static __attribute__((noinline)) int
+chan_send_contended(lthread_chan_t *c, const void *elem, uint64_t timeout)
+{
+    lthread__spin_wait(&c->lock);
+    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
-    struct lthread__sched *s = lthread__tls_sched;
+    if (lthread__unlikely(!c || !elem))
+        return chan_einval();
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock))) {
+        int r = chan_send_contended(c, elem, timeout);
+
+        LTHREAD__KEEP_FRAME();
+        return r;
+    }
+    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+static inline __attribute__((always_inline)) int
+chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
+                 struct lthread__sched *s)
+{
     struct lthread__waiter *w;
 
-    if (lthread__unlikely(!c || !elem))
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&c->lock);
     c->last_rx = s;
     /* Senders wait only while the ring is full: with values in it, the
      * ring goes first (chan_one refills it from a waiting sender; with
      * none waiting, the oldest value is simply taken, here). */
     if (c->count && !c->senders.head) {
+        if (!chan_word(c))
+            return chan_take_unlock(c, elem);
         ring_take(c, elem);
         lthread__spin_unlock(&c->lock);
         return 0;
@@ -422,19 +561,44 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
         if ((w = lthread__waitq_claim_local(&c->senders, s))) {
             struct lthread__wgroup *g = w->g;
 
-            lthread__vcopy(elem, w->buf, c->esize);
+            if (!chan_word(c))
+                return chan_copy_wake(c, elem, w->buf, s, g);
+            memcpy(elem, w->buf, sizeof(void *));
             lthread__spin_unlock(&c->lock);
-            lthread__wgroup_wake_local(s, g);
-            return 0;
+            return lthread__wgroup_wake_local(s, g);
         }
         if (!c->senders.head && !c->closed && s->host.current) {
-            int r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+            /* Polling needs a ring and a sender elsewhere. */
+            int r = (c->last_tx == s || !c->cap) && chan_word(c)
+                        ? chan_wait_recv(c, elem, timeout, s)
+                        : chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
 
             LTHREAD__KEEP_FRAME();
             return r;
         }
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+}
+
+static __attribute__((noinline)) int
+chan_recv_contended(lthread_chan_t *c, void *elem, uint64_t timeout)
+{
+    lthread__spin_wait(&c->lock);
+    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+                                  uint64_t timeout)
+{
+    if (lthread__unlikely(!c || !elem))
+        return chan_einval();
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock))) {
+        int r = chan_recv_contended(c, elem, timeout);
+
+        LTHREAD__KEEP_FRAME();
+        return r;
+    }
+    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)

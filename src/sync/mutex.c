@@ -121,6 +121,7 @@ static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
     if (err)
         return lthread__fail(err); /* g is gone */
     /* Handed over by the unlocker: we hold m. */
+    g->undo = NULL;
     lthread__wgroup_free_local(g);
     return 0;
 }

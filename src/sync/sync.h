@@ -40,6 +40,12 @@ static inline void lthread__spin_lock(struct lthread__spin *l)
         lthread__spin_wait(l);
 }
 
+/* Takes l if it is free; false (nothing done) when it is held. */
+static inline bool lthread__spin_trylock(struct lthread__spin *l)
+{
+    return !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
+}
+
 static inline void lthread__spin_unlock(struct lthread__spin *l)
 {
     atomic_store_explicit(&l->locked, 0, memory_order_release);
@@ -259,14 +265,21 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
     return w;
 }
 
+/* lthread__wgroup_wake_local of an lthread with a timer (wait.c): out of
+ * line, so that the untimed wake calls nothing and its callers keep no
+ * frame. Returns 0. */
+int lthread__wgroup_wake_local_timed(struct lthread__sched *s,
+                                     struct lthread__wgroup *g);
+
 /*
  * Wakes g, claimed by lthread__waitq_claim_local (result 0), on its
- * scheduler s, the caller's; call after releasing the object's lock. The
+ * scheduler s, the caller's; call after releasing the object's lock.
+ * Returns 0 (the caller's result: a tail call where it has a timer). The
  * lthread cannot have been destroyed meanwhile: a destroy while it waits
  * cancels the group (that pthread is this one), which unlinks it.
  */
-static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
-                                              struct lthread__wgroup *g)
+static inline int lthread__wgroup_wake_local(struct lthread__sched *s,
+                                             struct lthread__wgroup *g)
 {
     struct lthread *lt = g->lt;
 
@@ -274,18 +287,16 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
                        !(lt->flags & LTHREAD__F_DESTROY),
                    "a claimed local waiter waits on its group, not destroyed");
     s->nxwaiting--;
-    if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER)) {
-        lthread__unpark_timed(s, lt, 0);
-        lt->wait_obj = g;
-    } else {
-        /* lthread__unpark without what a parked lthread already has:
-         * wake_result 0 (lthread__park), wait_obj g. */
-        LTHREAD__CHECK(lt->wake_result == 0, "a parked lthread's result is 0");
-        lt->wait = LTHREAD__WAIT_NONE;
-        lthread__ready(s, lt);
-    }
+    if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER))
+        return lthread__wgroup_wake_local_timed(s, g);
+    /* lthread__unpark without what a parked lthread already has:
+     * wake_result 0 (lthread__park), wait_obj g. */
+    LTHREAD__CHECK(lt->wake_result == 0, "a parked lthread's result is 0");
+    lt->wait = LTHREAD__WAIT_NONE;
+    lthread__ready(s, lt);
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
+    return 0;
 }
 
 /*
@@ -293,9 +304,11 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
  * or NULL when none is cached: no allocation, so it may be taken with an
  * object's lock held. A cached group keeps what never changes in a small
  * group (n, small, its waiter's g, index and buf: its value room of
- * LTHREAD__SMALL_VALUE bytes) and what its cache makes it (sched and local
- * are that cache's scheduler: lthread__wgroup_free); the rest is set here.
- * Its waiter's links are set when it is pushed.
+ * LTHREAD__SMALL_VALUE bytes), what its cache makes it (sched and local
+ * are that cache's scheduler: lthread__wgroup_free) and what a wait that
+ * went well leaves as it found it (undo NULL, result 0: the frees see to
+ * it); the rest is set here. Its waiter's links are set when it is
+ * pushed.
  */
 static inline struct lthread__wgroup *
 lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
@@ -308,13 +321,12 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
     s->nwg_cache--;
     LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
                        g->w[0].buf == (char *)g + lthread__wgroup_head(1) &&
-                       g->sched == s && g->local == s && g->reg == s && !g->lt,
+                       g->sched == s && g->local == s && g->reg == s &&
+                       !g->lt && !g->undo && !g->result,
                    "a cached wait group is a small group of one waiter, of "
-                   "its cache's scheduler");
+                   "its cache's scheduler, with no undo and result 0");
     atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
     g->lt = lt;
-    g->undo = NULL;
-    g->result = 0;
     return g;
 }
 
@@ -334,15 +346,18 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
     return err;
 }
 
-/* Frees a group from lthread__wgroup_take, served, on its scheduler's
- * pthread: back into that scheduler's cache when there is room. */
+/* Frees a group from lthread__wgroup_take, served with result 0 and its
+ * undo cleared, on its scheduler's pthread: back into that scheduler's
+ * cache when there is room (other groups: lthread__wgroup_free). */
 static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
 {
 #if LTHREAD__WG_CACHE_MAX > 0
     struct lthread__sched *s = g->sched;
 
-    LTHREAD__CHECK(g->small && s == lthread__tls_sched,
-                   "a group from a scheduler's cache goes back to it");
+    LTHREAD__CHECK(g->small && s == lthread__tls_sched && !g->undo &&
+                       !g->result,
+                   "a group from a scheduler's cache goes back to it as it "
+                   "came (no undo, result 0)");
     if (s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
         g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
         g->cnext = s->wg_cache;

@@ -196,6 +196,8 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
         g->sched = s;
         g->local = s;
         g->lt = NULL;
+        g->undo = NULL;
+        g->result = 0;
         g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
@@ -350,6 +352,18 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lt->wait_obj = g;
     lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
+}
+
+int lthread__wgroup_wake_local_timed(struct lthread__sched *s,
+                                     struct lthread__wgroup *g)
+{
+    struct lthread *lt = g->lt;
+
+    lthread__unpark_timed(s, lt, 0);
+    lt->wait_obj = g;
+    /* Until it runs, the outcome is its to undo if it is destroyed. */
+    lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
+    return 0;
 }
 
 void lthread__sync_abandon(struct lthread *lt)
