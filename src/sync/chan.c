@@ -216,8 +216,9 @@ chan_wait_general(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
     return chan_select_one(c, op, elem, timeout);
 }
 
-/* A cached group served with a failure (EPIPE: closed): freed (which
- * clears its result for the cache), and the failure returned. */
+/* A cached group served with a failure (EPIPE: closed; its park returned
+ * LTHREAD__WAKE_SERVED_FAILED): freed (which clears its result for the
+ * cache), and the failure returned. */
 static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
 {
     int err = g->result;
@@ -246,17 +247,16 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
     if (esize > LTHREAD__SMALL_VALUE || !(g = lthread__wgroup_take(s, self)))
         return chan_wait_general(c, op, elem, timeout);
     if (op == LTHREAD_CHAN_SEND)
-        lthread__vcopy(g->w[0].buf, elem, esize);
+        lthread__vcopy(lthread__wgroup_buf1(g), elem, esize);
     lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
     lthread__spin_unlock(&c->lock);
     err = lthread__wgroup_park(s, self, g, timeout);
+    /* Served (the waker unlinked our only waiter: sync.h), with a failure,
+     * or not (g is gone). */
     if (err)
-        return lthread__fail(err); /* g is gone */
-    /* Served: the waker unlinked our only waiter (sync.h). */
-    if (g->result)
-        return chan_served_fail(g);
+        return err > 0 ? chan_served_fail(g) : lthread__fail(err);
     if (op == LTHREAD_CHAN_RECV)
-        lthread__vcopy(elem, g->w[0].buf, esize);
+        lthread__vcopy(elem, lthread__wgroup_buf1(g), esize);
     lthread__wgroup_free_local(g);
     return 0;
 }
@@ -414,49 +414,37 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
 /*
  * Parks as a sender, or a receiver, of a value of a word where it cannot
  * poll: the other side last ran on this scheduler, or the channel has no
- * ring (chan_park_op: the same wait, with fewer values to keep). Out of
- * line, as chan_park_op.
+ * ring (chan_park_op, out of line: the same wait after its poll checks).
+ * Inline in the public calls, whose frames it then keeps (the hand-offs
+ * that do not wait save no registers for it all the same: the compiler
+ * sets the frame up on this path only).
  */
 static inline __attribute__((always_inline)) int
 chan_wait(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
-          struct lthread__sched *s)
+          struct lthread__sched *s, struct lthread *self)
 {
-    struct lthread *self = s->host.current;
     struct lthread__wgroup *g = lthread__wgroup_take(s, self);
     int err;
 
     if (lthread__unlikely(!g))
         return chan_wait_general(c, op, elem, timeout);
+    /* elem, kept across the park, as a value of this path alone: else the
+     * compiler keeps it in a saved register from the entry of the public
+     * call on, which then saves registers on every path. */
+    __asm__("" : "+r"(elem));
     if (op == LTHREAD_CHAN_SEND)
-        memcpy(g->w[0].buf, elem, sizeof(void *));
+        memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
     lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
     lthread__spin_unlock(&c->lock);
     err = lthread__wgroup_park(s, self, g, timeout);
+    /* Served (the waker unlinked our only waiter: sync.h), with a failure,
+     * or not (g is gone). */
     if (err)
-        return lthread__fail(err); /* g is gone */
-    /* Served: the waker unlinked our only waiter (sync.h). */
-    if (g->result)
-        return chan_served_fail(g);
+        return err > 0 ? chan_served_fail(g) : lthread__sync_fail(err);
     if (op == LTHREAD_CHAN_RECV)
-        memcpy(elem, g->w[0].buf, sizeof(void *));
+        memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
     lthread__wgroup_free_local(g);
     return 0;
-}
-
-static __attribute__((noinline)) int chan_wait_send(lthread_chan_t *c,
-                                                    const void *elem,
-                                                    uint64_t timeout,
-                                                    struct lthread__sched *s)
-{
-    return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s);
-}
-
-static __attribute__((noinline)) int chan_wait_recv(lthread_chan_t *c,
-                                                    void *elem,
-                                                    uint64_t timeout,
-                                                    struct lthread__sched *s)
-{
-    return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s);
 }
 
 /* A send or receive given no channel or no value: out of line, so that
@@ -471,32 +459,51 @@ static __attribute__((noinline, cold)) int chan_einval(void)
  * same-scheduler hand-off (the oldest waiter on the other side is an
  * lthread of this pthread's scheduler: sync.h, lthread__waitq_claim_local:
  * the value is copied and the waiter woken inline), a send into a ring
- * with room, and parking when nobody waits on the other side. Everything
- * else (waiters of other schedulers or pthreads, waiters to pass over, a
- * closed channel, a plain pthread, no group cached) goes to chan_one with
- * the lock held. What may call and then go on (waiting for the spinlock,
- * parking) is out of line, so that the hand-offs that do not wait keep
- * no frame: the lock is taken here, or by chan_send_contended (and
- * _recv_), which waits for it and goes on with its own copy of the rest.
+ * with room, a receive from a ring no sender waits to refill, and parking
+ * when nobody waits on the other side. Everything else (waiters of other
+ * schedulers or pthreads, waiters to pass over, a closed channel, a plain
+ * pthread, no group cached) goes to chan_one with the lock held. Every
+ * other call they make is a tail call, the parks' excepted, so that the
+ * hand-offs that do not wait keep no frame: a spinlock found held is
+ * waited for by chan_contended, which then calls the public call again.
  */
-static inline __attribute__((always_inline)) int
-chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
-                 struct lthread__sched *s)
+
+/* Waits until c's lock looks free (lthread__spin_wait, without taking
+ * it), then tries the send or receive again from the start. */
+static __attribute__((noinline)) int
+chan_contended(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
 {
-    struct lthread__waiter *w;
+    lthread__spin_wait_free(&c->lock);
+    return op == LTHREAD_CHAN_SEND ? lthread_chan_send(c, elem, timeout)
+                                   : lthread_chan_recv(c, elem, timeout);
+}
 
+LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
+                                  uint64_t timeout)
+{
+    struct lthread__sched *s;
+    struct lthread__wgroup *g;
+    struct lthread *self;
+
+    if (lthread__unlikely(!c || !elem))
+        return chan_einval();
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_contended(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
+    s = lthread__tls_sched;
     c->last_tx = s;
-    if (lthread__likely(s && !c->closed)) {
-        if ((w = lthread__waitq_claim_local(&c->receivers, s))) {
-            struct lthread__wgroup *g = w->g;
-
+    if (lthread__likely(s != NULL)) {
+        if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
+            /* (Nobody waits on a closed channel: its close served them
+             * all, and no receive waits on it since.) */
+            LTHREAD__CHECK(!c->closed, "a closed channel has no receiver "
+                                       "waiting");
             if (!chan_word(c))
-                return chan_copy_wake(c, w->buf, elem, s, g);
-            memcpy(w->buf, elem, sizeof(void *));
+                return chan_copy_wake(c, lthread__wgroup_buf1(g), elem, s, g);
+            memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
             lthread__spin_unlock(&c->lock);
             return lthread__wgroup_wake_local(s, g);
         }
-        if (!c->receivers.head) {
+        if (!c->receivers.head && !c->closed) {
             if (c->count < c->cap) {
                 if (!chan_word(c))
                     return chan_put_unlock(c, elem);
@@ -504,13 +511,15 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
                 lthread__spin_unlock(&c->lock);
                 return 0;
             }
-            if (s->host.current) {
-                /* Polling needs a ring and a receiver elsewhere. */
-                int r = (c->last_rx == s || !c->cap) && chan_word(c)
-                            ? chan_wait_send(c, elem, timeout, s)
-                            : chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
-                                           timeout, s);
+            if ((self = s->host.current)) {
+                int r;
 
+                /* Polling needs a ring and a receiver elsewhere. */
+                if ((c->last_rx == s || !c->cap) && chan_word(c))
+                    return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem,
+                                     timeout, s, self);
+                r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem, timeout,
+                                 s);
                 LTHREAD__KEEP_FRAME();
                 return r;
             }
@@ -519,33 +528,18 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
-static __attribute__((noinline)) int
-chan_send_contended(lthread_chan_t *c, const void *elem, uint64_t timeout)
-{
-    lthread__spin_wait(&c->lock);
-    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
-}
-
-LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
                                   uint64_t timeout)
 {
+    struct lthread__sched *s;
+    struct lthread__wgroup *g;
+    struct lthread *self;
+
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
-    if (lthread__unlikely(!lthread__spin_trylock(&c->lock))) {
-        int r = chan_send_contended(c, elem, timeout);
-
-        LTHREAD__KEEP_FRAME();
-        return r;
-    }
-    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
-}
-
-static inline __attribute__((always_inline)) int
-chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
-                 struct lthread__sched *s)
-{
-    struct lthread__waiter *w;
-
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_contended(c, LTHREAD_CHAN_RECV, elem, timeout);
+    s = lthread__tls_sched;
     c->last_rx = s;
     /* Senders wait only while the ring is full: with values in it, the
      * ring goes first (chan_one refills it from a waiting sender; with
@@ -558,47 +552,25 @@ chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
         return 0;
     }
     if (lthread__likely(s && !c->count)) {
-        if ((w = lthread__waitq_claim_local(&c->senders, s))) {
-            struct lthread__wgroup *g = w->g;
-
+        if ((g = lthread__waitq_claim_local(&c->senders, s))) {
             if (!chan_word(c))
-                return chan_copy_wake(c, elem, w->buf, s, g);
-            memcpy(elem, w->buf, sizeof(void *));
+                return chan_copy_wake(c, elem, lthread__wgroup_buf1(g), s, g);
+            memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
             lthread__spin_unlock(&c->lock);
             return lthread__wgroup_wake_local(s, g);
         }
-        if (!c->senders.head && !c->closed && s->host.current) {
-            /* Polling needs a ring and a sender elsewhere. */
-            int r = (c->last_tx == s || !c->cap) && chan_word(c)
-                        ? chan_wait_recv(c, elem, timeout, s)
-                        : chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+        if (!c->senders.head && !c->closed && (self = s->host.current)) {
+            int r;
 
+            /* Polling needs a ring and a sender elsewhere. */
+            if ((c->last_tx == s || !c->cap) && chan_word(c))
+                return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
+            r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
             LTHREAD__KEEP_FRAME();
             return r;
         }
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
-}
-
-static __attribute__((noinline)) int
-chan_recv_contended(lthread_chan_t *c, void *elem, uint64_t timeout)
-{
-    lthread__spin_wait(&c->lock);
-    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
-}
-
-LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
-                                  uint64_t timeout)
-{
-    if (lthread__unlikely(!c || !elem))
-        return chan_einval();
-    if (lthread__unlikely(!lthread__spin_trylock(&c->lock))) {
-        int r = chan_recv_contended(c, elem, timeout);
-
-        LTHREAD__KEEP_FRAME();
-        return r;
-    }
-    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)

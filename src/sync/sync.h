@@ -32,6 +32,9 @@ struct lthread__spin {
 };
 
 void lthread__spin_wait(struct lthread__spin *l);
+/* Waits until l looks free, without taking it (for a caller that then
+ * starts over with lthread__spin_trylock). */
+void lthread__spin_wait_free(struct lthread__spin *l);
 
 static inline void lthread__spin_lock(struct lthread__spin *l)
 {
@@ -63,7 +66,8 @@ struct lthread__wgroup;
 struct lthread__waiter {
     struct lthread__waiter *next;
     struct lthread__waiter *prev;
-    struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked */
+    struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked (or
+                                 * stale once served: sync.h's fast path) */
     struct lthread__spin *lock; /* that queue's object's lock */
     struct lthread__wgroup *g;
     int index;      /* its place in the group */
@@ -117,8 +121,12 @@ struct lthread__wgroup {
 /* Groups of one waiter with up to LTHREAD__SMALL_VALUE bytes of value are
  * all made the same size, and each scheduler keeps up to
  * LTHREAD__WG_CACHE_MAX freed ones for its lthreads' next waits (not under
- * ASan, which must see every use of freed memory). Only the scheduler's
- * own pthread touches its cache. */
+ * ASan, which must see every use of freed memory), and one more in its
+ * slot wg_hot: a wait takes that one first, and a group its waiter frees
+ * goes back there first (lthread__wgroup_free_local), so that the waits
+ * of a hand-off take and give back a group in a load and a store each,
+ * without the list and its count. Only the scheduler's own pthread
+ * touches its cache. */
 #define LTHREAD__SMALL_VALUE 64
 #ifdef LTHREAD__ASAN
 #define LTHREAD__WG_CACHE_MAX 0
@@ -134,6 +142,13 @@ static inline size_t lthread__wgroup_head(size_t n)
         sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
 
     return (head + 15) & ~(size_t)15;
+}
+
+/* The value room of a group of one waiter (its w[0].buf, where
+ * group_init puts it), at a constant offset: no load. */
+static inline void *lthread__wgroup_buf1(struct lthread__wgroup *g)
+{
+    return (char *)g + lthread__wgroup_head(1);
 }
 
 /* A group of n waiters with `vsize` bytes of value room each, for the
@@ -229,8 +244,9 @@ static inline void lthread__vcopy(void *dst, const void *src, size_t n)
 
 /*
  * Claims the oldest waiter of q when it belongs to a one-waiter group of
- * an lthread of s, the calling pthread's scheduler (non-NULL); NULL
- * otherwise (use lthread__waitq_claim then). The object's lock is held.
+ * an lthread of s, the calling pthread's scheduler (non-NULL), and
+ * returns that group (its waiter is w[0]); NULL otherwise (use
+ * lthread__waitq_claim then). The object's lock is held.
  *
  * No CAS: a one-waiter group of a parked lthread can be cancelled only by
  * its own scheduler's pthread (a timeout, a destroy, a failed timer arm:
@@ -240,7 +256,7 @@ static inline void lthread__vcopy(void *dst, const void *src, size_t n)
  * group that is still linked here is WAITING, and nobody else can change
  * that while we hold the lock.
  */
-static inline struct lthread__waiter *
+static inline struct lthread__wgroup *
 lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 {
     struct lthread__waiter *w = q->head;
@@ -248,21 +264,22 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 
     if (!w || (g = w->g)->local != s)
         return NULL;
-    LTHREAD__CHECK(s && g->n == 1 && g->chosen == 0 &&
+    LTHREAD__CHECK(s && g->n == 1 && w == &g->w[0] &&
+                       w->buf == lthread__wgroup_buf1(g) && g->chosen == 0 &&
                        atomic_load_explicit(&g->state, memory_order_relaxed) ==
                            LTHREAD__W_WAITING,
                    "a linked waiter of a local one-waiter group is WAITING");
     atomic_store_explicit(&g->state, LTHREAD__W_DONE, memory_order_relaxed);
-    /* The head: unlinked with what it is known to be (its prev is NULL;
-     * its next is not read again: lthread__wgroup_unlink goes by q, a
-     * push sets both; a group of one waiter keeps chosen 0). */
+    /* The head: unlinked with what it is known to be (its prev is NULL).
+     * Its next and q are left stale: nothing reads them once its group is
+     * served (lthread__wgroup_unlink passes over the claimed waiter, chosen
+     * 0 in a group of one; a push sets them all again). */
     q->head = w->next;
     if (w->next)
         w->next->prev = NULL;
     else
         q->tail = NULL;
-    w->q = NULL;
-    return w;
+    return g;
 }
 
 /* lthread__wgroup_wake_local of an lthread with a timer (wait.c): out of
@@ -313,14 +330,18 @@ static inline int lthread__wgroup_wake_local(struct lthread__sched *s,
 static inline struct lthread__wgroup *
 lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
 {
-    struct lthread__wgroup *g = s->wg_cache;
+    struct lthread__wgroup *g = s->wg_hot;
 
-    if (!g)
-        return NULL;
-    s->wg_cache = g->cnext;
-    s->nwg_cache--;
+    if (lthread__likely(g != NULL)) {
+        s->wg_hot = NULL;
+    } else {
+        if (!(g = s->wg_cache))
+            return NULL;
+        s->wg_cache = g->cnext;
+        s->nwg_cache--;
+    }
     LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
-                       g->w[0].buf == (char *)g + lthread__wgroup_head(1) &&
+                       g->w[0].buf == lthread__wgroup_buf1(g) &&
                        g->sched == s && g->local == s && g->reg == s &&
                        !g->lt && !g->undo && !g->result,
                    "a cached wait group is a small group of one waiter, of "
@@ -330,8 +351,18 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
     return g;
 }
 
+/* What a group served with a failure (g->result, -EPIPE) wakes its
+ * parked lthread with (wgroup_wake, wait.c): a wake result that is no
+ * errno, so that a waiter tells the three outcomes of its park apart by
+ * the one value (lthread__wgroup_park). */
+#define LTHREAD__WAKE_SERVED_FAILED 1
+
 /* Parks lt, the running lthread of s, on g (linked in its object's queue,
- * no lock held), as lthread__wgroup_wait does for an lthread. */
+ * no lock held), as lthread__wgroup_wait does for an lthread. Returns 0
+ * when g was served with result 0, LTHREAD__WAKE_SERVED_FAILED when it was
+ * served with a failure (g->result; in both cases the caller frees g),
+ * else a negative errno or LTHREAD__TIMEDOUT: the wait ended without it
+ * (g is freed then). */
 static inline int lthread__wgroup_park(struct lthread__sched *s,
                                        struct lthread *lt,
                                        struct lthread__wgroup *g,
@@ -341,10 +372,19 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
 
     s->nxwaiting++; /* a wait only another pthread may end */
     err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
-    if (!err) /* served: the outcome is ours now */
+    /* Served: the outcome is ours now. (The common case tested alone.) */
+    if (lthread__likely(err == 0)) {
+        lthread__outcome_taken(lt);
+        return 0;
+    }
+    if (err == LTHREAD__WAKE_SERVED_FAILED)
         lthread__outcome_taken(lt);
     return err;
 }
+
+/* lthread__fail() out of line, for a wait that failed: its callers keep
+ * no register for the error across the call that sets errno. */
+int lthread__sync_fail(int err);
 
 /* Frees a group from lthread__wgroup_take, served with result 0 and its
  * undo cleared, on its scheduler's pthread: back into that scheduler's
@@ -358,8 +398,12 @@ static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
                        !g->result,
                    "a group from a scheduler's cache goes back to it as it "
                    "came (no undo, result 0)");
+    g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
+    if (lthread__likely(!s->wg_hot)) {
+        s->wg_hot = g;
+        return;
+    }
     if (s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
-        g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
         g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;

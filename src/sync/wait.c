@@ -12,19 +12,32 @@
 
 /* ---- spinlock ------------------------------------------------------------ */
 
+/* Waits while l is held; *spins counts the turns. */
+static void spin_while_held(struct lthread__spin *l, unsigned *spins)
+{
+    while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
+        /* The holder may have been preempted: let it run. */
+        if (++*spins % 64 == 0)
+            sched_yield();
+        else
+            lthread__cpu_relax();
+    }
+}
+
 void lthread__spin_wait(struct lthread__spin *l)
 {
     unsigned spins = 0;
 
     do {
-        while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
-            /* The holder may have been preempted: let it run. */
-            if (++spins % 64 == 0)
-                sched_yield();
-            else
-                lthread__cpu_relax();
-        }
+        spin_while_held(l, &spins);
     } while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire));
+}
+
+void lthread__spin_wait_free(struct lthread__spin *l)
+{
+    unsigned spins = 0;
+
+    spin_while_held(l, &spins);
 }
 
 /* ---- queues ----------------------------------------------------------------
@@ -219,6 +232,11 @@ void lthread__sync_sched_free(struct lthread__sched *s)
         lthread__free(g);
     }
     s->nwg_cache = 0;
+    if ((g = s->wg_hot)) {
+        s->wg_hot = NULL;
+        registry_remove(g);
+        lthread__free(g);
+    }
 }
 
 void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed)
@@ -348,7 +366,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
         lthread__destroy_back(s, lt);
         return;
     }
-    lthread__unpark(s, lt, 0);
+    lthread__unpark(s, lt, g->result ? LTHREAD__WAKE_SERVED_FAILED : 0);
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lt->wait_obj = g;
     lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
@@ -407,9 +425,18 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result)
 
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
+    int err;
+
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
-    return lthread__wgroup_park(g->sched, g->lt, g, timeout);
+    err = lthread__wgroup_park(g->sched, g->lt, g, timeout);
+    /* Served with a failure: the caller reads it from g->result. */
+    return err == LTHREAD__WAKE_SERVED_FAILED ? 0 : err;
+}
+
+__attribute__((noinline, cold)) int lthread__sync_fail(int err)
+{
+    return lthread__fail(err);
 }
 
 void *lthread__sync_self(void)
