@@ -465,31 +465,18 @@ static __attribute__((noinline, cold)) int chan_einval(void)
  * pthread, no group cached) goes to chan_one with the lock held. Every
  * other call they make is a tail call, the parks' excepted, so that the
  * hand-offs that do not wait keep no frame: a spinlock found held is
- * waited for by chan_contended, which then calls the public call again.
+ * waited for by chan_send_contended (chan_recv_contended), which takes
+ * it and goes on with its own copy of the rest (a wait that went that
+ * way shows it in its backtrace in place of the public call).
  */
 
-/* Waits until c's lock looks free (lthread__spin_wait, without taking
- * it), then tries the send or receive again from the start. */
-static __attribute__((noinline)) int
-chan_contended(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
+static inline __attribute__((always_inline)) int
+chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
+                 struct lthread__sched *s)
 {
-    lthread__spin_wait_free(&c->lock);
-    return op == LTHREAD_CHAN_SEND ? lthread_chan_send(c, elem, timeout)
-                                   : lthread_chan_recv(c, elem, timeout);
-}
-
-LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
-                                  uint64_t timeout)
-{
-    struct lthread__sched *s;
     struct lthread__wgroup *g;
     struct lthread *self;
 
-    if (lthread__unlikely(!c || !elem))
-        return chan_einval();
-    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
-        return chan_contended(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
-    s = lthread__tls_sched;
     c->last_tx = s;
     if (lthread__likely(s != NULL)) {
         if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
@@ -515,31 +502,45 @@ LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                 int r;
 
                 /* Polling needs a ring and a receiver elsewhere. */
-                if ((c->last_rx == s || !c->cap) && chan_word(c))
-                    return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem,
-                                     timeout, s, self);
-                r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem, timeout,
-                                 s);
-                LTHREAD__KEEP_FRAME();
-                return r;
+                if (lthread__unlikely((c->last_rx != s && c->cap) ||
+                                      !chan_word(c))) {
+                    r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
+                                     timeout, s);
+                    LTHREAD__KEEP_FRAME();
+                    return r;
+                }
+                return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
+                                 self);
             }
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+static __attribute__((noinline)) int
+chan_send_contended(lthread_chan_t *c, const void *elem, uint64_t timeout)
+{
+    lthread__spin_wait(&c->lock);
+    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
-    struct lthread__sched *s;
-    struct lthread__wgroup *g;
-    struct lthread *self;
-
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
     if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
-        return chan_contended(c, LTHREAD_CHAN_RECV, elem, timeout);
-    s = lthread__tls_sched;
+        return chan_send_contended(c, elem, timeout);
+    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+static inline __attribute__((always_inline)) int
+chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
+                 struct lthread__sched *s)
+{
+    struct lthread__wgroup *g;
+    struct lthread *self;
+
     c->last_rx = s;
     /* Senders wait only while the ring is full: with values in it, the
      * ring goes first (chan_one refills it from a waiting sender; with
@@ -563,14 +564,33 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
             int r;
 
             /* Polling needs a ring and a sender elsewhere. */
-            if ((c->last_tx == s || !c->cap) && chan_word(c))
-                return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
-            r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
-            LTHREAD__KEEP_FRAME();
-            return r;
+            if (lthread__unlikely((c->last_tx != s && c->cap) ||
+                                  !chan_word(c))) {
+                r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+                LTHREAD__KEEP_FRAME();
+                return r;
+            }
+            return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
         }
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+}
+
+static __attribute__((noinline)) int
+chan_recv_contended(lthread_chan_t *c, void *elem, uint64_t timeout)
+{
+    lthread__spin_wait(&c->lock);
+    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+                                  uint64_t timeout)
+{
+    if (lthread__unlikely(!c || !elem))
+        return chan_einval();
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_recv_contended(c, elem, timeout);
+    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)

@@ -32,9 +32,6 @@ struct lthread__spin {
 };
 
 void lthread__spin_wait(struct lthread__spin *l);
-/* Waits until l looks free, without taking it (for a caller that then
- * starts over with lthread__spin_trylock). */
-void lthread__spin_wait_free(struct lthread__spin *l);
 
 static inline void lthread__spin_lock(struct lthread__spin *l)
 {

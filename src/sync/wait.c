@@ -12,32 +12,19 @@
 
 /* ---- spinlock ------------------------------------------------------------ */
 
-/* Waits while l is held; *spins counts the turns. */
-static void spin_while_held(struct lthread__spin *l, unsigned *spins)
-{
-    while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
-        /* The holder may have been preempted: let it run. */
-        if (++*spins % 64 == 0)
-            sched_yield();
-        else
-            lthread__cpu_relax();
-    }
-}
-
 void lthread__spin_wait(struct lthread__spin *l)
 {
     unsigned spins = 0;
 
     do {
-        spin_while_held(l, &spins);
+        while (atomic_load_explicit(&l->locked, memory_order_relaxed)) {
+            /* The holder may have been preempted: let it run. */
+            if (++spins % 64 == 0)
+                sched_yield();
+            else
+                lthread__cpu_relax();
+        }
     } while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire));
-}
-
-void lthread__spin_wait_free(struct lthread__spin *l)
-{
-    unsigned spins = 0;
-
-    spin_while_held(l, &spins);
 }
 
 /* ---- queues ----------------------------------------------------------------
