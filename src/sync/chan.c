@@ -217,8 +217,8 @@ chan_wait_general(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
 }
 
 /* A cached group served with a failure (EPIPE: closed; its park returned
- * LTHREAD__WAKE_SERVED_FAILED): freed (which clears its result for the
- * cache), and the failure returned. */
+ * it, positive): freed (which clears its result for the cache), and the
+ * failure returned. */
 static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
 {
     int err = g->result;
@@ -734,7 +734,7 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
         lthread__free(set);
     set = one;
     err = lthread__wgroup_wait(g, timeout);
-    if (err) {
+    if (err < 0) { /* (> 0: served with a failure, in g->result) */
         err = lthread__fail(err); /* g is gone */
         goto out;
     }

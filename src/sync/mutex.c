@@ -98,6 +98,8 @@ static __attribute__((noinline)) int mutex_wait(struct lthread_mutex *m,
     }
     mutex_link(m, g, me);
     err = lthread__wgroup_wait(g, timeout);
+    LTHREAD__CHECK(err <= 0,
+                   "a mutex is handed over, never served with a failure");
     if (err)
         return lthread__fail(err); /* g is gone */
     /* Handed over by the unlocker: we hold m. */
@@ -120,7 +122,7 @@ static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
         return mutex_wait(m, self, timeout);
     mutex_link(m, g, self);
     err = lthread__wgroup_park(s, self, g, timeout);
-    LTHREAD__CHECK(err != LTHREAD__WAKE_SERVED_FAILED,
+    LTHREAD__CHECK(err <= 0,
                    "a mutex is handed over, never served with a failure");
     if (err)
         return lthread__sync_fail(err); /* g is gone */

@@ -187,10 +187,11 @@ void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed);
  * lock. */
 void lthread__wgroup_deliver(struct lthread__wgroup *g, int result);
 
-/* Waits for g to be served, up to timeout ms (0: none). Returns 0 when it
- * was (g->chosen, g->result tell how; the caller frees g), or
- * LTHREAD__TIMEDOUT / another negative errno when the wait ended without
- * it (g is freed then). The object locks must not be held. */
+/* Waits for g to be served, up to timeout ms (0: none). Returns 0 or a
+ * positive errno (an lthread's, served with a failure) when it was (g->chosen,
+ * g->result tell how; the caller frees g), or LTHREAD__TIMEDOUT / another
+ * negative errno when the wait ended without it (g is freed then). The object
+ * locks must not be held. */
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
 
 /* After a call that may park: keeps the calling public function's frame
@@ -348,16 +349,15 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
     return g;
 }
 
-/* What a group served with a failure (g->result, -EPIPE) wakes its
- * parked lthread with (wgroup_wake, wait.c): a wake result that is no
- * errno, so that a waiter tells the three outcomes of its park apart by
- * the one value (lthread__wgroup_park). */
-#define LTHREAD__WAKE_SERVED_FAILED 1
+/* A group served with a failure (g->result, -EPIPE) wakes its parked
+ * lthread with that errno, positive, as its wake result (wgroup_wake,
+ * wait.c): a park's outcomes are otherwise 0 or negative, so that a waiter
+ * tells the three apart by the one value (lthread__wgroup_park). */
 
 /* Parks lt, the running lthread of s, on g (linked in its object's queue,
  * no lock held), as lthread__wgroup_wait does for an lthread. Returns 0
- * when g was served with result 0, LTHREAD__WAKE_SERVED_FAILED when it was
- * served with a failure (g->result; in both cases the caller frees g),
+ * when g was served with result 0, a positive errno (-g->result) when it
+ * was served with a failure (in both cases the caller frees g),
  * else a negative errno or LTHREAD__TIMEDOUT: the wait ended without it
  * (g is freed then). */
 static inline int lthread__wgroup_park(struct lthread__sched *s,
@@ -374,7 +374,7 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
         lthread__outcome_taken(lt);
         return 0;
     }
-    if (err == LTHREAD__WAKE_SERVED_FAILED)
+    if (err > 0) /* served with a failure */
         lthread__outcome_taken(lt);
     return err;
 }

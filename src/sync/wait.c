@@ -187,7 +187,7 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
 #if CACHE_MAX > 0
     struct lthread__sched *s = lthread__tls_sched;
 
-    if (g->small && s && s->nwg_cache < CACHE_MAX) {
+    if (g->small && s && (!s->wg_hot || s->nwg_cache < CACHE_MAX)) {
         /* What lthread__wgroup_take expects of a cached group (the group
          * may have been a pthread's: made on this scheduler's pthread
          * outside an lthread). */
@@ -198,6 +198,10 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
         g->lt = NULL;
         g->undo = NULL;
         g->result = 0;
+        if (!s->wg_hot) { /* the first taken (sync.h) */
+            s->wg_hot = g;
+            return;
+        }
         g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
@@ -353,7 +357,7 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
         lthread__destroy_back(s, lt);
         return;
     }
-    lthread__unpark(s, lt, g->result ? LTHREAD__WAKE_SERVED_FAILED : 0);
+    lthread__unpark(s, lt, -g->result); /* a failure, positive (sync.h) */
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lt->wait_obj = g;
     lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
@@ -412,13 +416,9 @@ void lthread__wgroup_deliver(struct lthread__wgroup *g, int result)
 
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
-    int err;
-
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
-    err = lthread__wgroup_park(g->sched, g->lt, g, timeout);
-    /* Served with a failure: the caller reads it from g->result. */
-    return err == LTHREAD__WAKE_SERVED_FAILED ? 0 : err;
+    return lthread__wgroup_park(g->sched, g->lt, g, timeout);
 }
 
 __attribute__((noinline, cold)) int lthread__sync_fail(int err)
