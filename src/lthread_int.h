@@ -549,8 +549,10 @@ struct lthread__sched {
     uint32_t clock_ms;
     uint32_t clock_rounds;
     /* Wait groups of one waiter, kept for reuse (src/sync/wait.c): a
-     * malloc/free pair was a quarter of a mutex hand-off. */
+     * malloc/free pair was a quarter of a mutex hand-off. wg_hot: one
+     * more, the first taken and the first refilled (src/sync/sync.h). */
     struct lthread__wgroup *wg_cache;
+    struct lthread__wgroup *wg_hot;
     uint32_t nwg_cache;
     /* How long the next spin before a poll may last (sched.c, sched_spin):
      * doubled when a spin ends with a post, halved when it runs out. */

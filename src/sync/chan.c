@@ -84,7 +84,8 @@ LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch)
     return 0;
 }
 
-static void ring_put(struct lthread_chan *c, const void *v)
+static inline __attribute__((always_inline)) void
+ring_put(struct lthread_chan *c, const void *v)
 {
     size_t tail = (c->taken + c->count) % c->cap;
 
@@ -92,11 +93,50 @@ static void ring_put(struct lthread_chan *c, const void *v)
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
 }
 
-static void ring_take(struct lthread_chan *c, void *v)
+static inline __attribute__((always_inline)) void
+ring_take(struct lthread_chan *c, void *v)
 {
     lthread__vcopy(v, c->ring + c->taken % c->cap * c->esize, c->esize);
     c->taken++;
     __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
+}
+
+/* The public calls' fast paths copy a value of a word inline; the other
+ * sizes go through these, out of line, each ending the call (a copy that
+ * may call memcpy would make the fast paths keep a frame). Each releases
+ * c's lock. */
+static __attribute__((noinline)) int chan_put_unlock(struct lthread_chan *c,
+                                                     const void *v)
+{
+    ring_put(c, v);
+    lthread__spin_unlock(&c->lock);
+    return 0;
+}
+
+static __attribute__((noinline)) int chan_take_unlock(struct lthread_chan *c,
+                                                      void *v)
+{
+    ring_take(c, v);
+    lthread__spin_unlock(&c->lock);
+    return 0;
+}
+
+/* ... and wakes g, claimed by lthread__waitq_claim_local, after copying
+ * the value from src to dst. */
+static __attribute__((noinline)) int chan_copy_wake(struct lthread_chan *c,
+                                                    void *dst, const void *src,
+                                                    struct lthread__sched *s,
+                                                    struct lthread__wgroup *g)
+{
+    lthread__vcopy(dst, src, c->esize);
+    lthread__spin_unlock(&c->lock);
+    return lthread__wgroup_wake_local(s, g);
+}
+
+/* Whether the fast paths copy c's values inline. */
+static inline bool chan_word(const struct lthread_chan *c)
+{
+    return lthread__likely(c->esize == sizeof(void *));
 }
 
 /*
@@ -167,12 +207,32 @@ chan_select_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
     return r < 0 ? r : 0;
 }
 
+/* Gives up waiting in a cached group (none cached, or the value does not
+ * fit one): the general select does it, c unlocked first. */
+static __attribute__((noinline)) int
+chan_wait_general(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
+{
+    lthread__spin_unlock(&c->lock);
+    return chan_select_one(c, op, elem, timeout);
+}
+
+/* A cached group served with a failure (EPIPE: closed; its park returned
+ * it, positive): freed (which clears its result for the cache), and the
+ * failure returned. */
+static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
+{
+    int err = g->result;
+
+    lthread__wgroup_free(g);
+    return lthread__fail(err);
+}
+
 /*
  * Parks the running lthread self of s as a waiter of op on c in a cached
  * group (c locked on entry, released), with the value to send copied into
- * the group. Returns 0, or -1 with errno; or 1, c still locked, when no
- * group is cached (or the value does not fit one). The channel is not
- * touched once a waker may have served us: the one that took the last
+ * the group. Returns 0, or -1 with errno; without a group cached (or when
+ * the value does not fit one) the general select does it. The channel is
+ * not touched once a waker may have served us: the one that took the last
  * value, or gave one, may destroy it before we run (its element size is
  * read before).
  */
@@ -185,20 +245,20 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
     int err;
 
     if (esize > LTHREAD__SMALL_VALUE || !(g = lthread__wgroup_take(s, self)))
-        return 1;
+        return chan_wait_general(c, op, elem, timeout);
     if (op == LTHREAD_CHAN_SEND)
-        lthread__vcopy(g->w[0].buf, elem, esize);
+        lthread__vcopy(lthread__wgroup_buf1(g), elem, esize);
     lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
     lthread__spin_unlock(&c->lock);
     err = lthread__wgroup_park(s, self, g, timeout);
+    /* Served (the waker unlinked our only waiter: sync.h), with a failure,
+     * or not (g is gone). */
     if (err)
-        return lthread__fail(err); /* g is gone */
-    /* Served: the waker unlinked our only waiter (sync.h). */
-    err = g->result;
-    if (op == LTHREAD_CHAN_RECV && !err)
-        lthread__vcopy(elem, g->w[0].buf, esize);
+        return err > 0 ? chan_served_fail(g) : lthread__fail(err);
+    if (op == LTHREAD_CHAN_RECV)
+        lthread__vcopy(elem, lthread__wgroup_buf1(g), esize);
     lthread__wgroup_free_local(g);
-    return err ? lthread__fail(err) : 0;
+    return 0;
 }
 
 /*
@@ -230,8 +290,8 @@ static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
         lthread__spin_unlock(&c->lock);
         return lthread__fail(r);
     }
-    if (self && (r = chan_park(c, op, elem, timeout, s, self)) <= 0)
-        return r;
+    if (self)
+        return chan_park(c, op, elem, timeout, s, self);
     lthread__spin_unlock(&c->lock);
     return chan_select_one(c, op, elem, timeout);
 }
@@ -348,9 +408,50 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
         }
         return chan_one(c, op, elem, timeout);
     }
-    r = chan_park(c, op, elem, timeout, s, self);
+    return chan_park(c, op, elem, timeout, s, self);
+}
 
-    return r <= 0 ? r : chan_one(c, op, elem, timeout);
+/*
+ * Parks as a sender, or a receiver, of a value of a word where it cannot
+ * poll: the other side last ran on this scheduler, or the channel has no
+ * ring (chan_park_op, out of line: the same wait after its poll checks).
+ * Inline in the public calls, whose frames it then keeps (the hand-offs
+ * that do not wait save no registers for it all the same: the compiler
+ * sets the frame up on this path only).
+ */
+static inline __attribute__((always_inline)) int
+chan_wait(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+          struct lthread__sched *s, struct lthread *self)
+{
+    struct lthread__wgroup *g = lthread__wgroup_take(s, self);
+    int err;
+
+    if (lthread__unlikely(!g))
+        return chan_wait_general(c, op, elem, timeout);
+    /* elem, kept across the park, as a value of this path alone: else the
+     * compiler keeps it in a saved register from the entry of the public
+     * call on, which then saves registers on every path. */
+    __asm__("" : "+r"(elem));
+    if (op == LTHREAD_CHAN_SEND)
+        memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
+    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
+    lthread__spin_unlock(&c->lock);
+    err = lthread__wgroup_park(s, self, g, timeout);
+    /* Served (the waker unlinked our only waiter: sync.h), with a failure,
+     * or not (g is gone). */
+    if (err)
+        return err > 0 ? chan_served_fail(g) : lthread__sync_fail(err);
+    if (op == LTHREAD_CHAN_RECV)
+        memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
+    lthread__wgroup_free_local(g);
+    return 0;
+}
+
+/* A send or receive given no channel or no value: out of line, so that
+ * the public calls keep no frame for setting errno. */
+static __attribute__((noinline, cold)) int chan_einval(void)
+{
+    return lthread__fail(-EINVAL);
 }
 
 /*
@@ -358,83 +459,138 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
  * same-scheduler hand-off (the oldest waiter on the other side is an
  * lthread of this pthread's scheduler: sync.h, lthread__waitq_claim_local:
  * the value is copied and the waiter woken inline), a send into a ring
- * with room, and parking when nobody waits on the other side. Everything
- * else (waiters of other schedulers or pthreads, waiters to pass over, a
- * closed channel, a plain pthread, no group cached) goes to chan_one with
- * the lock held.
+ * with room, a receive from a ring no sender waits to refill, and parking
+ * when nobody waits on the other side. Everything else (waiters of other
+ * schedulers or pthreads, waiters to pass over, a closed channel, a plain
+ * pthread, no group cached) goes to chan_one with the lock held. Every
+ * other call they make is a tail call, the parks' excepted, so that the
+ * hand-offs that do not wait keep no frame: a spinlock found held is
+ * waited for by chan_send_contended (chan_recv_contended), which takes
+ * it and goes on with its own copy of the rest (a wait that went that
+ * way shows it in its backtrace in place of the public call).
  */
-LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
-                                  uint64_t timeout)
+
+static inline __attribute__((always_inline)) int
+chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
+                 struct lthread__sched *s)
 {
-    struct lthread__sched *s = lthread__tls_sched;
-    struct lthread__waiter *w;
+    struct lthread__wgroup *g;
+    struct lthread *self;
 
-    if (lthread__unlikely(!c || !elem))
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&c->lock);
     c->last_tx = s;
-    if (lthread__likely(s && !c->closed)) {
-        if ((w = lthread__waitq_claim_local(&c->receivers, s))) {
-            struct lthread__wgroup *g = w->g;
-
-            lthread__vcopy(w->buf, elem, c->esize);
+    if (lthread__likely(s != NULL)) {
+        if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
+            /* (Nobody waits on a closed channel: its close served them
+             * all, and no receive waits on it since.) */
+            LTHREAD__CHECK(!c->closed, "a closed channel has no receiver "
+                                       "waiting");
+            if (!chan_word(c))
+                return chan_copy_wake(c, lthread__wgroup_buf1(g), elem, s, g);
+            memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
             lthread__spin_unlock(&c->lock);
-            lthread__wgroup_wake_local(s, g);
-            return 0;
+            return lthread__wgroup_wake_local(s, g);
         }
-        if (!c->receivers.head) {
+        if (!c->receivers.head && !c->closed) {
             if (c->count < c->cap) {
+                if (!chan_word(c))
+                    return chan_put_unlock(c, elem);
                 ring_put(c, elem);
                 lthread__spin_unlock(&c->lock);
                 return 0;
             }
-            if (s->host.current) {
-                int r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
-                                     timeout, s);
+            if ((self = s->host.current)) {
+                int r;
 
-                LTHREAD__KEEP_FRAME();
-                return r;
+                /* Polling needs a ring and a receiver elsewhere. */
+                if (lthread__unlikely((c->last_rx != s && c->cap) ||
+                                      !chan_word(c))) {
+                    r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
+                                     timeout, s);
+                    LTHREAD__KEEP_FRAME();
+                    return r;
+                }
+                return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
+                                 self);
             }
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
 }
 
-LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+static __attribute__((noinline)) int
+chan_send_contended(lthread_chan_t *c, const void *elem, uint64_t timeout)
+{
+    lthread__spin_wait(&c->lock);
+    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
-    struct lthread__sched *s = lthread__tls_sched;
-    struct lthread__waiter *w;
-
     if (lthread__unlikely(!c || !elem))
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&c->lock);
+        return chan_einval();
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_send_contended(c, elem, timeout);
+    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+static inline __attribute__((always_inline)) int
+chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
+                 struct lthread__sched *s)
+{
+    struct lthread__wgroup *g;
+    struct lthread *self;
+
     c->last_rx = s;
     /* Senders wait only while the ring is full: with values in it, the
      * ring goes first (chan_one refills it from a waiting sender; with
      * none waiting, the oldest value is simply taken, here). */
     if (c->count && !c->senders.head) {
+        if (!chan_word(c))
+            return chan_take_unlock(c, elem);
         ring_take(c, elem);
         lthread__spin_unlock(&c->lock);
         return 0;
     }
     if (lthread__likely(s && !c->count)) {
-        if ((w = lthread__waitq_claim_local(&c->senders, s))) {
-            struct lthread__wgroup *g = w->g;
-
-            lthread__vcopy(elem, w->buf, c->esize);
+        if ((g = lthread__waitq_claim_local(&c->senders, s))) {
+            if (!chan_word(c))
+                return chan_copy_wake(c, elem, lthread__wgroup_buf1(g), s, g);
+            memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
             lthread__spin_unlock(&c->lock);
-            lthread__wgroup_wake_local(s, g);
-            return 0;
+            return lthread__wgroup_wake_local(s, g);
         }
-        if (!c->senders.head && !c->closed && s->host.current) {
-            int r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+        if (!c->senders.head && !c->closed && (self = s->host.current)) {
+            int r;
 
-            LTHREAD__KEEP_FRAME();
-            return r;
+            /* Polling needs a ring and a sender elsewhere. */
+            if (lthread__unlikely((c->last_tx != s && c->cap) ||
+                                  !chan_word(c))) {
+                r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+                LTHREAD__KEEP_FRAME();
+                return r;
+            }
+            return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
         }
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+}
+
+static __attribute__((noinline)) int
+chan_recv_contended(lthread_chan_t *c, void *elem, uint64_t timeout)
+{
+    lthread__spin_wait(&c->lock);
+    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
+}
+
+LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
+                                  uint64_t timeout)
+{
+    if (lthread__unlikely(!c || !elem))
+        return chan_einval();
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_recv_contended(c, elem, timeout);
+    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)
@@ -578,7 +734,7 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
         lthread__free(set);
     set = one;
     err = lthread__wgroup_wait(g, timeout);
-    if (err) {
+    if (err < 0) { /* (> 0: served with a failure, in g->result) */
         err = lthread__fail(err); /* g is gone */
         goto out;
     }

@@ -40,9 +40,10 @@ LTHREAD_API int lthread_mutex_destroy(lthread_mutex_t *m)
     return 0;
 }
 
-/* Releases m held by `who`: to the oldest waiter, or free. The lock is
- * held on entry and released. */
-static void mutex_release(struct lthread_mutex *m)
+/* Releases m: to the oldest waiter, or free. The lock is held on entry
+ * and released. Returns 0 (the unlock's result). Out of line: the
+ * unlock's same-scheduler hand-off keeps no frame. */
+static __attribute__((noinline)) int mutex_release(struct lthread_mutex *m)
 {
     struct lthread__waiter *w = lthread__waitq_claim(&m->waiters);
 
@@ -50,6 +51,7 @@ static void mutex_release(struct lthread_mutex *m)
     lthread__spin_unlock(&m->lock);
     if (w)
         lthread__wgroup_deliver(w->g, 0);
+    return 0;
 }
 
 /* A waiter was handed m but was destroyed before it ran: pass m on. */
@@ -60,7 +62,7 @@ static void mutex_undo(struct lthread__wgroup *g)
                                  offsetof(struct lthread_mutex, lock));
 
     lthread__spin_lock(&m->lock);
-    mutex_release(m);
+    (void)mutex_release(m);
 }
 
 /* Links g, the caller's (`me`), as the newest waiter of m and releases
@@ -96,6 +98,8 @@ static __attribute__((noinline)) int mutex_wait(struct lthread_mutex *m,
     }
     mutex_link(m, g, me);
     err = lthread__wgroup_wait(g, timeout);
+    LTHREAD__CHECK(err <= 0,
+                   "a mutex is handed over, never served with a failure");
     if (err)
         return lthread__fail(err); /* g is gone */
     /* Handed over by the unlocker: we hold m. */
@@ -118,31 +122,46 @@ static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
         return mutex_wait(m, self, timeout);
     mutex_link(m, g, self);
     err = lthread__wgroup_park(s, self, g, timeout);
+    LTHREAD__CHECK(err <= 0,
+                   "a mutex is handed over, never served with a failure");
     if (err)
-        return lthread__fail(err); /* g is gone */
+        return lthread__sync_fail(err); /* g is gone */
     /* Handed over by the unlocker: we hold m. */
+    g->undo = NULL;
     lthread__wgroup_free_local(g);
     return 0;
 }
 
-LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
+/* The calls' failures, out of line (with m's lock, when held, released),
+ * so that their common cases keep no frame. */
+static __attribute__((noinline, cold)) int mutex_fail(struct lthread_mutex *m,
+                                                      int err)
 {
-    struct lthread__sched *s = lthread__tls_sched;
-    struct lthread *self = s ? s->host.current : NULL;
-    void *me = self ? (void *)self : lthread__sync_self();
+    if (m)
+        lthread__spin_unlock(&m->lock);
+    return lthread__fail(err);
+}
 
-    if (!m)
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&m->lock);
+/*
+ * A lock by `me`, the caller (self: the running lthread of s, or NULL
+ * outside an lthread), m's lock held. The same-scheduler hand-off and the
+ * lock of a free mutex by an lthread are done in lthread_mutex_timedlock
+ * and lthread_mutex_unlock without a frame: what calls and then goes on
+ * (waiting for the spinlock, the identity of a pthread) is out of line,
+ * in mutex_lock_slow and mutex_unlock_slow, with their own copies of the
+ * rest.
+ */
+static inline __attribute__((always_inline)) int
+mutex_lock_locked(struct lthread_mutex *m, void *me, struct lthread__sched *s,
+                  struct lthread *self, uint64_t timeout)
+{
     if (lthread__likely(!m->owner)) {
         m->owner = me;
         lthread__spin_unlock(&m->lock);
         return 0;
     }
-    if (m->owner == me) {
-        lthread__spin_unlock(&m->lock);
-        return lthread__fail(-EDEADLK);
-    }
+    if (m->owner == me)
+        return mutex_fail(m, -EDEADLK);
     if (self) {
         int r = mutex_park(m, s, self, timeout);
 
@@ -152,9 +171,45 @@ LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
     return mutex_wait(m, me, timeout);
 }
 
+static __attribute__((noinline)) int mutex_lock_slow(struct lthread_mutex *m,
+                                                     uint64_t timeout)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self = s ? s->host.current : NULL;
+    void *me = self ? (void *)self : lthread__sync_self();
+
+    lthread__spin_lock(&m->lock);
+    return mutex_lock_locked(m, me, s, self, timeout);
+}
+
+/* lthread_mutex_timedlock, and lthread_mutex_lock with its own copy (no
+ * call through for the timeout). */
+static inline __attribute__((always_inline)) int
+mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self;
+
+    if (lthread__unlikely(!m))
+        return mutex_fail(NULL, -EINVAL);
+    if (lthread__unlikely(!s || !(self = s->host.current) ||
+                          !lthread__spin_trylock(&m->lock))) {
+        int r = mutex_lock_slow(m, timeout);
+
+        LTHREAD__KEEP_FRAME();
+        return r;
+    }
+    return mutex_lock_locked(m, self, s, self, timeout);
+}
+
+LTHREAD_API int lthread_mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
+{
+    return mutex_timedlock(m, timeout);
+}
+
 LTHREAD_API int lthread_mutex_lock(lthread_mutex_t *m)
 {
-    return lthread_mutex_timedlock(m, 0);
+    return mutex_timedlock(m, 0);
 }
 
 LTHREAD_API int lthread_mutex_trylock(lthread_mutex_t *m)
@@ -173,30 +228,45 @@ LTHREAD_API int lthread_mutex_trylock(lthread_mutex_t *m)
     return 0;
 }
 
-LTHREAD_API int lthread_mutex_unlock(lthread_mutex_t *m)
+/* An unlock by `me` (self: as for mutex_lock_locked), m's lock held. */
+static inline __attribute__((always_inline)) int
+mutex_unlock_locked(struct lthread_mutex *m, void *me, struct lthread__sched *s,
+                    struct lthread *self)
 {
-    struct lthread__sched *s = lthread__tls_sched;
-    struct lthread *self = s ? s->host.current : NULL;
-    struct lthread__waiter *w;
+    struct lthread__wgroup *g;
 
-    if (!m)
-        return lthread__fail(-EINVAL);
-    lthread__spin_lock(&m->lock);
-    if (m->owner != (self ? (void *)self : lthread__sync_self())) {
-        lthread__spin_unlock(&m->lock);
-        return lthread__fail(-EPERM);
-    }
+    if (m->owner != me)
+        return mutex_fail(m, -EPERM);
     /* The same-scheduler hand-off (sync.h): the oldest waiter is an
      * lthread of this pthread's scheduler. */
     if (lthread__likely(self) &&
-        (w = lthread__waitq_claim_local(&m->waiters, s))) {
-        struct lthread__wgroup *g = w->g;
-
-        m->owner = w->who;
+        (g = lthread__waitq_claim_local(&m->waiters, s))) {
+        m->owner = g->w[0].who;
         lthread__spin_unlock(&m->lock);
-        lthread__wgroup_wake_local(s, g);
-        return 0;
+        return lthread__wgroup_wake_local(s, g);
     }
-    mutex_release(m);
-    return 0;
+    return mutex_release(m);
+}
+
+static __attribute__((noinline)) int mutex_unlock_slow(struct lthread_mutex *m)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self = s ? s->host.current : NULL;
+    void *me = self ? (void *)self : lthread__sync_self();
+
+    lthread__spin_lock(&m->lock);
+    return mutex_unlock_locked(m, me, s, self);
+}
+
+LTHREAD_API int lthread_mutex_unlock(lthread_mutex_t *m)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self;
+
+    if (lthread__unlikely(!m))
+        return mutex_fail(NULL, -EINVAL);
+    if (lthread__unlikely(!s || !(self = s->host.current) ||
+                          !lthread__spin_trylock(&m->lock)))
+        return mutex_unlock_slow(m);
+    return mutex_unlock_locked(m, self, s, self);
 }

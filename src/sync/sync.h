@@ -40,6 +40,12 @@ static inline void lthread__spin_lock(struct lthread__spin *l)
         lthread__spin_wait(l);
 }
 
+/* Takes l if it is free; false (nothing done) when it is held. */
+static inline bool lthread__spin_trylock(struct lthread__spin *l)
+{
+    return !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
+}
+
 static inline void lthread__spin_unlock(struct lthread__spin *l)
 {
     atomic_store_explicit(&l->locked, 0, memory_order_release);
@@ -57,7 +63,8 @@ struct lthread__wgroup;
 struct lthread__waiter {
     struct lthread__waiter *next;
     struct lthread__waiter *prev;
-    struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked */
+    struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked (or
+                                 * stale once served: sync.h's fast path) */
     struct lthread__spin *lock; /* that queue's object's lock */
     struct lthread__wgroup *g;
     int index;      /* its place in the group */
@@ -111,8 +118,12 @@ struct lthread__wgroup {
 /* Groups of one waiter with up to LTHREAD__SMALL_VALUE bytes of value are
  * all made the same size, and each scheduler keeps up to
  * LTHREAD__WG_CACHE_MAX freed ones for its lthreads' next waits (not under
- * ASan, which must see every use of freed memory). Only the scheduler's
- * own pthread touches its cache. */
+ * ASan, which must see every use of freed memory), and one more in its
+ * slot wg_hot: a wait takes that one first, and a group its waiter frees
+ * goes back there first (lthread__wgroup_free_local), so that the waits
+ * of a hand-off take and give back a group in a load and a store each,
+ * without the list and its count. Only the scheduler's own pthread
+ * touches its cache. */
 #define LTHREAD__SMALL_VALUE 64
 #ifdef LTHREAD__ASAN
 #define LTHREAD__WG_CACHE_MAX 0
@@ -128,6 +139,13 @@ static inline size_t lthread__wgroup_head(size_t n)
         sizeof(struct lthread__wgroup) + n * sizeof(struct lthread__waiter);
 
     return (head + 15) & ~(size_t)15;
+}
+
+/* The value room of a group of one waiter (its w[0].buf, where
+ * group_init puts it), at a constant offset: no load. */
+static inline void *lthread__wgroup_buf1(struct lthread__wgroup *g)
+{
+    return (char *)g + lthread__wgroup_head(1);
 }
 
 /* A group of n waiters with `vsize` bytes of value room each, for the
@@ -169,10 +187,11 @@ void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed);
  * lock. */
 void lthread__wgroup_deliver(struct lthread__wgroup *g, int result);
 
-/* Waits for g to be served, up to timeout ms (0: none). Returns 0 when it
- * was (g->chosen, g->result tell how; the caller frees g), or
- * LTHREAD__TIMEDOUT / another negative errno when the wait ended without
- * it (g is freed then). The object locks must not be held. */
+/* Waits for g to be served, up to timeout ms (0: none). Returns 0 or a
+ * positive errno (an lthread's, served with a failure) when it was (g->chosen,
+ * g->result tell how; the caller frees g), or LTHREAD__TIMEDOUT / another
+ * negative errno when the wait ended without it (g is freed then). The object
+ * locks must not be held. */
 int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
 
 /* After a call that may park: keeps the calling public function's frame
@@ -223,8 +242,9 @@ static inline void lthread__vcopy(void *dst, const void *src, size_t n)
 
 /*
  * Claims the oldest waiter of q when it belongs to a one-waiter group of
- * an lthread of s, the calling pthread's scheduler (non-NULL); NULL
- * otherwise (use lthread__waitq_claim then). The object's lock is held.
+ * an lthread of s, the calling pthread's scheduler (non-NULL), and
+ * returns that group (its waiter is w[0]); NULL otherwise (use
+ * lthread__waitq_claim then). The object's lock is held.
  *
  * No CAS: a one-waiter group of a parked lthread can be cancelled only by
  * its own scheduler's pthread (a timeout, a destroy, a failed timer arm:
@@ -234,7 +254,7 @@ static inline void lthread__vcopy(void *dst, const void *src, size_t n)
  * group that is still linked here is WAITING, and nobody else can change
  * that while we hold the lock.
  */
-static inline struct lthread__waiter *
+static inline struct lthread__wgroup *
 lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 {
     struct lthread__waiter *w = q->head;
@@ -242,31 +262,39 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 
     if (!w || (g = w->g)->local != s)
         return NULL;
-    LTHREAD__CHECK(s && g->n == 1 && g->chosen == 0 &&
+    LTHREAD__CHECK(s && g->n == 1 && w == &g->w[0] &&
+                       w->buf == lthread__wgroup_buf1(g) && g->chosen == 0 &&
                        atomic_load_explicit(&g->state, memory_order_relaxed) ==
                            LTHREAD__W_WAITING,
                    "a linked waiter of a local one-waiter group is WAITING");
     atomic_store_explicit(&g->state, LTHREAD__W_DONE, memory_order_relaxed);
-    /* The head: unlinked with what it is known to be (its prev is NULL;
-     * its next is not read again: lthread__wgroup_unlink goes by q, a
-     * push sets both; a group of one waiter keeps chosen 0). */
+    /* The head: unlinked with what it is known to be (its prev is NULL).
+     * Its next and q are left stale: nothing reads them once its group is
+     * served (lthread__wgroup_unlink passes over the claimed waiter, chosen
+     * 0 in a group of one; a push sets them all again). */
     q->head = w->next;
     if (w->next)
         w->next->prev = NULL;
     else
         q->tail = NULL;
-    w->q = NULL;
-    return w;
+    return g;
 }
+
+/* lthread__wgroup_wake_local of an lthread with a timer (wait.c): out of
+ * line, so that the untimed wake calls nothing and its callers keep no
+ * frame. Returns 0. */
+int lthread__wgroup_wake_local_timed(struct lthread__sched *s,
+                                     struct lthread__wgroup *g);
 
 /*
  * Wakes g, claimed by lthread__waitq_claim_local (result 0), on its
- * scheduler s, the caller's; call after releasing the object's lock. The
+ * scheduler s, the caller's; call after releasing the object's lock.
+ * Returns 0 (the caller's result: a tail call where it has a timer). The
  * lthread cannot have been destroyed meanwhile: a destroy while it waits
  * cancels the group (that pthread is this one), which unlinks it.
  */
-static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
-                                              struct lthread__wgroup *g)
+static inline int lthread__wgroup_wake_local(struct lthread__sched *s,
+                                             struct lthread__wgroup *g)
 {
     struct lthread *lt = g->lt;
 
@@ -274,18 +302,16 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
                        !(lt->flags & LTHREAD__F_DESTROY),
                    "a claimed local waiter waits on its group, not destroyed");
     s->nxwaiting--;
-    if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER)) {
-        lthread__unpark_timed(s, lt, 0);
-        lt->wait_obj = g;
-    } else {
-        /* lthread__unpark without what a parked lthread already has:
-         * wake_result 0 (lthread__park), wait_obj g. */
-        LTHREAD__CHECK(lt->wake_result == 0, "a parked lthread's result is 0");
-        lt->wait = LTHREAD__WAIT_NONE;
-        lthread__ready(s, lt);
-    }
+    if (lthread__unlikely(lt->flags & LTHREAD__F_TIMER))
+        return lthread__wgroup_wake_local_timed(s, g);
+    /* lthread__unpark without what a parked lthread already has:
+     * wake_result 0 (lthread__park), wait_obj g. */
+    LTHREAD__CHECK(lt->wake_result == 0, "a parked lthread's result is 0");
+    lt->wait = LTHREAD__WAIT_NONE;
+    lthread__ready(s, lt);
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
+    return 0;
 }
 
 /*
@@ -293,33 +319,47 @@ static inline void lthread__wgroup_wake_local(struct lthread__sched *s,
  * or NULL when none is cached: no allocation, so it may be taken with an
  * object's lock held. A cached group keeps what never changes in a small
  * group (n, small, its waiter's g, index and buf: its value room of
- * LTHREAD__SMALL_VALUE bytes) and what its cache makes it (sched and local
- * are that cache's scheduler: lthread__wgroup_free); the rest is set here.
- * Its waiter's links are set when it is pushed.
+ * LTHREAD__SMALL_VALUE bytes), what its cache makes it (sched and local
+ * are that cache's scheduler: lthread__wgroup_free) and what a wait that
+ * went well leaves as it found it (undo NULL, result 0: the frees see to
+ * it); the rest is set here. Its waiter's links are set when it is
+ * pushed.
  */
 static inline struct lthread__wgroup *
 lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
 {
-    struct lthread__wgroup *g = s->wg_cache;
+    struct lthread__wgroup *g = s->wg_hot;
 
-    if (!g)
-        return NULL;
-    s->wg_cache = g->cnext;
-    s->nwg_cache--;
+    if (lthread__likely(g != NULL)) {
+        s->wg_hot = NULL;
+    } else {
+        if (!(g = s->wg_cache))
+            return NULL;
+        s->wg_cache = g->cnext;
+        s->nwg_cache--;
+    }
     LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
-                       g->w[0].buf == (char *)g + lthread__wgroup_head(1) &&
-                       g->sched == s && g->local == s && g->reg == s && !g->lt,
+                       g->w[0].buf == lthread__wgroup_buf1(g) &&
+                       g->sched == s && g->local == s && g->reg == s &&
+                       !g->lt && !g->undo && !g->result,
                    "a cached wait group is a small group of one waiter, of "
-                   "its cache's scheduler");
+                   "its cache's scheduler, with no undo and result 0");
     atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
     g->lt = lt;
-    g->undo = NULL;
-    g->result = 0;
     return g;
 }
 
+/* A group served with a failure (g->result, -EPIPE) wakes its parked
+ * lthread with that errno, positive, as its wake result (wgroup_wake,
+ * wait.c): a park's outcomes are otherwise 0 or negative, so that a waiter
+ * tells the three apart by the one value (lthread__wgroup_park). */
+
 /* Parks lt, the running lthread of s, on g (linked in its object's queue,
- * no lock held), as lthread__wgroup_wait does for an lthread. */
+ * no lock held), as lthread__wgroup_wait does for an lthread. Returns 0
+ * when g was served with result 0, a positive errno (-g->result) when it
+ * was served with a failure (in both cases the caller frees g),
+ * else a negative errno or LTHREAD__TIMEDOUT: the wait ended without it
+ * (g is freed then). */
 static inline int lthread__wgroup_park(struct lthread__sched *s,
                                        struct lthread *lt,
                                        struct lthread__wgroup *g,
@@ -329,22 +369,38 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
 
     s->nxwaiting++; /* a wait only another pthread may end */
     err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
-    if (!err) /* served: the outcome is ours now */
+    /* Served: the outcome is ours now. (The common case tested alone.) */
+    if (lthread__likely(err == 0)) {
+        lthread__outcome_taken(lt);
+        return 0;
+    }
+    if (err > 0) /* served with a failure */
         lthread__outcome_taken(lt);
     return err;
 }
 
-/* Frees a group from lthread__wgroup_take, served, on its scheduler's
- * pthread: back into that scheduler's cache when there is room. */
+/* lthread__fail() out of line, for a wait that failed: its callers keep
+ * no register for the error across the call that sets errno. */
+int lthread__sync_fail(int err);
+
+/* Frees a group from lthread__wgroup_take, served with result 0 and its
+ * undo cleared, on its scheduler's pthread: back into that scheduler's
+ * cache when there is room (other groups: lthread__wgroup_free). */
 static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
 {
 #if LTHREAD__WG_CACHE_MAX > 0
     struct lthread__sched *s = g->sched;
 
-    LTHREAD__CHECK(g->small && s == lthread__tls_sched,
-                   "a group from a scheduler's cache goes back to it");
+    LTHREAD__CHECK(g->small && s == lthread__tls_sched && !g->undo &&
+                       !g->result,
+                   "a group from a scheduler's cache goes back to it as it "
+                   "came (no undo, result 0)");
+    g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
+    if (lthread__likely(!s->wg_hot)) {
+        s->wg_hot = g;
+        return;
+    }
     if (s->nwg_cache < LTHREAD__WG_CACHE_MAX) {
-        g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */
         g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;

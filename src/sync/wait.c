@@ -187,7 +187,7 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
 #if CACHE_MAX > 0
     struct lthread__sched *s = lthread__tls_sched;
 
-    if (g->small && s && s->nwg_cache < CACHE_MAX) {
+    if (g->small && s && (!s->wg_hot || s->nwg_cache < CACHE_MAX)) {
         /* What lthread__wgroup_take expects of a cached group (the group
          * may have been a pthread's: made on this scheduler's pthread
          * outside an lthread). */
@@ -196,6 +196,12 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
         g->sched = s;
         g->local = s;
         g->lt = NULL;
+        g->undo = NULL;
+        g->result = 0;
+        if (!s->wg_hot) { /* the first taken (sync.h) */
+            s->wg_hot = g;
+            return;
+        }
         g->cnext = s->wg_cache;
         s->wg_cache = g;
         s->nwg_cache++;
@@ -217,6 +223,11 @@ void lthread__sync_sched_free(struct lthread__sched *s)
         lthread__free(g);
     }
     s->nwg_cache = 0;
+    if ((g = s->wg_hot)) {
+        s->wg_hot = NULL;
+        registry_remove(g);
+        lthread__free(g);
+    }
 }
 
 void lthread__wgroup_unlink(struct lthread__wgroup *g, int claimed)
@@ -346,10 +357,22 @@ static void wgroup_wake(struct lthread__sched *s, struct lthread__wgroup *g)
         lthread__destroy_back(s, lt);
         return;
     }
-    lthread__unpark(s, lt, 0);
+    lthread__unpark(s, lt, -g->result); /* a failure, positive (sync.h) */
     /* Until it runs, the outcome is its to undo if it is destroyed. */
     lt->wait_obj = g;
     lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
+}
+
+int lthread__wgroup_wake_local_timed(struct lthread__sched *s,
+                                     struct lthread__wgroup *g)
+{
+    struct lthread *lt = g->lt;
+
+    lthread__unpark_timed(s, lt, 0);
+    lt->wait_obj = g;
+    /* Until it runs, the outcome is its to undo if it is destroyed. */
+    lthread__outcome_hold(lt, LTHREAD__DONE_SYNC);
+    return 0;
 }
 
 void lthread__sync_abandon(struct lthread *lt)
@@ -396,6 +419,11 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
     return lthread__wgroup_park(g->sched, g->lt, g, timeout);
+}
+
+__attribute__((noinline, cold)) int lthread__sync_fail(int err)
+{
+    return lthread__fail(err);
 }
 
 void *lthread__sync_self(void)
