@@ -136,7 +136,7 @@ static void create_side(int b, int k)
     }
 }
 
-static int pin; /* XS_PIN */
+static int pin;        /* XS_PIN */
 static cpu_set_t cpus; /* the process's CPUs, when pinning */
 
 /* The n-th CPU of the set, counting from the first (up) or the last. */
