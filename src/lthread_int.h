@@ -562,10 +562,14 @@ struct lthread__sched {
      * before it sleeps (sched_poll). poll_ns: how long the pollers may go
      * without one of them waking before they all park for real; adapts
      * between 1 us and LTHREAD_CHAN_SPIN_US (0 until first used).
-     * poll_until: when that happens, 0 while nobody polls. */
+     * poll_until: when that happens, 0 while nobody polls. poll_shared:
+     * the last poll that paid was answered only after a yield of ours
+     * gave the CPU away (the other side runs on our CPU): the pollers
+     * yield early (sched_poll). */
     struct lthread__queue pollers;
     uint64_t poll_ns;
     uint64_t poll_until;
+    bool poll_shared;
 };
 
 static inline bool lthread__inbox_pending(struct lthread__sched *s)

@@ -1017,6 +1017,10 @@ static void sched_poll_end(struct lthread__sched *s)
     s->poll_until = 0;
 }
 
+/* A yield that took this long gave the CPU to another pthread (one that
+ * returns at once takes well under 1 us here). */
+#define POLL_GAVE_CPU_NS 2000
+
 /*
  * Nothing is ready and lthreads poll (LTHREAD__WAIT_POLL, src/sync/chan.c):
  * looks at what they poll until one of them can go on (it is woken), a
@@ -1026,11 +1030,26 @@ static void sched_poll_end(struct lthread__sched *s)
  * s->poll_ns without a wake (poll_until), they all wait for real: the
  * budget then halves (down to 1 us); a wake doubles it (up to
  * LTHREAD_CHAN_SPIN_US), as the scheduler's own spin does.
+ *
+ * The pollers yield the CPU every 256 polls, in case a pthread waits for
+ * it. When the other side runs on our very CPU (the kernel put both
+ * schedulers on one, or there are more pthreads than CPUs), a poll is
+ * answered only after such a yield, which then took long (it gave the CPU
+ * away): s->poll_shared is set from the last yield before a wake, and
+ * while it is set they yield at every look at the clock (every 16 polls)
+ * instead. A ping-pong between co-located schedulers: 9.3 -> 6.0 us a
+ * round trip; 8 schedulers on 2 CPUs: 22.9 -> 14.4 us; on two CPUs,
+ * where a yield returns at once, nothing changes (BENCHMARKS.md, "Polls
+ * that yield when the CPU is shared"). Yielding early on a mere timeout
+ * (2 us unanswered) was tried: on two CPUs a side in its yield answered
+ * late, which pushed the other past 2 us, and a 4x4 ping-pong went from
+ * 0.64 to 1.67 us.
  */
 static void sched_poll(struct lthread__sched *s)
 {
-    uint64_t max = lthread__poll_max_ns(), ns = s->poll_ns, now, until;
+    uint64_t max = lthread__poll_max_ns(), ns = s->poll_ns, now, until, t;
     bool woke = false;
+    bool gave = false; /* the last yield gave the CPU away */
 
     if (!ns || ns > max)
         ns = max;
@@ -1061,13 +1080,18 @@ static void sched_poll(struct lthread__sched *s)
         lthread__cpu_relax();
         if (n % 16)
             continue;
-        if (lthread__now_ns() >= until)
+        t = lthread__now_ns();
+        if (t >= until)
             break; /* a timer, or the pollers' time is up: see the loop */
-        if (n % 256 == 0)
-            sched_yield(); /* a pthread waiting for this CPU runs first */
+        if (s->poll_shared || n % 256 == 0) {
+            /* A pthread waiting for this CPU runs first. */
+            sched_yield();
+            gave = lthread__now_ns() - t >= POLL_GAVE_CPU_NS;
+        }
     }
     lthread__inbox_release(s);
     if (woke) {
+        s->poll_shared = gave;
         s->poll_ns = spin_budget(ns, max, true);
         s->poll_until = s->pollers.head ? lthread__now_ns() + s->poll_ns : 0;
     }
