@@ -5,15 +5,20 @@
  *                            lthread_run() runs them and frees them all
  *   lthread.batch_detached - the same with LTHREAD_ATTR_DETACHED (each is
  *                            freed as it exits)
- * All in ns per lthread.
+ *   lthread.loop.2sched    - the loop on two schedulers (pthreads) at once:
+ *                            what creates on several cores share
+ * All in ns per lthread (2sched: the mean of the two schedulers').
  * Usage: create_lthread [N]
  */
 #include <lthread.h>
+#include <pthread.h>
 
 #include "bench.h"
 
-static long n_loop;
-static uint64_t loop_ns;
+struct loop {
+    long n;
+    uint64_t ns;
+};
 
 static void empty(lthread_t *lt, void *arg)
 {
@@ -24,11 +29,11 @@ static void empty(lthread_t *lt, void *arg)
 
 static void creator(lthread_t *lt, void *arg)
 {
-    long i, n = n_loop;
+    struct loop *l = arg;
+    long i, n = l->n;
     uint64_t t0 = 0;
     long warm = n / 100 + 1000;
     (void)lt;
-    (void)arg;
     for (i = -warm; i < n; i++) {
         lthread_t *c;
         if (i == 0)
@@ -38,7 +43,17 @@ static void creator(lthread_t *lt, void *arg)
         if (lthread_join(c, NULL, 0) != 0)
             BENCH_DIE("lthread_join failed at %ld", i);
     }
-    loop_ns = bench_now_ns() - t0;
+    l->ns = bench_now_ns() - t0;
+}
+
+/* The loop on the calling pthread's scheduler. */
+static void *loop_run(void *arg)
+{
+    lthread_t *lt;
+
+    if (lthread_create(&lt, creator, arg) != 0 || lthread_run() != 0)
+        BENCH_DIE("loop failed");
+    return NULL;
 }
 
 static double batch(long n, const lthread_attr_t *attr)
@@ -59,16 +74,23 @@ int main(int argc, char **argv)
 {
     long n = bench_arg(argc, argv, 1, 1000000);
     lthread_attr_t det;
-    lthread_t *lt;
     double ns;
 
     lthread_attr_init(&det);
     det.flags |= LTHREAD_ATTR_DETACHED;
 
-    n_loop = n;
-    if (lthread_create(&lt, creator, NULL) != 0 || lthread_run() != 0)
-        BENCH_DIE("loop failed");
-    bench_result("create", "lthread.loop", (double)loop_ns / (double)n, "ns");
+    struct loop one = {n, 0}, two[2] = {{n, 0}, {n, 0}};
+    pthread_t th[2];
+
+    loop_run(&one);
+    bench_result("create", "lthread.loop", (double)one.ns / (double)n, "ns");
+    for (int k = 0; k < 2; k++)
+        if (pthread_create(&th[k], NULL, loop_run, &two[k]) != 0)
+            BENCH_DIE("pthread_create failed");
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    bench_result("create", "lthread.loop.2sched",
+                 (double)(two[0].ns + two[1].ns) / 2.0 / (double)n, "ns");
 
     batch(n / 10 + 1000, NULL); /* warm-up: malloc arenas, page faults */
     ns = batch(n, NULL);

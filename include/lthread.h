@@ -467,8 +467,9 @@ LTHREAD_API void *lthread_get_data(void);
  * and sets errno to EPERM. */
 LTHREAD_API void lthread_set_data(void *data);
 
-/* The calling lthread's id: unique in the process, from 1; 0 outside an
- * lthread. */
+/* The calling lthread's id: unique in the process, from 1, larger than
+ * those its scheduler created before it (not ordered across schedulers);
+ * 0 outside an lthread. */
 LTHREAD_API uint64_t lthread_id(void);
 
 /* The calling lthread, or NULL outside an lthread. */

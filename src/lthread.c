@@ -13,8 +13,21 @@
 #define STR(x) STR2(x)
 
 /* Ids are unique in the process, so they can name lthreads in logs that
- * mix pthreads. */
+ * mix pthreads. Each scheduler takes them ID_BLOCK at a time from next_id
+ * and hands them out in order: an id is never reused, the first is 1, and
+ * a create does no atomic operation (a `lock xadd` per create on a line
+ * that every scheduler's creates shared; BENCHMARKS.md, "Ids by the
+ * block"). Ids of lthreads of different schedulers do not follow their
+ * creation order. */
+#define ID_BLOCK 1024
 static _Atomic uint64_t next_id = 1;
+
+static __attribute__((noinline)) void id_refill(struct lthread__sched *s)
+{
+    s->id_next =
+        atomic_fetch_add_explicit(&next_id, ID_BLOCK, memory_order_relaxed);
+    s->id_end = s->id_next + ID_BLOCK;
+}
 
 LTHREAD_API const char *lthread_version(void)
 {
@@ -93,11 +106,15 @@ create_region_hint(struct lthread__sched *s, struct lthread *lt)
     lt->region = creator ? creator->region : NULL;
 }
 
-/* The end of every create: lt, set up, gets its id and is ready. */
+/* The end of every create: lt, set up, gets its id (one is at hand: the
+ * common create goes to create() when none is, which takes a block) and
+ * is ready. */
 static inline __attribute__((always_inline)) void
 create_ready(struct lthread__sched *s, struct lthread *lt, lthread_t **new_lt)
 {
-    lt->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    LTHREAD__CHECK(s->id_next != s->id_end,
+                   "a create has an id of its scheduler's block at hand");
+    lt->id = s->id_next++;
     s->nlive++;
     lthread__ready(s, lt);
     *new_lt = lt;
@@ -137,6 +154,8 @@ static __attribute__((noinline)) int create(lthread_t **new_lt, lthread_func fn,
     } else {
         create_region_hint(s, lt);
     }
+    if (s->id_next == s->id_end)
+        id_refill(s); /* (both 0 in a new scheduler) */
     create_ready(s, lt, new_lt);
     return 0;
 
@@ -149,8 +168,8 @@ out_sched:
 
 /*
  * The common create, without attributes, on a pthread that has its
- * scheduler and a recycled control block: no call (create() kept six
- * registers and a frame for its rare paths). The rest goes to create().
+ * scheduler, a recycled control block and an id at hand: no call (create() kept
+ * six registers and a frame for its rare paths). The rest goes to create().
  */
 static inline __attribute__((always_inline)) int
 create_plain(lthread_t **new_lt, lthread_func fn, int form, void *arg)
@@ -158,7 +177,8 @@ create_plain(lthread_t **new_lt, lthread_func fn, int form, void *arg)
     struct lthread__sched *s = lthread__tls_sched;
     struct lthread *lt;
 
-    if (lthread__unlikely(!new_lt || !fn || !s || !s->lt_cache))
+    if (lthread__unlikely(!new_lt || !fn || !s || !s->lt_cache ||
+                          s->id_next == s->id_end))
         return create(new_lt, fn, form, arg, NULL);
     lt = lthread__lt_reuse(s);
     create_init(s, lt, fn, form, arg);

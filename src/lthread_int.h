@@ -548,6 +548,10 @@ struct lthread__sched {
      * instructions on the switch benchmark.) */
     uint32_t clock_ms;
     uint32_t clock_rounds;
+    /* The ids this scheduler hands out next, [id_next, id_end): a block
+     * taken from the process's counter at a time (lthread.c), so that a
+     * create does no atomic operation on a line all schedulers share. */
+    uint64_t id_next, id_end;
     /* Wait groups of one waiter, kept for reuse (src/sync/wait.c): a
      * malloc/free pair was a quarter of a mutex hand-off. wg_hot: one
      * more, the first taken and the first refilled (src/sync/sync.h). */

@@ -1,6 +1,7 @@
 /* Per-lthread data, lthread_current, lthread_id, funcname, errno. */
 #include <lthread.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,64 @@ static void test_ids(void)
     CHECK_EQ(lthread_id(), 0);
 }
 
+/* Ids from several schedulers at once: each takes them from the process
+ * in blocks (of 1024: NX crosses two block ends), so they stay unique,
+ * and one scheduler's follow the order of its creates. */
+enum { NX = 2500, NXS = 3 };
+static uint64_t xids[NXS][NX];
+
+static void xid_lt(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    *(uint64_t *)arg = lthread_id();
+}
+
+static void xid_creator(lthread_t *lt, void *arg)
+{
+    uint64_t *mine = arg;
+
+    (void)lt;
+    for (int i = 0; i < NX; i++) {
+        lthread_t *t;
+        CHECK_EQ(lthread_create(&t, xid_lt, &mine[i]), 0);
+        CHECK_EQ(lthread_join(t, NULL, 0), 0);
+        if (i % 100 == 0)
+            lthread_sleep(0); /* the others create meanwhile */
+    }
+}
+
+static void *xid_sched(void *arg)
+{
+    lthread_t *lt;
+
+    CHECK_EQ(lthread_create(&lt, xid_creator, arg), 0);
+    CHECK_EQ(lthread_run(), 0);
+    return NULL;
+}
+
+static void test_ids_schedulers(void)
+{
+    static uint64_t all[NXS * NX];
+    pthread_t th[NXS];
+    int n = 0, dups = 0, order = 0;
+
+    for (int k = 0; k < NXS; k++)
+        CHECK_EQ(pthread_create(&th[k], NULL, xid_sched, xids[k]), 0);
+    for (int k = 0; k < NXS; k++)
+        CHECK_EQ(pthread_join(th[k], NULL), 0);
+    for (int k = 0; k < NXS; k++)
+        for (int i = 0; i < NX; i++) {
+            order += i > 0 && xids[k][i] <= xids[k][i - 1];
+            all[n++] = xids[k][i];
+        }
+    CHECK_EQ(order, 0);
+    qsort(all, (size_t)n, sizeof(all[0]), cmp_u64);
+    for (int i = 1; i < n; i++)
+        dups += all[i] == all[i - 1];
+    CHECK_EQ(dups, 0);
+    CHECK(all[0] >= 1);
+}
+
 /* Function names. */
 static lthread_t *named, *unnamed;
 static const char *const custom = "custom name";
@@ -184,6 +243,7 @@ int main(void)
 {
     test_data();
     test_ids();
+    test_ids_schedulers();
     test_funcname();
     test_errno();
     return check_summary("test_data_id");
