@@ -233,15 +233,15 @@ static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
  * the group. Returns 0, or -1 with errno; without a group cached (or when
  * the value does not fit one) the general select does it. The channel is
  * not touched once a waker may have served us: the one that took the last
- * value, or gave one, may destroy it before we run (its element size is
- * read before).
+ * value, or gave one, may destroy it before we run (its element size,
+ * esize, is read before: c->esize, or a constant where the caller knows
+ * it, which folds the copies to a word's).
  */
 static inline __attribute__((always_inline)) int
 chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
-          struct lthread__sched *s, struct lthread *self)
+          struct lthread__sched *s, struct lthread *self, size_t esize)
 {
     struct lthread__wgroup *g;
-    size_t esize = c->esize;
     int err;
 
     if (esize > LTHREAD__SMALL_VALUE || !(g = lthread__wgroup_take(s, self)))
@@ -254,7 +254,7 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
     /* Served (the waker unlinked our only waiter: sync.h), with a failure,
      * or not (g is gone). */
     if (err)
-        return err > 0 ? chan_served_fail(g) : lthread__fail(err);
+        return err > 0 ? chan_served_fail(g) : lthread__sync_fail(err);
     if (op == LTHREAD_CHAN_RECV)
         lthread__vcopy(elem, lthread__wgroup_buf1(g), esize);
     lthread__wgroup_free_local(g);
@@ -291,7 +291,7 @@ static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
         return lthread__fail(r);
     }
     if (self)
-        return chan_park(c, op, elem, timeout, s, self);
+        return chan_park(c, op, elem, timeout, s, self, c->esize);
     lthread__spin_unlock(&c->lock);
     return chan_select_one(c, op, elem, timeout);
 }
@@ -408,7 +408,7 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
         }
         return chan_one(c, op, elem, timeout);
     }
-    return chan_park(c, op, elem, timeout, s, self);
+    return chan_park(c, op, elem, timeout, s, self, c->esize);
 }
 
 /*
@@ -417,34 +417,17 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
  * ring (chan_park_op, out of line: the same wait after its poll checks).
  * Inline in the public calls, whose frames it then keeps (the hand-offs
  * that do not wait save no registers for it all the same: the compiler
- * sets the frame up on this path only).
+ * sets the frame up on this path only): chan_park, with a word's size.
  */
 static inline __attribute__((always_inline)) int
 chan_wait(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
           struct lthread__sched *s, struct lthread *self)
 {
-    struct lthread__wgroup *g = lthread__wgroup_take(s, self);
-    int err;
-
-    if (lthread__unlikely(!g))
-        return chan_wait_general(c, op, elem, timeout);
     /* elem, kept across the park, as a value of this path alone: else the
      * compiler keeps it in a saved register from the entry of the public
      * call on, which then saves registers on every path. */
     __asm__("" : "+r"(elem));
-    if (op == LTHREAD_CHAN_SEND)
-        memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
-    lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
-    lthread__spin_unlock(&c->lock);
-    err = lthread__wgroup_park(s, self, g, timeout);
-    /* Served (the waker unlinked our only waiter: sync.h), with a failure,
-     * or not (g is gone). */
-    if (err)
-        return err > 0 ? chan_served_fail(g) : lthread__sync_fail(err);
-    if (op == LTHREAD_CHAN_RECV)
-        memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
-    lthread__wgroup_free_local(g);
-    return 0;
+    return chan_park(c, op, elem, timeout, s, self, sizeof(void *));
 }
 
 /* A send or receive given no channel or no value: out of line, so that
