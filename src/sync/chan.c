@@ -1,14 +1,42 @@
 /*
- * Channels: a ring of `cap` values of `esize` bytes, and queues of waiting
- * senders and receivers, under a spinlock. Values move by copy: a waiting
- * sender's value waits in its group (heap), a waiting receiver's value is
- * put there by the sender and copied out by the receiver once it runs
- * again (its own stack may be saved away until then: sync.h).
+ * Channels. A channel with a capacity keeps its values in a ring that
+ * sends and receives use without the lock: each slot has a sequence word
+ * that says whether it is free for the send of position p (2p) or holds
+ * the value of position p (2p + 1); a send claims the next position (tx)
+ * with a CAS and publishes its slot, a receive claims the oldest (rx) and
+ * frees its slot for the send one lap later (2(p + cap)). tx and rx live
+ * on cache lines of their own, so that a stream between two schedulers
+ * moves the slots' lines and nothing else (one lock taken and given per
+ * value moved the channel's header between the CPUs twice a value).
+ * tx's top bit says closed: a send that claimed its position before the
+ * close delivers; none after.
  *
- * Invariants (under the lock): receivers wait only while the ring is
- * empty; senders wait only while it is full (with cap 0: always). A closed
- * channel has no waiting sender.
+ * The lock guards the queues of waiting senders and receivers, and a
+ * rendezvous channel (capacity 0: no ring) entirely. Values move by copy:
+ * a waiting sender's value waits in its group (heap), a waiting
+ * receiver's value is put there by the sender and copied out by the
+ * receiver once it runs again (its own stack may be saved away until
+ * then: sync.h).
+ *
+ * Waiting on a ring without losing a wake: a receiver that finds the ring
+ * empty takes the lock (an atomic exchange), and only then looks at tx
+ * again before it queues itself; a send claims its position (a CAS) and
+ * only then looks at the lock and the receivers' queue. Both orders are
+ * sequentially consistent, so at least one side sees the other: the
+ * receiver sees the value (or its position claimed: it is being written;
+ * it waits for it), or the sender sees the lock held or the receiver
+ * queued, and then takes the lock and serves the waiter (a value from the
+ * ring; when another receiver took it first, the waiter is told to retry:
+ * served with EAGAIN, which the calls never return). Senders waiting on a
+ * full ring and receives likewise, with rx and the senders' queue.
+ *
+ * Invariants: receivers queue only after seeing the ring empty, senders
+ * only after seeing it full (with cap 0: always), under the lock; a
+ * closed channel has no waiting sender; positions stay below 2^62 (at a
+ * billion values a second, a century).
  */
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "alloc.h"
@@ -18,28 +46,41 @@
 _Static_assert(MAX_ELEM_SIZE <= UINT32_MAX,
                "a value size fits a waiter's vsize");
 
+/* tx's closed bit. */
+#define CLOSED ((size_t)1 << (sizeof(size_t) * CHAR_BIT - 1))
+
 /* No op of that side yet (last_tx, last_rx). */
 static char chan_nobody;
 #define CHAN_NOBODY ((struct lthread__sched *)(void *)&chan_nobody)
 
+#define LINE 64
+
+/* Channel modes (its `mode`): CHAN_RING_WORD and CHAN_RING_WORD_EMPTY
+ * differ only in the receivers' hint (CHAN_RING_WORD | CHAN_RING). */
+enum { CHAN_RENDEZVOUS, CHAN_RING_WORD, CHAN_RING, CHAN_RING_WORD_EMPTY };
+
 struct lthread_chan {
+    /* Read by every op; written only by ops that wait or serve waiters,
+     * and by a close. The lock first: a waiter's lock is its channel
+     * (chan_served_fail). */
     struct lthread__spin lock;
-    bool closed;
+    bool closed; /* stored atomically (chan_poll reads it unlocked) */
+    bool pow2;   /* cap is a power of two: a slot is at p & mask */
+    /* What the public send and receive do first (one load and compare):
+     * CHAN_RING_WORD, the ring with values of a word and a power-of-two
+     * capacity, inline; CHAN_RING, another ring, out of line; else the
+     * lock (a rendezvous channel). CHAN_RING_WORD_EMPTY is CHAN_RING_WORD
+     * when the last receive that took the lock found the ring empty (and
+     * waited): the receives that follow take the lock at once, not trying
+     * the ring first, which a hand-off between two lthreads would try,
+     * and fail, every time. That hint is stored under the lock, only when
+     * it changes, and read without it (chan_mode). */
+    unsigned char mode;
     size_t esize;
     size_t cap;
-    /* Values in the ring. Written under the lock with atomic stores, so
-     * that a polling scheduler (chan_poll) may read it without the lock. */
-    size_t count;
-    /* Values ever taken from the ring; the oldest one is at taken % cap.
-     * (Free-running, so that a waiter can tell how many went since it
-     * last waited.) */
-    size_t taken;
-    /* The pthreads (their schedulers; NULL: a plain pthread) of the last
-     * send and the last receive, CHAN_NOBODY before the first: a waiter
-     * polls only when the other side last ran on another pthread. */
-    struct lthread__sched *last_tx;
-    struct lthread__sched *last_rx;
-    /* Values put into the ring (taken + count) and taken from it when a
+    size_t mask;
+    void *mem; /* the allocation, which the channel is aligned in */
+    /* Positions put into the ring (tx) and taken from it (rx) when a
      * sender, and a receiver, last had to wait: a side that waits again
      * after many values went through the ring (it drained a stream, or
      * filled it) parks at once, so that the other side gets a batch; one
@@ -48,22 +89,74 @@ struct lthread_chan {
     unsigned nspin; /* lthreads polling it (chan_park_op): destroy is EBUSY */
     struct lthread__waitq senders;
     struct lthread__waitq receivers;
-    char ring[]; /* cap * esize */
+    /* The senders' line: the next position to send (CLOSED: closed), and
+     * the pthread (its scheduler; NULL: a plain pthread) of the last send,
+     * CHAN_NOBODY before the first: a waiter polls only when the other
+     * side last ran on another pthread. Stored only when it changes. */
+    _Alignas(LINE) _Atomic size_t tx;
+    struct lthread__sched *last_tx;
+    /* The receivers' line: the next position to take; the last receive's
+     * pthread. */
+    _Alignas(LINE) _Atomic size_t rx;
+    struct lthread__sched *last_rx;
+    /* Then the ring: cap slots, from a line's start. */
 };
+
+_Static_assert(offsetof(struct lthread_chan, lock) == 0,
+               "a waiter's lock is its channel");
+
+/* The bytes of a slot of values of esize bytes: its sequence word, then
+ * the value, rounded up to a word. */
+static inline size_t slot_size(size_t esize)
+{
+    return sizeof(size_t) +
+           ((esize + sizeof(size_t) - 1) & ~(sizeof(size_t) - 1));
+}
+
+/* The slot of position p (esize: c->esize, or a constant where the caller
+ * knows it; pow2: the caller knows cap to be a power of two). */
+static inline char *ring_slot(const struct lthread_chan *c, size_t p,
+                              size_t esize, bool pow2)
+{
+    size_t i = pow2 || c->pow2 ? p & c->mask : p % c->cap;
+
+    return (char *)(c + 1) + i * slot_size(esize);
+}
+
+static inline _Atomic size_t *slot_seq(char *slot)
+{
+    return (_Atomic size_t *)(void *)slot;
+}
+
+static inline void *slot_value(char *slot)
+{
+    return slot + sizeof(size_t);
+}
 
 LTHREAD_API int lthread_chan_create(lthread_chan_t **ch, size_t elem_size,
                                     size_t capacity)
 {
     struct lthread_chan *c;
+    size_t slot = slot_size(elem_size);
+    void *mem;
 
     if (!ch || elem_size == 0 || elem_size > MAX_ELEM_SIZE ||
-        capacity > (SIZE_MAX - sizeof(*c)) / elem_size)
+        capacity > ((SIZE_MAX >> 3) - sizeof(*c) - LINE) / slot)
         return lthread__fail(-EINVAL);
-    c = lthread__calloc(sizeof(*c) + capacity * elem_size);
-    if (!c)
+    mem = lthread__calloc(sizeof(*c) + LINE + capacity * slot);
+    if (!mem)
         return lthread__fail(-ENOMEM);
+    c = (void *)(((uintptr_t)mem + LINE - 1) & ~(uintptr_t)(LINE - 1));
+    c->mem = mem;
     c->esize = elem_size;
     c->cap = capacity;
+    c->pow2 = capacity && !(capacity & (capacity - 1));
+    c->mode = !capacity                                ? CHAN_RENDEZVOUS
+              : c->pow2 && elem_size == sizeof(void *) ? CHAN_RING_WORD
+                                                       : CHAN_RING;
+    c->mask = capacity - 1;
+    for (size_t i = 0; i < capacity; i++) /* free for position i */
+        atomic_init(slot_seq(ring_slot(c, i, elem_size, false)), 2 * i);
     c->last_tx = c->last_rx = CHAN_NOBODY;
     *ch = c;
     return 0;
@@ -80,49 +173,285 @@ LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch)
     lthread__spin_unlock(&ch->lock);
     if (busy)
         return lthread__fail(-EBUSY);
-    lthread__free(ch);
+    lthread__free(ch->mem);
     return 0;
 }
 
-static inline __attribute__((always_inline)) void
-ring_put(struct lthread_chan *c, const void *v)
-{
-    size_t tail = (c->taken + c->count) % c->cap;
+/* ---- the ring -------------------------------------------------------------
+ */
 
-    lthread__vcopy(c->ring + tail * c->esize, v, c->esize);
-    __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
+/*
+ * Puts v (esize bytes) into the ring. Returns 1 (put), 0 (the slot of the
+ * next position is not free: the ring is full, or a receive is freeing
+ * it) or -EPIPE (closed). The CAS is sequentially consistent: what the
+ * caller reads after it (the lock, the receivers' queue) is read after
+ * the position is claimed (see the top of this file).
+ */
+static inline __attribute__((always_inline)) int
+ring_put(struct lthread_chan *c, const void *v, size_t esize, bool pow2)
+{
+    size_t p = atomic_load_explicit(&c->tx, memory_order_relaxed);
+
+    for (;;) {
+        char *slot;
+        size_t seq;
+
+        if (lthread__unlikely(p & CLOSED))
+            return -EPIPE;
+        slot = ring_slot(c, p, esize, pow2);
+        seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
+        if (lthread__likely(seq == 2 * p)) {
+            if (lthread__likely(atomic_compare_exchange_weak_explicit(
+                    &c->tx, &p, p + 1, memory_order_seq_cst,
+                    memory_order_relaxed))) {
+                lthread__vcopy(slot_value(slot), v, esize);
+                atomic_store_explicit(slot_seq(slot), 2 * p + 1,
+                                      memory_order_release);
+                return 1;
+            }
+            continue; /* p is tx as it is now */
+        }
+        if ((ptrdiff_t)(seq - 2 * p) < 0)
+            return 0; /* a lap behind: still holds an older value */
+        p = atomic_load_explicit(&c->tx, memory_order_relaxed);
+    }
 }
 
-static inline __attribute__((always_inline)) void
-ring_take(struct lthread_chan *c, void *v)
+/*
+ * Takes the oldest value of the ring into v. Returns 1, or 0 when the slot
+ * of the next position holds no value yet (empty, or a send is writing
+ * it). The CAS is sequentially consistent, as ring_put's.
+ */
+static inline __attribute__((always_inline)) int
+ring_take(struct lthread_chan *c, void *v, size_t esize, bool pow2)
 {
-    lthread__vcopy(v, c->ring + c->taken % c->cap * c->esize, c->esize);
-    c->taken++;
-    __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
+    size_t p = atomic_load_explicit(&c->rx, memory_order_relaxed);
+
+    for (;;) {
+        char *slot = ring_slot(c, p, esize, pow2);
+        size_t seq = atomic_load_explicit(slot_seq(slot), memory_order_acquire);
+
+        if (lthread__likely(seq == 2 * p + 1)) {
+            if (lthread__likely(atomic_compare_exchange_weak_explicit(
+                    &c->rx, &p, p + 1, memory_order_seq_cst,
+                    memory_order_relaxed))) {
+                lthread__vcopy(v, slot_value(slot), esize);
+                atomic_store_explicit(slot_seq(slot), 2 * (p + c->cap),
+                                      memory_order_release);
+                return 1;
+            }
+            continue;
+        }
+        if ((ptrdiff_t)(seq - (2 * p + 1)) < 0)
+            return 0;
+        p = atomic_load_explicit(&c->rx, memory_order_relaxed);
+    }
 }
 
-/* The public calls' fast paths copy a value of a word inline; the other
- * sizes go through these, out of line, each ending the call (a copy that
- * may call memcpy would make the fast paths keep a frame). Each releases
- * c's lock. */
-static __attribute__((noinline)) int chan_put_unlock(struct lthread_chan *c,
-                                                     const void *v)
+/* ring_take as the public receive tries it first, once: 0 whenever the
+ * slot of rx as first read holds no value (empty, being written, or taken
+ * by another receive meanwhile): the locked path sorts those out. */
+static inline __attribute__((always_inline)) int
+ring_take_once(struct lthread_chan *c, void *v)
 {
-    ring_put(c, v);
+    size_t p = atomic_load_explicit(&c->rx, memory_order_relaxed);
+    char *slot = ring_slot(c, p, sizeof(void *), true);
+
+    if (atomic_load_explicit(slot_seq(slot), memory_order_acquire) !=
+            2 * p + 1 ||
+        !atomic_compare_exchange_strong_explicit(
+            &c->rx, &p, p + 1, memory_order_seq_cst, memory_order_relaxed))
+        return 0;
+    memcpy(v, slot_value(slot), sizeof(void *));
+    atomic_store_explicit(slot_seq(slot), 2 * (p + c->cap),
+                          memory_order_release);
+    return 1;
+}
+
+/* The ring as seen after taking the lock (sequentially consistent loads:
+ * the top of this file). Empty: no position claimed that was not taken
+ * (a send may be writing one: not empty); full: every slot claimed by a
+ * send and not yet freed by a receive. */
+static inline bool ring_empty(struct lthread_chan *c)
+{
+    return (atomic_load(&c->tx) & ~CLOSED) == atomic_load(&c->rx);
+}
+
+static inline bool ring_full(struct lthread_chan *c)
+{
+    return (atomic_load(&c->tx) & ~CLOSED) - atomic_load(&c->rx) >= c->cap;
+}
+
+/* Waits a moment for a send or receive on another pthread that claimed a
+ * position and has not finished with its slot (a few instructions, unless
+ * its pthread was preempted: then it is given the CPU). */
+static void ring_backoff(unsigned *spins)
+{
+    if (++*spins % 64 == 0)
+        sched_yield();
+    else
+        lthread__cpu_relax();
+}
+
+/* A group claimed by an op, to wake with `result` once the lock is
+ * released. */
+struct woken {
+    struct lthread__wgroup *g;
+    int result;
+};
+
+/*
+ * The lock held and a value just taken from the ring (a slot freed):
+ * moves the value of the longest waiting sender, if any, into the ring,
+ * and gives the sender its wake (EAGAIN, to retry, if a send of another
+ * pthread took the slot first).
+ */
+static void ring_refill(struct lthread_chan *c, struct woken *wk)
+{
+    struct lthread__waiter *w;
+
+    if (c->senders.head && (w = lthread__waitq_claim(&c->senders))) {
+        wk->g = w->g;
+        wk->result = ring_put(c, w->buf, c->esize, false) > 0 ? 0 : -EAGAIN;
+    }
+}
+
+static void wake(struct woken *wk)
+{
+    if (wk->g)
+        lthread__wgroup_deliver(wk->g, wk->result);
+}
+
+/*
+ * After a send into the ring saw the lock held or a receiver queued (the
+ * top of this file): takes the lock and serves the queued receivers with
+ * values from the ring, as long as there are both (a receiver whose value
+ * another took first is told to retry).
+ */
+static __attribute__((noinline)) int
+chan_serve_receivers(struct lthread_chan *c)
+{
+    struct lthread__waiter *w, *woken = NULL;
+
+    lthread__spin_lock(&c->lock);
+    while (c->receivers.head && !ring_empty(c) &&
+           (w = lthread__waitq_claim(&c->receivers))) {
+        unsigned spins = 0;
+        int got;
+
+        /* A position claimed by a send that is still writing it is
+         * waited for (not empty, not yet published). */
+        while (!(got = ring_take(c, w->buf, c->esize, false)) && !ring_empty(c))
+            ring_backoff(&spins);
+        w->g->result = got ? 0 : -EAGAIN;
+        w->next = woken;
+        woken = w;
+        if (!got)
+            break;
+    }
     lthread__spin_unlock(&c->lock);
+    while ((w = woken)) {
+        woken = w->next;
+        lthread__wgroup_deliver(w->g, w->g->result);
+    }
     return 0;
 }
 
-static __attribute__((noinline)) int chan_take_unlock(struct lthread_chan *c,
-                                                      void *v)
+/* After a receive from the ring saw the lock held or a sender queued:
+ * takes the lock and moves queued senders' values into the ring while
+ * there is room. */
+static __attribute__((noinline)) int chan_serve_senders(struct lthread_chan *c)
 {
-    ring_take(c, v);
+    struct lthread__waiter *w, *woken = NULL;
+
+    lthread__spin_lock(&c->lock);
+    while (c->senders.head && !ring_full(c) &&
+           (w = lthread__waitq_claim(&c->senders))) {
+        unsigned spins = 0;
+        int r;
+
+        /* (Not closed: a close serves every queued sender, and none
+         * queues on a closed channel.) */
+        while (!(r = ring_put(c, w->buf, c->esize, false)) && !ring_full(c))
+            ring_backoff(&spins);
+        w->g->result = r > 0 ? 0 : r < 0 ? r : -EAGAIN;
+        w->next = woken;
+        woken = w;
+        if (r <= 0)
+            break;
+    }
     lthread__spin_unlock(&c->lock);
+    while ((w = woken)) {
+        woken = w->next;
+        lthread__wgroup_deliver(w->g, w->g->result);
+    }
+    return 0;
+}
+
+/* Records the pthread of this side's op that took the lock, on this
+ * side's line (tx's, rx's). */
+static inline void chan_note(struct lthread__sched **last,
+                             struct lthread__sched *s)
+{
+    __atomic_store_n(last, s, __ATOMIC_RELAXED);
+}
+
+/* Where a side last ran (its note may be stored meanwhile without the
+ * lock). */
+static inline struct lthread__sched *chan_last(struct lthread__sched **last)
+{
+    return __atomic_load_n(last, __ATOMIC_RELAXED);
+}
+
+static inline unsigned chan_mode(const struct lthread_chan *c)
+{
+    return __atomic_load_n(&c->mode, __ATOMIC_RELAXED);
+}
+
+/* Sets the receivers' hint (`mode`), under the lock. */
+static inline void chan_note_empty(struct lthread_chan *c, bool empty)
+{
+    unsigned from = empty ? CHAN_RING_WORD : CHAN_RING_WORD_EMPTY;
+
+    if (chan_mode(c) == from)
+        __atomic_store_n(&c->mode, from ^ CHAN_RING, __ATOMIC_RELAXED);
+}
+
+/* Notes the pthread of a send or receive done in the ring without the
+ * lock, where it changed: only then, so that the line stays shared. */
+static inline void chan_note_fast(struct lthread__sched **last)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+
+    if (__atomic_load_n(last, __ATOMIC_RELAXED) != s)
+        __atomic_store_n(last, s, __ATOMIC_RELAXED);
+}
+
+/* A send into the ring is done: serves the receivers that may wait. */
+static inline __attribute__((always_inline)) int
+chan_sent(struct lthread_chan *c)
+{
+    chan_note_fast(&c->last_tx);
+    if (lthread__unlikely(atomic_load(&c->lock.locked) ||
+                          lthread__waitq_busy(&c->receivers)))
+        return chan_serve_receivers(c);
+    return 0;
+}
+
+/* A receive from the ring is done: serves the senders that may wait. */
+static inline __attribute__((always_inline)) int
+chan_received(struct lthread_chan *c)
+{
+    chan_note_fast(&c->last_rx);
+    if (lthread__unlikely(atomic_load(&c->lock.locked) ||
+                          lthread__waitq_busy(&c->senders)))
+        return chan_serve_senders(c);
     return 0;
 }
 
 /* ... and wakes g, claimed by lthread__waitq_claim_local, after copying
- * the value from src to dst. */
+ * the value from src to dst (a value of another size than a word: out of
+ * line, so that the public calls keep no frame for it). */
 static __attribute__((noinline)) int chan_copy_wake(struct lthread_chan *c,
                                                     void *dst, const void *src,
                                                     struct lthread__sched *s,
@@ -140,13 +469,12 @@ static inline bool chan_word(const struct lthread_chan *c)
 }
 
 /*
- * Sends v now if it can: to a waiting receiver (its group in *woken, to
- * deliver once every lock is released), or into the ring. The lock is
- * held; returns 1 (done: the lock released), 0 (cannot: still locked) or
- * -EPIPE (closed: still locked).
+ * Sends v now if it can, the lock held: to a waiting receiver (its group
+ * in *wk, to wake once every lock is released), or into the ring (not
+ * past senders queued before: they go first). Returns 1 (done: the lock
+ * released), 0 (cannot: still locked) or -EPIPE (closed: still locked).
  */
-static int try_send(struct lthread_chan *c, const void *v,
-                    struct lthread__wgroup **woken)
+static int try_send(struct lthread_chan *c, const void *v, struct woken *wk)
 {
     struct lthread__waiter *w;
 
@@ -154,9 +482,19 @@ static int try_send(struct lthread_chan *c, const void *v,
         return -EPIPE;
     if ((w = lthread__waitq_claim(&c->receivers))) {
         lthread__vcopy(w->buf, v, c->esize);
-        *woken = w->g;
-    } else if (c->count < c->cap) {
-        ring_put(c, v);
+        wk->g = w->g;
+    } else if (c->cap && !c->senders.head) {
+        unsigned spins = 0;
+        int r;
+
+        /* (Not closed: a close takes the lock.) */
+        while (!(r = ring_put(c, v, c->esize, false))) {
+            if (ring_full(c))
+                return 0;
+            ring_backoff(&spins); /* a receive is freeing the slot */
+        }
+        if (r < 0)
+            return r;
     } else {
         return 0;
     }
@@ -167,31 +505,50 @@ static int try_send(struct lthread_chan *c, const void *v,
 /* Receives into v now if it can: from the ring (refilled from a waiting
  * sender) or from a waiting sender. As try_send; -EPIPE when closed and
  * empty. */
-static int try_recv(struct lthread_chan *c, void *v,
-                    struct lthread__wgroup **woken)
+static int try_recv(struct lthread_chan *c, void *v, struct woken *wk)
 {
     struct lthread__waiter *w;
 
-    if (c->count) {
-        ring_take(c, v);
-        w = lthread__waitq_claim(&c->senders);
-        if (w)
-            ring_put(c, w->buf);
-    } else if ((w = lthread__waitq_claim(&c->senders))) {
-        lthread__vcopy(v, w->buf, c->esize);
-    } else {
-        return c->closed ? -EPIPE : 0;
+    if (c->cap) {
+        unsigned spins = 0;
+
+        while (!ring_take(c, v, c->esize, false)) {
+            if (ring_empty(c))
+                goto empty;
+            ring_backoff(&spins); /* a send is writing the value */
+        }
+        ring_refill(c, wk);
+        lthread__spin_unlock(&c->lock);
+        return 1;
     }
-    lthread__spin_unlock(&c->lock);
-    if (w)
-        *woken = w->g;
-    return 1;
+empty:
+    /* (With a ring, a sender queued while it was full, whose receive is
+     * waiting for this lock to move its value in.) */
+    if ((w = lthread__waitq_claim(&c->senders))) {
+        lthread__vcopy(v, w->buf, c->esize);
+        wk->g = w->g;
+        lthread__spin_unlock(&c->lock);
+        return 1;
+    }
+    return c->closed ? -EPIPE : 0;
 }
 
 /* The queue a waiter of this op waits in. */
 static struct lthread__waitq *queue_of(struct lthread_chan *c, int op)
 {
     return op == LTHREAD_CHAN_SEND ? &c->senders : &c->receivers;
+}
+
+/* What is left of a timeout of `timeout` ms (0: none) that started at
+ * `since` (ns); at least 1 ms. */
+static uint64_t timeout_left(uint64_t timeout, uint64_t since)
+{
+    uint64_t ms;
+
+    if (!timeout)
+        return 0;
+    ms = (lthread__now_ns() - since) / 1000000u;
+    return ms < timeout ? timeout - ms : 1;
 }
 
 /* One send or receive through the general select (a plain pthread, no
@@ -216,15 +573,37 @@ chan_wait_general(lthread_chan_t *c, int op, void *elem, uint64_t timeout)
     return chan_select_one(c, op, elem, timeout);
 }
 
+static int chan_one(lthread_chan_t *c, int op, void *elem, uint64_t timeout);
+
 /* A cached group served with a failure (EPIPE: closed; its park returned
  * it, positive): freed (which clears its result for the cache), and the
- * failure returned. */
-static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
+ * failure returned; or served with EAGAIN (a value another op took first:
+ * the top of this file): the op again, with what is left of the timeout.
+ * Its channel and timeout are the group's (its waiter's lock is the
+ * channel's first member), the value to send a copy of the group's: the
+ * parks keep nothing else across the wait than the group and the receive's
+ * destination, so that the public calls keep no frame on hand-offs that
+ * do not wait. */
+static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g,
+                                                      int op, void *elem)
 {
+    lthread_chan_t *c = (lthread_chan_t *)(void *)g->w[0].lock;
+    char value[LTHREAD__SMALL_VALUE];
+    uint64_t timeout;
     int err = g->result;
 
+    if (err != -EAGAIN) {
+        lthread__wgroup_free(g);
+        return lthread__fail(err);
+    }
+    timeout = timeout_left(g->timeout, g->since);
+    if (op == LTHREAD_CHAN_SEND) {
+        memcpy(value, lthread__wgroup_buf1(g), c->esize);
+        elem = value;
+    }
     lthread__wgroup_free(g);
-    return lthread__fail(err);
+    lthread__spin_lock(&c->lock);
+    return chan_one(c, op, elem, timeout);
 }
 
 /*
@@ -235,11 +614,13 @@ static __attribute__((noinline)) int chan_served_fail(struct lthread__wgroup *g)
  * not touched once a waker may have served us: the one that took the last
  * value, or gave one, may destroy it before we run (its element size,
  * esize, is read before: c->esize, or a constant where the caller knows
- * it, which folds the copies to a word's).
+ * it, which folds the copies to a word's). Served with EAGAIN, the op is
+ * not done: then it goes on with the channel.
  */
 static inline __attribute__((always_inline)) int
-chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
-          struct lthread__sched *s, struct lthread *self, size_t esize)
+chan_park_in(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+             struct lthread__sched *s, struct lthread *self, size_t esize,
+             bool timed)
 {
     struct lthread__wgroup *g;
     int err;
@@ -248,17 +629,45 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
         return chan_wait_general(c, op, elem, timeout);
     if (op == LTHREAD_CHAN_SEND)
         lthread__vcopy(lthread__wgroup_buf1(g), elem, esize);
+    if (timed) { /* with a ring, it may be served with EAGAIN */
+        g->timeout = timeout;
+        g->since = lthread__now_ns();
+    }
     lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
     lthread__spin_unlock(&c->lock);
     err = lthread__wgroup_park(s, self, g, timeout);
     /* Served (the waker unlinked our only waiter: sync.h), with a failure,
      * or not (g is gone). */
     if (err)
-        return err > 0 ? chan_served_fail(g) : lthread__sync_fail(err);
+        return err > 0 ? chan_served_fail(g, op,
+                                          op == LTHREAD_CHAN_RECV ? elem : NULL)
+                       : lthread__sync_fail(err);
     if (op == LTHREAD_CHAN_RECV)
         lthread__vcopy(elem, lthread__wgroup_buf1(g), esize);
+    if (timed)
+        g->timeout = 0; /* as a cached group has it */
     lthread__wgroup_free_local(g);
     return 0;
+}
+
+/* chan_park_in of a timed wait, which notes its timeout and when it
+ * began: out of line, so that the untimed parks keep no register for the
+ * timeout across that call (the public calls would keep a frame on every
+ * path). */
+static __attribute__((noinline)) int
+chan_park_timed(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+                struct lthread__sched *s, struct lthread *self, size_t esize)
+{
+    return chan_park_in(c, op, elem, timeout, s, self, esize, true);
+}
+
+static inline __attribute__((always_inline)) int
+chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+          struct lthread__sched *s, struct lthread *self, size_t esize)
+{
+    if (timeout)
+        return chan_park_timed(c, op, elem, timeout, s, self, esize);
+    return chan_park_in(c, op, elem, timeout, s, self, esize, false);
 }
 
 /*
@@ -274,16 +683,15 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
 static __attribute__((noinline)) int chan_one(lthread_chan_t *c, int op,
                                               void *elem, uint64_t timeout)
 {
-    struct lthread__wgroup *woken = NULL;
+    struct woken wk = {NULL, 0};
     struct lthread__sched *s;
     struct lthread *self = lthread__sched_self(&s);
     int r;
 
-    r = op == LTHREAD_CHAN_SEND ? try_send(c, elem, &woken)
-                                : try_recv(c, elem, &woken);
+    r = op == LTHREAD_CHAN_SEND ? try_send(c, elem, &wk)
+                                : try_recv(c, elem, &wk);
     if (r > 0) { /* done; the lock released */
-        if (woken)
-            lthread__wgroup_deliver(woken, 0);
+        wake(&wk);
         return 0;
     }
     if (r < 0) {
@@ -305,14 +713,23 @@ static lthread_chan_t *poll_chan(const struct lthread *lt)
     return (lthread_chan_t *)((uintptr_t)lt->wait_obj & ~POLL_SEND);
 }
 
-/* The scheduler's poll (unlocked: the fields are stored atomically under
- * the lock): could the op go on now? */
+/* The scheduler's poll (unlocked): could the op go on now? The slot of
+ * the next position is free for a send, holds a value for a receive, or
+ * the channel is closed. */
 static bool chan_poll(const struct lthread *lt)
 {
     lthread_chan_t *c = poll_chan(lt);
-    size_t count = __atomic_load_n(&c->count, __ATOMIC_RELAXED);
+    size_t p;
 
-    if ((uintptr_t)lt->wait_obj & POLL_SEND ? count < c->cap : count != 0)
+    if ((uintptr_t)lt->wait_obj & POLL_SEND) {
+        p = atomic_load_explicit(&c->tx, memory_order_relaxed);
+        return (p & CLOSED) ||
+               atomic_load_explicit(slot_seq(ring_slot(c, p, c->esize, false)),
+                                    memory_order_relaxed) == 2 * p;
+    }
+    p = atomic_load_explicit(&c->rx, memory_order_relaxed);
+    if (atomic_load_explicit(slot_seq(ring_slot(c, p, c->esize, false)),
+                             memory_order_relaxed) == 2 * p + 1)
         return true;
     return __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
 }
@@ -373,21 +790,25 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
     struct lthread__sched *other; /* where the other side last ran */
     int r;
 
-    other = op == LTHREAD_CHAN_SEND ? c->last_rx : c->last_tx;
+    other = chan_last(op == LTHREAD_CHAN_SEND ? &c->last_rx : &c->last_tx);
     if (other != s && other != CHAN_NOBODY && c->cap) {
         if (op == LTHREAD_CHAN_SEND) {
-            run = c->taken + c->count - c->put_at_wait;
-            c->put_at_wait = c->taken + c->count;
+            size_t tx = atomic_load(&c->tx) & ~CLOSED;
+
+            run = tx - c->put_at_wait;
+            c->put_at_wait = tx;
         } else {
-            run = c->taken - c->taken_at_wait;
-            c->taken_at_wait = c->taken;
+            size_t rx = atomic_load(&c->rx);
+
+            run = rx - c->taken_at_wait;
+            c->taken_at_wait = rx;
         }
     } else {
         run = SIZE_MAX; /* (a peer of ours, or no op yet: no poll) */
     }
     if (run <= 2 && !queue_of(c, op)->head && !c->nspin &&
         lthread__poll_max_ns() != 0) {
-        uint64_t t0 = timeout ? lthread__now_ns() : 0, ms;
+        uint64_t t0 = timeout ? lthread__now_ns() : 0;
 
         c->nspin++;
         lthread__spin_unlock(&c->lock);
@@ -402,11 +823,7 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
         c->nspin--;
         /* The op from the start, as things are now, with what is left of
          * the timeout (it parks for real if it must). */
-        if (timeout) {
-            ms = (lthread__now_ns() - t0) / 1000000u;
-            timeout = ms < timeout ? timeout - ms : 1;
-        }
-        return chan_one(c, op, elem, timeout);
+        return chan_one(c, op, elem, timeout_left(timeout, t0));
     }
     return chan_park(c, op, elem, timeout, s, self, c->esize);
 }
@@ -438,19 +855,22 @@ static __attribute__((noinline, cold)) int chan_einval(void)
 }
 
 /*
- * The public send and receive do the common cases of an lthread here: the
+ * The public send and receive. On a channel with a ring, they first try
+ * the ring without the lock: a receive takes a value if there is one, a
+ * send puts one if there is room and nobody waits (a waiting receiver is
+ * handed the value directly, under the lock; waiting senders go first).
+ * The rest is done under the lock, as on a rendezvous channel: the
  * same-scheduler hand-off (the oldest waiter on the other side is an
  * lthread of this pthread's scheduler: sync.h, lthread__waitq_claim_local:
- * the value is copied and the waiter woken inline), a send into a ring
- * with room, a receive from a ring no sender waits to refill, and parking
- * when nobody waits on the other side. Everything else (waiters of other
- * schedulers or pthreads, waiters to pass over, a closed channel, a plain
- * pthread, no group cached) goes to chan_one with the lock held. Every
- * other call they make is a tail call, the parks' excepted, so that the
- * hand-offs that do not wait keep no frame: a spinlock found held is
- * waited for by chan_send_contended (chan_recv_contended), which takes
- * it and goes on with its own copy of the rest (a wait that went that
- * way shows it in its backtrace in place of the public call).
+ * the value is copied and the waiter woken inline), and parking when the
+ * op cannot go on. Everything else (waiters of other schedulers or
+ * pthreads, waiters to pass over, a closed channel, a plain pthread, no
+ * group cached) goes to chan_one with the lock held. Every other call
+ * they make is a tail call, the parks' excepted, so that the hand-offs
+ * that do not wait keep no frame: a spinlock found held is waited for by
+ * chan_send_contended (chan_recv_contended), which takes it and goes on
+ * with its own copy of the rest (a wait that went that way shows it in
+ * its backtrace in place of the public call).
  */
 
 static inline __attribute__((always_inline)) int
@@ -460,7 +880,7 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
     struct lthread__wgroup *g;
     struct lthread *self;
 
-    c->last_tx = s;
+    chan_note(&c->last_tx, s);
     if (lthread__likely(s != NULL)) {
         if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
             /* (Nobody waits on a closed channel: its close served them
@@ -473,28 +893,22 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
             lthread__spin_unlock(&c->lock);
             return lthread__wgroup_wake_local(s, g);
         }
-        if (!c->receivers.head && !c->closed) {
-            if (c->count < c->cap) {
-                if (!chan_word(c))
-                    return chan_put_unlock(c, elem);
-                ring_put(c, elem);
-                lthread__spin_unlock(&c->lock);
-                return 0;
-            }
-            if ((self = s->host.current)) {
-                int r;
+        /* Nobody to hand it to, and (with a ring) no room, seen after
+         * taking the lock: wait. */
+        if (!c->receivers.head && !c->closed && (self = s->host.current) &&
+            (!c->cap || (!c->senders.head && ring_full(c)))) {
+            int r;
 
-                /* Polling needs a ring and a receiver elsewhere. */
-                if (lthread__unlikely((c->last_rx != s && c->cap) ||
-                                      !chan_word(c))) {
-                    r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem,
-                                     timeout, s);
-                    LTHREAD__KEEP_FRAME();
-                    return r;
-                }
-                return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
-                                 self);
+            /* Polling needs a ring and a receiver elsewhere. */
+            if (lthread__unlikely((c->cap && chan_last(&c->last_rx) != s) ||
+                                  !chan_word(c))) {
+                r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem, timeout,
+                                 s);
+                LTHREAD__KEEP_FRAME();
+                return r;
             }
+            return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
+                             self);
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
@@ -507,11 +921,38 @@ chan_send_contended(lthread_chan_t *c, const void *elem, uint64_t timeout)
     return chan_send_locked(c, elem, timeout, lthread__tls_sched);
 }
 
+/* A send into a ring of values of another size than a word, or of
+ * another capacity than a power of two. (As the inline one: a receiver
+ * waits, the value is handed to it under the lock; not into the ring.) */
+static __attribute__((noinline)) int
+chan_send_ring(lthread_chan_t *c, const void *elem, uint64_t timeout)
+{
+    if (!lthread__waitq_busy(&c->receivers) &&
+        ring_put(c, elem, c->esize, false) > 0)
+        return chan_sent(c);
+    return chan_send_contended(c, elem, timeout);
+}
+
 LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
+    /* A receiver waiting is handed the value under the lock. */
+    if (!lthread__waitq_busy(&c->receivers)) {
+        unsigned mode = chan_mode(c);
+
+        if (mode != CHAN_RENDEZVOUS) {
+            if (mode != CHAN_RING) { /* a ring of words */
+                if (ring_put(c, elem, sizeof(void *), true) > 0)
+                    return chan_sent(c);
+            } else {
+                return chan_send_ring(c, elem, timeout);
+            }
+        }
+    }
+    /* (One locked path for all modes: two inline copies would make the
+     * compiler save registers at the entry, for the parks of both.) */
     if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
         return chan_send_contended(c, elem, timeout);
     return chan_send_locked(c, elem, timeout, lthread__tls_sched);
@@ -524,18 +965,37 @@ chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
     struct lthread__wgroup *g;
     struct lthread *self;
 
-    c->last_rx = s;
-    /* Senders wait only while the ring is full: with values in it, the
-     * ring goes first (chan_one refills it from a waiting sender; with
-     * none waiting, the oldest value is simply taken, here). */
-    if (c->count && !c->senders.head) {
-        if (!chan_word(c))
-            return chan_take_unlock(c, elem);
-        ring_take(c, elem);
-        lthread__spin_unlock(&c->lock);
-        return 0;
-    }
-    if (lthread__likely(s && !c->count)) {
+    chan_note(&c->last_rx, s);
+    if (c->cap) {
+        /* Empty and open (tx without its closed bit), seen after taking
+         * the lock, and nothing else to do (a sender queued while it was
+         * full): wait. */
+        if (atomic_load(&c->tx) == atomic_load(&c->rx) && !c->senders.head &&
+            s && (self = s->host.current)) {
+            int r;
+
+            /* The receives that follow take the lock at once, until one
+             * finds a value (CHAN_RING_WORD_EMPTY). */
+            chan_note_empty(c, true);
+            /* Polling needs a sender elsewhere. */
+            if (lthread__unlikely(chan_last(&c->last_tx) != s ||
+                                  !chan_word(c))) {
+                r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+                LTHREAD__KEEP_FRAME();
+                return r;
+            }
+            return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
+        }
+        chan_note_empty(c, false);
+        /* A value, and no sender queued to move in after it: taken here
+         * (with the lock held, no sender can queue meanwhile: no serving
+         * to do). */
+        if (chan_mode(c) == CHAN_RING_WORD && !c->senders.head &&
+            ring_take_once(c, elem)) {
+            lthread__spin_unlock(&c->lock);
+            return 0;
+        }
+    } else if (lthread__likely(s != NULL)) {
         if ((g = lthread__waitq_claim_local(&c->senders, s))) {
             if (!chan_word(c))
                 return chan_copy_wake(c, elem, lthread__wgroup_buf1(g), s, g);
@@ -546,9 +1006,7 @@ chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
         if (!c->senders.head && !c->closed && (self = s->host.current)) {
             int r;
 
-            /* Polling needs a ring and a sender elsewhere. */
-            if (lthread__unlikely((c->last_tx != s && c->cap) ||
-                                  !chan_word(c))) {
+            if (lthread__unlikely(!chan_word(c))) {
                 r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
                 LTHREAD__KEEP_FRAME();
                 return r;
@@ -566,11 +1024,30 @@ chan_recv_contended(lthread_chan_t *c, void *elem, uint64_t timeout)
     return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
 }
 
+/* A receive from a ring of values of another size than a word, or of
+ * another capacity than a power of two. */
+static __attribute__((noinline)) int
+chan_recv_ring(lthread_chan_t *c, void *elem, uint64_t timeout)
+{
+    if (ring_take(c, elem, c->esize, false))
+        return chan_received(c);
+    return chan_recv_contended(c, elem, timeout);
+}
+
 LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
                                   uint64_t timeout)
 {
+    unsigned mode;
+
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
+    mode = chan_mode(c);
+    if (mode == CHAN_RING_WORD) {
+        if (ring_take_once(c, elem))
+            return chan_received(c);
+    } else if (mode == CHAN_RING) {
+        return chan_recv_ring(c, elem, timeout);
+    }
     if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
         return chan_recv_contended(c, elem, timeout);
     return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
@@ -588,18 +1065,34 @@ LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)
         return lthread__fail(-EPIPE);
     }
     __atomic_store_n(&ch->closed, true, __ATOMIC_RELAXED);
-    /* Every waiter fails with EPIPE: senders cannot send any more, and
-     * receivers wait only while the ring is empty. Chained through
-     * `next`, which claiming has cleared. */
-    while ((w = lthread__waitq_claim(&ch->senders)) ||
-           (w = lthread__waitq_claim(&ch->receivers))) {
+    /* No send claims a position any more; those claimed before deliver. */
+    atomic_fetch_or(&ch->tx, CLOSED);
+    /* Every waiting sender fails with EPIPE: it cannot send any more.
+     * Receivers wait only while the ring is empty: each takes a value that
+     * came since (its sender would serve it once it has this lock), else
+     * fails with EPIPE. Chained through `next`, which claiming has
+     * cleared. */
+    while ((w = lthread__waitq_claim(&ch->senders))) {
+        w->g->result = -EPIPE;
+        w->next = woken;
+        woken = w;
+    }
+    while ((w = lthread__waitq_claim(&ch->receivers))) {
+        unsigned spins = 0;
+        int got = 0;
+
+        if (ch->cap)
+            while (!(got = ring_take(ch, w->buf, ch->esize, false)) &&
+                   !ring_empty(ch))
+                ring_backoff(&spins);
+        w->g->result = got ? 0 : -EPIPE;
         w->next = woken;
         woken = w;
     }
     lthread__spin_unlock(&ch->lock);
     while ((w = woken)) {
         woken = w->next;
-        lthread__wgroup_deliver(w->g, -EPIPE);
+        lthread__wgroup_deliver(w->g, w->g->result);
     }
     return 0;
 }
@@ -632,13 +1125,13 @@ static void lock_all(lthread_chan_t **set, size_t n, bool lock)
  * if any, and returns 1. */
 static int try_op(struct lthread_chan_op *o, lthread_chan_t **set, size_t n)
 {
-    struct lthread__wgroup *woken = NULL;
+    struct woken wk = {NULL, 0};
     int r;
 
     if (o->op == LTHREAD_CHAN_SEND)
-        r = try_send(o->ch, o->elem, &woken);
+        r = try_send(o->ch, o->elem, &wk);
     else
-        r = try_recv(o->ch, o->elem, &woken);
+        r = try_recv(o->ch, o->elem, &wk);
     if (!r)
         return 0;
     o->err = r < 0 ? -r : 0;
@@ -648,28 +1141,22 @@ static int try_op(struct lthread_chan_op *o, lthread_chan_t **set, size_t n)
             lthread__spin_unlock(&set[i]->lock);
     /* No lock held: waking may run the waiter's undo and unlink, which
      * take the locks of its own objects (sync.h). */
-    if (woken)
-        lthread__wgroup_deliver(woken, 0);
+    wake(&wk);
     return 1;
 }
 
-LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
-                                    uint64_t timeout)
+/* lthread_chan_select() served with EAGAIN: to be done again. */
+#define SELECT_AGAIN INT_MIN
+
+/* One round of lthread_chan_select() (its arguments checked; vsize: the
+ * largest value size of the set). */
+static int select_once(struct lthread_chan_op *ops, size_t n, uint64_t timeout,
+                       size_t vsize)
 {
     lthread_chan_t *one[1], **set = one;
     struct lthread__wgroup *g;
-    size_t vsize = 0;
     int err;
 
-    if (!ops || n == 0 || n > 1024)
-        return lthread__fail(-EINVAL);
-    for (size_t i = 0; i < n; i++) {
-        if (!ops[i].ch || !ops[i].elem ||
-            (ops[i].op != LTHREAD_CHAN_SEND && ops[i].op != LTHREAD_CHAN_RECV))
-            return lthread__fail(-EINVAL);
-        if (ops[i].ch->esize > vsize)
-            vsize = ops[i].ch->esize;
-    }
     if (n > 1) {
         set = lthread__malloc(n * sizeof(*set));
         if (!set)
@@ -699,7 +1186,8 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
             memcpy(g->w[i].buf, ops[i].elem, ops[i].ch->esize);
     }
     /* Again, now that the group exists: nothing may have changed in
-     * between without us seeing it. */
+     * between without us seeing it (the tries read the rings after taking
+     * the locks: the top of this file). */
     lock_all(set, n, true);
     for (size_t i = 0; i < n; i++)
         if (try_op(&ops[i], set, n)) {
@@ -722,16 +1210,41 @@ LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
         goto out;
     }
     err = g->chosen;
-    ops[err].err = -g->result;
     /* The chosen channel may be gone already (the sender that served us
      * destroyed it), and the other waiters of a select may still be
      * linked. */
-    if (ops[err].op == LTHREAD_CHAN_RECV && !g->result)
+    if (g->result == -EAGAIN)
+        err = SELECT_AGAIN;
+    else if (ops[err].op == LTHREAD_CHAN_RECV && !g->result)
         memcpy(ops[err].elem, g->w[err].buf, g->w[err].vsize);
-    lthread__wgroup_unlink(g, err);
+    if (err != SELECT_AGAIN)
+        ops[err].err = -g->result;
+    lthread__wgroup_unlink(g, g->chosen);
     lthread__wgroup_free(g);
 out:
     if (set != one)
         lthread__free(set);
     return err;
+}
+
+LTHREAD_API int lthread_chan_select(struct lthread_chan_op *ops, size_t n,
+                                    uint64_t timeout)
+{
+    uint64_t since = timeout ? lthread__now_ns() : 0;
+    size_t vsize = 0;
+    int r;
+
+    if (!ops || n == 0 || n > 1024)
+        return lthread__fail(-EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        if (!ops[i].ch || !ops[i].elem ||
+            (ops[i].op != LTHREAD_CHAN_SEND && ops[i].op != LTHREAD_CHAN_RECV))
+            return lthread__fail(-EINVAL);
+        if (ops[i].ch->esize > vsize)
+            vsize = ops[i].ch->esize;
+    }
+    while ((r = select_once(ops, n, timeout_left(timeout, since), vsize)) ==
+           SELECT_AGAIN)
+        ;
+    return r;
 }

@@ -79,6 +79,21 @@ struct lthread__waitq {
     struct lthread__waiter *tail;
 };
 
+/* A queue's head is stored atomically (under its object's lock), so that a
+ * channel's lock-free send and receive may look, without the lock, whether
+ * anybody waits (lthread__waitq_busy; chan.c). */
+static inline void lthread__waitq_set_head(struct lthread__waitq *q,
+                                           struct lthread__waiter *w)
+{
+    __atomic_store_n(&q->head, w, __ATOMIC_RELAXED);
+}
+
+/* Whether anybody waits in q, read without its object's lock. */
+static inline bool lthread__waitq_busy(const struct lthread__waitq *q)
+{
+    return __atomic_load_n(&q->head, __ATOMIC_RELAXED) != NULL;
+}
+
 /* A blocked pthread's wake-up (thread-local, sync.c). */
 struct lthread__tw;
 
@@ -109,6 +124,11 @@ struct lthread__wgroup {
     /* When lt was destroyed while its wake was on the way: undoes what
      * the waker did for it (a mutex handed over is released). */
     void (*undo)(struct lthread__wgroup *g);
+    /* A timed wait on a channel: its timeout (ms; 0: none, as in a
+     * cached group) and when it began (ns): served with EAGAIN, it goes
+     * on with what is left (chan.c). */
+    uint64_t timeout;
+    uint64_t since;
     size_t n;
     bool small; /* of the one size that is cached (wait.c) */
     struct lthread__waiter w[];
@@ -165,7 +185,7 @@ static inline void lthread__waitq_push(struct lthread__waitq *q,
     if (q->tail)
         q->tail->next = w;
     else
-        q->head = w;
+        lthread__waitq_set_head(q, w);
     q->tail = w;
 }
 /* Unlinks w from its queue (the object's lock held). */
@@ -272,7 +292,7 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
      * Its next and q are left stale: nothing reads them once its group is
      * served (lthread__wgroup_unlink passes over the claimed waiter, chosen
      * 0 in a group of one; a push sets them all again). */
-    q->head = w->next;
+    lthread__waitq_set_head(q, w->next);
     if (w->next)
         w->next->prev = NULL;
     else
@@ -341,9 +361,10 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
     LTHREAD__CHECK(g->n == 1 && g->small && g->w[0].g == g &&
                        g->w[0].buf == lthread__wgroup_buf1(g) &&
                        g->sched == s && g->local == s && g->reg == s &&
-                       !g->lt && !g->undo && !g->result,
+                       !g->lt && !g->undo && !g->result && !g->timeout,
                    "a cached wait group is a small group of one waiter, of "
-                   "its cache's scheduler, with no undo and result 0");
+                   "its cache's scheduler, with no undo, result 0 and no "
+                   "timeout");
     atomic_store_explicit(&g->state, LTHREAD__W_WAITING, memory_order_relaxed);
     g->lt = lt;
     return g;
@@ -392,7 +413,7 @@ static inline void lthread__wgroup_free_local(struct lthread__wgroup *g)
     struct lthread__sched *s = g->sched;
 
     LTHREAD__CHECK(g->small && s == lthread__tls_sched && !g->undo &&
-                       !g->result,
+                       !g->result && !g->timeout,
                    "a group from a scheduler's cache goes back to it as it "
                    "came (no undo, result 0)");
     g->lt = NULL; /* not an lthread's (lthread__sync_each_waiter) */

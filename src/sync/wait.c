@@ -37,7 +37,7 @@ void lthread__waitq_unlink(struct lthread__waiter *w)
     if (w->prev)
         w->prev->next = w->next;
     else
-        q->head = w->next;
+        lthread__waitq_set_head(q, w->next);
     if (w->next)
         w->next->prev = w->prev;
     else
@@ -198,6 +198,7 @@ void lthread__wgroup_free(struct lthread__wgroup *g)
         g->lt = NULL;
         g->undo = NULL;
         g->result = 0;
+        g->timeout = 0;
         if (!s->wg_hot) { /* the first taken (sync.h) */
             s->wg_hot = g;
             return;
