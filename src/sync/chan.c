@@ -80,13 +80,6 @@ struct lthread_chan {
     size_t cap;
     size_t mask;
     void *mem; /* the allocation, which the channel is aligned in */
-    /* Positions put into the ring (tx) and taken from it (rx) when a
-     * sender, and a receiver, last had to wait: a side that waits again
-     * after many values went through the ring (it drained a stream, or
-     * filled it) parks at once, so that the other side gets a batch; one
-     * that waits after every value or two (a ping-pong) polls. */
-    size_t put_at_wait, taken_at_wait;
-    unsigned nspin; /* lthreads polling it (chan_park_op): destroy is EBUSY */
     struct lthread__waitq senders;
     struct lthread__waitq receivers;
     /* The senders' line: the next position to send (CLOSED: closed), and
@@ -95,10 +88,20 @@ struct lthread_chan {
      * side last ran on another pthread. Stored only when it changes. */
     _Alignas(LINE) _Atomic size_t tx;
     struct lthread__sched *last_tx;
+    /* The senders polling it (chan_poll_wait; destroy is EBUSY
+     * meanwhile), and tx when a sender last had to wait: a side that waits
+     * again after many values went through the ring (it drained a stream,
+     * or filled it) parks at once, so that the other side gets a batch;
+     * one that waits after every value or two (a ping-pong) polls. Both
+     * changed atomically, without the lock. */
+    _Atomic unsigned nspin_tx;
+    size_t put_at_wait; /* (__atomic) */
     /* The receivers' line: the next position to take; the last receive's
      * pthread. */
     _Alignas(LINE) _Atomic size_t rx;
     struct lthread__sched *last_rx;
+    _Atomic unsigned nspin_rx; /* as nspin_tx, for the receivers */
+    size_t taken_at_wait;      /* (__atomic) */
     /* Then the ring: cap slots, from a line's start. */
 };
 
@@ -169,7 +172,8 @@ LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch)
     if (!ch)
         return lthread__fail(-EINVAL);
     lthread__spin_lock(&ch->lock);
-    busy = ch->senders.head || ch->receivers.head || ch->nspin;
+    busy = ch->senders.head || ch->receivers.head ||
+           atomic_load(&ch->nspin_tx) || atomic_load(&ch->nspin_rx);
     lthread__spin_unlock(&ch->lock);
     if (busy)
         return lthread__fail(-EBUSY);
@@ -734,98 +738,157 @@ static bool chan_poll(const struct lthread *lt)
     return __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
 }
 
-/* A poller (or one woken to retry) leaves: it counts no more. */
-static void chan_poll_release(lthread_chan_t *c)
+/* The count of c's pollers of op, on that side's line. */
+static _Atomic unsigned *poll_count(lthread_chan_t *c, int op)
 {
-    lthread__spin_lock(&c->lock);
-    c->nspin--;
-    lthread__spin_unlock(&c->lock);
+    return op == LTHREAD_CHAN_SEND ? &c->nspin_tx : &c->nspin_rx;
+}
+
+/* A poller (or one woken to retry) leaves: it counts no more. */
+static void chan_poll_release(const struct lthread *lt)
+{
+    atomic_fetch_sub(
+        poll_count(poll_chan(lt), (uintptr_t)lt->wait_obj & POLL_SEND
+                                      ? LTHREAD_CHAN_SEND
+                                      : LTHREAD_CHAN_RECV),
+        1);
 }
 
 /* A poller timed out or destroyed: it polls no more. */
 static bool chan_poll_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     lthread__queue_remove(&s->pollers, lt);
-    chan_poll_release(poll_chan(lt));
+    chan_poll_release(lt);
     return true;
 }
 
 void lthread__poll_abandon(struct lthread *lt)
 {
-    chan_poll_release(poll_chan(lt));
+    chan_poll_release(lt);
 }
 
 const struct lthread__wait_ops lthread__wait_ops_chan_poll = {
     "sync", chan_poll_cancel, chan_poll};
 
 /*
- * Parks as a sender, or a receiver, of an lthread: nobody waits on the
- * other side and the op cannot go on (chan_park); chan_one when no group
- * is cached. Out of line, so that the hand-offs that do not wait save no
- * registers for it.
- *
- * Or, where that can only help, it waits as a poller instead
- * (lthread__park_polled): not queued on the channel, where a sender or
- * receiver of another pthread would have to claim it and post its wake to
- * our scheduler, but polled by our scheduler's loop once nothing else is
- * ready; the other side then just puts its value into the ring (or takes
- * one), and we retry. A ping-pong between two schedulers: 19 us a round
- * trip parked, 0.35 us polled (BENCHMARKS.md). It polls only on a channel
- * with a capacity (on a rendezvous channel a polling receiver is invisible
- * to the sender, which would wait too), when the other side last ran on
- * another pthread (a peer of this scheduler cannot move while we poll;
- * before the other side's first op we do not know: no poll),
- * nobody waits or polls on the channel already (the queued are served
- * first), and at most two values went through the ring on our side since
- * it last waited: after a run of them (a stream drained, or filled), it
- * parks at once, so that the other side gets a batch instead of both
+ * Whether a waiter of op, an lthread of s, should wait as a poller instead
+ * of parking (lthread__park_polled): not queued on the channel, where a
+ * sender or receiver of another pthread would have to claim it and post
+ * its wake to our scheduler, but polled by our scheduler's loop once
+ * nothing else is ready; the other side then just puts its value into the
+ * ring (or takes one), and we retry. A ping-pong between two schedulers:
+ * 19 us a round trip parked, 0.35 us polled (BENCHMARKS.md). It polls
+ * only on a channel with a ring (on a rendezvous channel a polling
+ * receiver is invisible to the sender, which would wait too), when the
+ * other side last ran on another pthread (a peer of this scheduler cannot
+ * move while we poll; before the other side's first op we do not know: no
+ * poll), nobody waits or polls on the channel already (the queued are
+ * served first), and at most two values went through the ring on our side
+ * since it last waited: after a run of them (a stream drained, or filled),
+ * it parks at once, so that the other side gets a batch instead of both
  * taking turns over every value.
+ *
+ * Everything it reads may be read without the lock; `mark` says whether
+ * this wait counts as our side's last (the locked path's does, polled or
+ * not; the public receive's look without the lock only when it polls).
+ */
+static bool chan_should_poll(lthread_chan_t *c, int op,
+                             struct lthread__sched *s, bool mark)
+{
+    struct lthread__sched *other; /* where the other side last ran */
+    size_t *at, pos, run;         /* run: values our side moved meanwhile */
+    bool poll;
+
+    LTHREAD__CHECK(c->cap, "only a channel with a ring is polled");
+    other = chan_last(op == LTHREAD_CHAN_SEND ? &c->last_rx : &c->last_tx);
+    if (other == s || other == CHAN_NOBODY)
+        return false;
+    if (op == LTHREAD_CHAN_SEND) {
+        pos = atomic_load(&c->tx) & ~CLOSED;
+        at = &c->put_at_wait;
+    } else {
+        pos = atomic_load(&c->rx);
+        at = &c->taken_at_wait;
+    }
+    run = pos - __atomic_load_n(at, __ATOMIC_RELAXED);
+    poll = run <= 2 && !lthread__waitq_busy(queue_of(c, op)) &&
+           !atomic_load(&c->nspin_tx) && !atomic_load(&c->nspin_rx) &&
+           lthread__poll_max_ns() != 0;
+    if (mark || poll)
+        __atomic_store_n(at, pos, __ATOMIC_RELAXED);
+    return poll;
+}
+
+/*
+ * Waits as a poller (chan_should_poll) for op on c, then does the op: in
+ * the ring without the lock when it can (still counted as a poller, so
+ * that the channel stays; the count is on our side's line), else from the
+ * start under the lock, with what is left of the timeout (it parks for
+ * real if it must). `locked`: the caller holds c's lock (released here).
+ */
+static __attribute__((noinline)) int
+chan_poll_wait(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
+               struct lthread__sched *s, bool locked)
+{
+    _Atomic unsigned *count = poll_count(c, op);
+    uint64_t t0 = timeout ? lthread__now_ns() : 0;
+    struct lthread *self = s->host.current;
+    int r;
+
+    atomic_fetch_add(count, 1);
+    if (locked)
+        lthread__spin_unlock(&c->lock);
+    r = lthread__park_polled(
+        s, self,
+        (void *)((uintptr_t)c | (op == LTHREAD_CHAN_SEND ? POLL_SEND : 0)),
+        timeout);
+    if (r) /* timed out, or no timer: the cancel did the unlinking */
+        return lthread__fail(r);
+    lthread__outcome_taken(self);
+    if (op == LTHREAD_CHAN_RECV ? ring_take(c, elem, c->esize, false)
+                                : !lthread__waitq_busy(&c->receivers) &&
+                                      ring_put(c, elem, c->esize, false) > 0) {
+        r = op == LTHREAD_CHAN_RECV ? chan_received(c) : chan_sent(c);
+        atomic_fetch_sub(count, 1);
+        return r;
+    }
+    atomic_fetch_sub(count, 1);
+    lthread__spin_lock(&c->lock);
+    return chan_one(c, op, elem, timeout_left(timeout, t0));
+}
+
+/*
+ * Parks as a sender, or a receiver, of an lthread: nobody waits on the
+ * other side (the caller saw it under the lock, which it holds) and the
+ * op could not go on. Out of line, so that the hand-offs that do not wait
+ * save no registers for it. With a ring it looks at the ring again (our
+ * side's lines first: the op is done if it can be), then polls where that
+ * can only help (chan_should_poll), else sees that the ring is still
+ * empty (full) now that it holds the lock (the top of this file) and
+ * parks (chan_park; chan_one when no group is cached).
  */
 static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
                                                   void *elem, uint64_t timeout,
                                                   struct lthread__sched *s)
 {
-    struct lthread *self = s->host.current;
-    size_t run; /* values our side moved through the ring since it waited */
-    struct lthread__sched *other; /* where the other side last ran */
-    int r;
+    struct woken wk = {NULL, 0};
 
-    other = chan_last(op == LTHREAD_CHAN_SEND ? &c->last_rx : &c->last_tx);
-    if (other != s && other != CHAN_NOBODY && c->cap) {
-        if (op == LTHREAD_CHAN_SEND) {
-            size_t tx = atomic_load(&c->tx) & ~CLOSED;
-
-            run = tx - c->put_at_wait;
-            c->put_at_wait = tx;
-        } else {
-            size_t rx = atomic_load(&c->rx);
-
-            run = rx - c->taken_at_wait;
-            c->taken_at_wait = rx;
+    if (c->cap) {
+        if (op == LTHREAD_CHAN_RECV &&
+            ring_take(c, elem, c->esize, false)) { /* a value came */
+            ring_refill(c, &wk);
+            lthread__spin_unlock(&c->lock);
+            wake(&wk);
+            return 0;
         }
-    } else {
-        run = SIZE_MAX; /* (a peer of ours, or no op yet: no poll) */
+        if (c->closed)
+            return chan_one(c, op, elem, timeout); /* EPIPE, or a value */
+        if (chan_should_poll(c, op, s, true))
+            return chan_poll_wait(c, op, elem, timeout, s, true);
+        if (op == LTHREAD_CHAN_SEND ? !ring_full(c) : !ring_empty(c))
+            return chan_one(c, op, elem, timeout);
     }
-    if (run <= 2 && !queue_of(c, op)->head && !c->nspin &&
-        lthread__poll_max_ns() != 0) {
-        uint64_t t0 = timeout ? lthread__now_ns() : 0;
-
-        c->nspin++;
-        lthread__spin_unlock(&c->lock);
-        r = lthread__park_polled(
-            s, self,
-            (void *)((uintptr_t)c | (op == LTHREAD_CHAN_SEND ? POLL_SEND : 0)),
-            timeout);
-        if (r) /* timed out, or no timer: the cancel did the unlinking */
-            return lthread__fail(r);
-        lthread__outcome_taken(self);
-        lthread__spin_lock(&c->lock);
-        c->nspin--;
-        /* The op from the start, as things are now, with what is left of
-         * the timeout (it parks for real if it must). */
-        return chan_one(c, op, elem, timeout_left(timeout, t0));
-    }
-    return chan_park(c, op, elem, timeout, s, self, c->esize);
+    return chan_park(c, op, elem, timeout, s, s->host.current, c->esize);
 }
 
 /*
@@ -894,9 +957,9 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
             return lthread__wgroup_wake_local(s, g);
         }
         /* Nobody to hand it to, and (with a ring) no room, seen after
-         * taking the lock: wait. */
+         * taking the lock (chan_park_op looks itself): wait. */
         if (!c->receivers.head && !c->closed && (self = s->host.current) &&
-            (!c->cap || (!c->senders.head && ring_full(c)))) {
+            (!c->cap || !c->senders.head)) {
             int r;
 
             /* Polling needs a ring and a receiver elsewhere. */
@@ -907,8 +970,9 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
                 LTHREAD__KEEP_FRAME();
                 return r;
             }
-            return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
-                             self);
+            if (!c->cap || ring_full(c))
+                return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
+                                 self);
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
@@ -967,24 +1031,25 @@ chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
 
     chan_note(&c->last_rx, s);
     if (c->cap) {
-        /* Empty and open (tx without its closed bit), seen after taking
-         * the lock, and nothing else to do (a sender queued while it was
-         * full): wait. */
-        if (atomic_load(&c->tx) == atomic_load(&c->rx) && !c->senders.head &&
-            s && (self = s->host.current)) {
+        if (!c->senders.head && s && (self = s->host.current)) {
             int r;
 
-            /* The receives that follow take the lock at once, until one
-             * finds a value (CHAN_RING_WORD_EMPTY). */
-            chan_note_empty(c, true);
-            /* Polling needs a sender elsewhere. */
+            /* The last send ran elsewhere (polling may help), or values
+             * of another size: chan_park_op, which looks at the ring. */
             if (lthread__unlikely(chan_last(&c->last_tx) != s ||
                                   !chan_word(c))) {
                 r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
                 LTHREAD__KEEP_FRAME();
                 return r;
             }
-            return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
+            /* Empty and open (tx without its closed bit), seen after
+             * taking the lock, and no sender queued while it was full:
+             * wait. The receives that follow take the lock at once,
+             * until one finds a value (CHAN_RING_WORD_EMPTY). */
+            if (atomic_load(&c->tx) == atomic_load(&c->rx)) {
+                chan_note_empty(c, true);
+                return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
+            }
         }
         chan_note_empty(c, false);
         /* A value, and no sender queued to move in after it: taken here
@@ -1034,6 +1099,22 @@ chan_recv_ring(lthread_chan_t *c, void *elem, uint64_t timeout)
     return chan_recv_contended(c, elem, timeout);
 }
 
+/* The public receive found a ring of words empty, without the lock: an
+ * lthread whose sends come from another pthread polls, still without the
+ * lock (so that a ping-pong between schedulers writes nothing the other
+ * side reads but the ring); anything else takes the lock. */
+static __attribute__((noinline)) int
+chan_recv_empty(lthread_chan_t *c, void *elem, uint64_t timeout)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+
+    if (s && s->host.current &&
+        !__atomic_load_n(&c->closed, __ATOMIC_RELAXED) &&
+        chan_should_poll(c, LTHREAD_CHAN_RECV, s, false))
+        return chan_poll_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, false);
+    return chan_recv_contended(c, elem, timeout);
+}
+
 LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
                                   uint64_t timeout)
 {
@@ -1045,6 +1126,7 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
     if (mode == CHAN_RING_WORD) {
         if (ring_take_once(c, elem))
             return chan_received(c);
+        return chan_recv_empty(c, elem, timeout);
     } else if (mode == CHAN_RING) {
         return chan_recv_ring(c, elem, timeout);
     }
