@@ -56,8 +56,9 @@ static char chan_nobody;
 #define LINE 64
 
 /* Channel modes (its `mode`): CHAN_RING_WORD and CHAN_RING_WORD_EMPTY
- * differ only in the receivers' hint (CHAN_RING_WORD | CHAN_RING). */
-enum { CHAN_RENDEZVOUS, CHAN_RING_WORD, CHAN_RING, CHAN_RING_WORD_EMPTY };
+ * differ only in the receivers' hint; the receives that take the lock at
+ * once are the modes below CHAN_RING_WORD (one compare). */
+enum { CHAN_RENDEZVOUS, CHAN_RING_WORD_EMPTY, CHAN_RING_WORD, CHAN_RING };
 
 struct lthread_chan {
     /* Read by every op; written only by ops that wait or serve waiters,
@@ -418,7 +419,9 @@ static inline void chan_note_empty(struct lthread_chan *c, bool empty)
     unsigned from = empty ? CHAN_RING_WORD : CHAN_RING_WORD_EMPTY;
 
     if (chan_mode(c) == from)
-        __atomic_store_n(&c->mode, from ^ CHAN_RING, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->mode,
+                         empty ? CHAN_RING_WORD_EMPTY : CHAN_RING_WORD,
+                         __ATOMIC_RELAXED);
 }
 
 /* Notes the pthread of a send or receive done in the ring without the
@@ -1123,12 +1126,14 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
     mode = chan_mode(c);
-    if (mode == CHAN_RING_WORD) {
+    if (mode >= CHAN_RING_WORD) { /* (else the lock at once) */
+        if (mode != CHAN_RING_WORD)
+            return chan_recv_ring(c, elem, timeout);
         if (ring_take_once(c, elem))
             return chan_received(c);
-        return chan_recv_empty(c, elem, timeout);
-    } else if (mode == CHAN_RING) {
-        return chan_recv_ring(c, elem, timeout);
+        /* Empty: polling is for a sender of another pthread. */
+        if (chan_last(&c->last_tx) != lthread__tls_sched)
+            return chan_recv_empty(c, elem, timeout);
     }
     if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
         return chan_recv_contended(c, elem, timeout);
