@@ -418,7 +418,9 @@ typedef struct lthread_chan lthread_chan_t;
 LTHREAD_API int lthread_chan_create(lthread_chan_t **ch, size_t elem_size,
                                     size_t capacity);
 
-/* Frees ch. Returns 0, or -1 with EINVAL or EBUSY (someone waits on it). */
+/* Frees ch. Returns 0, or -1 with EINVAL or EBUSY (someone waits on it).
+ * Destroying a channel while a call on it has not returned is undefined
+ * (lthread_chan(3)). */
 LTHREAD_API int lthread_chan_destroy(lthread_chan_t *ch);
 
 /* Copies elem_size bytes from elem into ch, waiting up to timeout ms for
