@@ -225,10 +225,11 @@ ring_put(struct lthread_chan *c, const void *v, size_t esize, bool pow2)
 /*
  * Takes the oldest value of the ring into v. Returns 1, or 0 when the slot
  * of the next position holds no value yet (empty, or a send is writing
- * it). The CAS is sequentially consistent, as ring_put's.
+ * it). The CAS is sequentially consistent, as ring_put's. `once`: no
+ * second try either when another receive took that position first.
  */
 static inline __attribute__((always_inline)) int
-ring_take(struct lthread_chan *c, void *v, size_t esize, bool pow2)
+ring_take_(struct lthread_chan *c, void *v, size_t esize, bool pow2, bool once)
 {
     size_t p = atomic_load_explicit(&c->rx, memory_order_relaxed);
 
@@ -245,32 +246,30 @@ ring_take(struct lthread_chan *c, void *v, size_t esize, bool pow2)
                                       memory_order_release);
                 return 1;
             }
+            if (once)
+                return 0;
             continue;
         }
-        if ((ptrdiff_t)(seq - (2 * p + 1)) < 0)
+        if (once || (ptrdiff_t)(seq - (2 * p + 1)) < 0)
             return 0;
         p = atomic_load_explicit(&c->rx, memory_order_relaxed);
     }
 }
 
-/* ring_take as the public receive tries it first, once: 0 whenever the
- * slot of rx as first read holds no value (empty, being written, or taken
- * by another receive meanwhile): the locked path sorts those out. */
+static inline __attribute__((always_inline)) int
+ring_take(struct lthread_chan *c, void *v, size_t esize, bool pow2)
+{
+    return ring_take_(c, v, esize, pow2, false);
+}
+
+/* ring_take as the public receive tries it first, once, on a ring of
+ * words: 0 whenever the slot of rx as first read holds no value (empty,
+ * being written, or taken by another receive meanwhile): the locked path
+ * sorts those out. */
 static inline __attribute__((always_inline)) int
 ring_take_once(struct lthread_chan *c, void *v)
 {
-    size_t p = atomic_load_explicit(&c->rx, memory_order_relaxed);
-    char *slot = ring_slot(c, p, sizeof(void *), true);
-
-    if (atomic_load_explicit(slot_seq(slot), memory_order_acquire) !=
-            2 * p + 1 ||
-        !atomic_compare_exchange_strong_explicit(
-            &c->rx, &p, p + 1, memory_order_seq_cst, memory_order_relaxed))
-        return 0;
-    memcpy(v, slot_value(slot), sizeof(void *));
-    atomic_store_explicit(slot_seq(slot), 2 * (p + c->cap),
-                          memory_order_release);
-    return 1;
+    return ring_take_(c, v, sizeof(void *), true, true);
 }
 
 /* The ring as seen after taking the lock (sequentially consistent loads:
@@ -296,6 +295,57 @@ static void ring_backoff(unsigned *spins)
         sched_yield();
     else
         lthread__cpu_relax();
+}
+
+/* ring_take of the caller that holds the lock, which waits for a value a
+ * send is still writing: 0 only when the ring is empty. */
+static int ring_take_wait(struct lthread_chan *c, void *v)
+{
+    unsigned spins = 0;
+
+    while (!ring_take(c, v, c->esize, false)) {
+        if (ring_empty(c))
+            return 0;
+        ring_backoff(&spins); /* a send is writing the value */
+    }
+    return 1;
+}
+
+/* ring_put of the caller that holds the lock, which waits for a slot a
+ * receive is still freeing: 0 only when the ring is full (-EPIPE:
+ * closed). */
+static int ring_put_wait(struct lthread_chan *c, const void *v)
+{
+    unsigned spins = 0;
+    int r;
+
+    while (!(r = ring_put(c, v, c->esize, false))) {
+        if (ring_full(c))
+            return 0;
+        ring_backoff(&spins); /* a receive is freeing the slot */
+    }
+    return r;
+}
+
+/* Chains w, a claimed waiter, to be woken with `result` once the lock is
+ * released (through `next`, which claiming has cleared). */
+static void chain(struct lthread__waiter **woken, struct lthread__waiter *w,
+                  int result)
+{
+    w->g->result = result;
+    w->next = *woken;
+    *woken = w;
+}
+
+/* Wakes a chain of waiters, no lock held. */
+static void wake_chain(struct lthread__waiter *w)
+{
+    while (w) {
+        struct lthread__waiter *next = w->next; /* (w may be freed) */
+
+        lthread__wgroup_deliver(w->g, w->g->result);
+        w = next;
+    }
 }
 
 /* A group claimed by an op, to wake with `result` once the lock is
@@ -341,24 +391,14 @@ chan_serve_receivers(struct lthread_chan *c)
     lthread__spin_lock(&c->lock);
     while (c->receivers.head && !ring_empty(c) &&
            (w = lthread__waitq_claim(&c->receivers))) {
-        unsigned spins = 0;
-        int got;
+        int got = ring_take_wait(c, w->buf);
 
-        /* A position claimed by a send that is still writing it is
-         * waited for (not empty, not yet published). */
-        while (!(got = ring_take(c, w->buf, c->esize, false)) && !ring_empty(c))
-            ring_backoff(&spins);
-        w->g->result = got ? 0 : -EAGAIN;
-        w->next = woken;
-        woken = w;
+        chain(&woken, w, got ? 0 : -EAGAIN);
         if (!got)
             break;
     }
     lthread__spin_unlock(&c->lock);
-    while ((w = woken)) {
-        woken = w->next;
-        lthread__wgroup_deliver(w->g, w->g->result);
-    }
+    wake_chain(woken);
     return 0;
 }
 
@@ -372,24 +412,16 @@ static __attribute__((noinline)) int chan_serve_senders(struct lthread_chan *c)
     lthread__spin_lock(&c->lock);
     while (c->senders.head && !ring_full(c) &&
            (w = lthread__waitq_claim(&c->senders))) {
-        unsigned spins = 0;
-        int r;
-
         /* (Not closed: a close serves every queued sender, and none
          * queues on a closed channel.) */
-        while (!(r = ring_put(c, w->buf, c->esize, false)) && !ring_full(c))
-            ring_backoff(&spins);
-        w->g->result = r > 0 ? 0 : r < 0 ? r : -EAGAIN;
-        w->next = woken;
-        woken = w;
+        int r = ring_put_wait(c, w->buf);
+
+        chain(&woken, w, r > 0 ? 0 : r < 0 ? r : -EAGAIN);
         if (r <= 0)
             break;
     }
     lthread__spin_unlock(&c->lock);
-    while ((w = woken)) {
-        woken = w->next;
-        lthread__wgroup_deliver(w->g, w->g->result);
-    }
+    wake_chain(woken);
     return 0;
 }
 
@@ -491,16 +523,10 @@ static int try_send(struct lthread_chan *c, const void *v, struct woken *wk)
         lthread__vcopy(w->buf, v, c->esize);
         wk->g = w->g;
     } else if (c->cap && !c->senders.head) {
-        unsigned spins = 0;
-        int r;
-
         /* (Not closed: a close takes the lock.) */
-        while (!(r = ring_put(c, v, c->esize, false))) {
-            if (ring_full(c))
-                return 0;
-            ring_backoff(&spins); /* a receive is freeing the slot */
-        }
-        if (r < 0)
+        int r = ring_put_wait(c, v);
+
+        if (r <= 0)
             return r;
     } else {
         return 0;
@@ -516,19 +542,11 @@ static int try_recv(struct lthread_chan *c, void *v, struct woken *wk)
 {
     struct lthread__waiter *w;
 
-    if (c->cap) {
-        unsigned spins = 0;
-
-        while (!ring_take(c, v, c->esize, false)) {
-            if (ring_empty(c))
-                goto empty;
-            ring_backoff(&spins); /* a send is writing the value */
-        }
+    if (c->cap && ring_take_wait(c, v)) {
         ring_refill(c, wk);
         lthread__spin_unlock(&c->lock);
         return 1;
     }
-empty:
     /* (With a ring, a sender queued while it was full, whose receive is
      * waiting for this lock to move its value in.) */
     if ((w = lthread__waitq_claim(&c->senders))) {
@@ -1157,30 +1175,13 @@ LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)
     /* Every waiting sender fails with EPIPE: it cannot send any more.
      * Receivers wait only while the ring is empty: each takes a value that
      * came since (its sender would serve it once it has this lock), else
-     * fails with EPIPE. Chained through `next`, which claiming has
-     * cleared. */
-    while ((w = lthread__waitq_claim(&ch->senders))) {
-        w->g->result = -EPIPE;
-        w->next = woken;
-        woken = w;
-    }
-    while ((w = lthread__waitq_claim(&ch->receivers))) {
-        unsigned spins = 0;
-        int got = 0;
-
-        if (ch->cap)
-            while (!(got = ring_take(ch, w->buf, ch->esize, false)) &&
-                   !ring_empty(ch))
-                ring_backoff(&spins);
-        w->g->result = got ? 0 : -EPIPE;
-        w->next = woken;
-        woken = w;
-    }
+     * fails with EPIPE. */
+    while ((w = lthread__waitq_claim(&ch->senders)))
+        chain(&woken, w, -EPIPE);
+    while ((w = lthread__waitq_claim(&ch->receivers)))
+        chain(&woken, w, ch->cap && ring_take_wait(ch, w->buf) ? 0 : -EPIPE);
     lthread__spin_unlock(&ch->lock);
-    while ((w = woken)) {
-        woken = w->next;
-        lthread__wgroup_deliver(w->g, w->g->result);
-    }
+    wake_chain(woken);
     return 0;
 }
 
