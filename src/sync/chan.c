@@ -56,9 +56,18 @@ static char chan_nobody;
 #define LINE 64
 
 /* Channel modes (its `mode`): CHAN_RING_WORD and CHAN_RING_WORD_EMPTY
- * differ only in the receivers' hint; the receives that take the lock at
- * once are the modes below CHAN_RING_WORD (one compare). */
-enum { CHAN_RENDEZVOUS, CHAN_RING_WORD_EMPTY, CHAN_RING_WORD, CHAN_RING };
+ * differ only in the receivers' hint; values of another size than a word
+ * (or a ring of another capacity than a power of two) are the modes from
+ * CHAN_RING on, which the public calls leave to an out-of-line function
+ * (chan_send_other, chan_recv_other), so that their inline paths know the
+ * size of a value. */
+enum {
+    CHAN_RENDEZVOUS,
+    CHAN_RING_WORD_EMPTY,
+    CHAN_RING_WORD,
+    CHAN_RING,
+    CHAN_RENDEZVOUS_ANY
+};
 
 struct lthread_chan {
     /* Read by every op; written only by ops that wait or serve waiters,
@@ -67,10 +76,11 @@ struct lthread_chan {
     struct lthread__spin lock;
     bool closed; /* stored atomically (chan_poll reads it unlocked) */
     bool pow2;   /* cap is a power of two: a slot is at p & mask */
-    /* What the public send and receive do first (one load and compare):
-     * CHAN_RING_WORD, the ring with values of a word and a power-of-two
-     * capacity, inline; CHAN_RING, another ring, out of line; else the
-     * lock (a rendezvous channel). CHAN_RING_WORD_EMPTY is CHAN_RING_WORD
+    /* What the public send and receive do first (a load and a compare or
+     * two): with values of a word, CHAN_RENDEZVOUS, the lock; CHAN_RING_
+     * WORD, the ring (of a power-of-two capacity), inline; the other
+     * modes (CHAN_RING: another ring; CHAN_RENDEZVOUS_ANY) out of line.
+     * CHAN_RING_WORD_EMPTY is CHAN_RING_WORD
      * when the last receive that took the lock found the ring empty (and
      * waited): the receives that follow take the lock at once, not trying
      * the ring first, which a hand-off between two lthreads would try,
@@ -155,9 +165,12 @@ LTHREAD_API int lthread_chan_create(lthread_chan_t **ch, size_t elem_size,
     c->esize = elem_size;
     c->cap = capacity;
     c->pow2 = capacity && !(capacity & (capacity - 1));
-    c->mode = !capacity                                ? CHAN_RENDEZVOUS
-              : c->pow2 && elem_size == sizeof(void *) ? CHAN_RING_WORD
-                                                       : CHAN_RING;
+    if (!capacity)
+        c->mode =
+            elem_size == sizeof(void *) ? CHAN_RENDEZVOUS : CHAN_RENDEZVOUS_ANY;
+    else
+        c->mode =
+            c->pow2 && elem_size == sizeof(void *) ? CHAN_RING_WORD : CHAN_RING;
     c->mask = capacity - 1;
     for (size_t i = 0; i < capacity; i++) /* free for position i */
         atomic_init(slot_seq(ring_slot(c, i, elem_size, false)), 2 * i);
@@ -276,12 +289,14 @@ ring_take_once(struct lthread_chan *c, void *v)
  * the top of this file). Empty: no position claimed that was not taken
  * (a send may be writing one: not empty); full: every slot claimed by a
  * send and not yet freed by a receive. */
-static inline bool ring_empty(struct lthread_chan *c)
+static inline __attribute__((always_inline)) bool
+ring_empty(struct lthread_chan *c)
 {
     return (atomic_load(&c->tx) & ~CLOSED) == atomic_load(&c->rx);
 }
 
-static inline bool ring_full(struct lthread_chan *c)
+static inline __attribute__((always_inline)) bool
+ring_full(struct lthread_chan *c)
 {
     return (atomic_load(&c->tx) & ~CLOSED) - atomic_load(&c->rx) >= c->cap;
 }
@@ -446,7 +461,8 @@ static inline unsigned chan_mode(const struct lthread_chan *c)
 }
 
 /* Sets the receivers' hint (`mode`), under the lock. */
-static inline void chan_note_empty(struct lthread_chan *c, bool empty)
+static inline __attribute__((always_inline)) void
+chan_note_empty(struct lthread_chan *c, bool empty)
 {
     unsigned from = empty ? CHAN_RING_WORD : CHAN_RING_WORD_EMPTY;
 
@@ -678,12 +694,13 @@ chan_park_in(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
 /* chan_park_in of a timed wait, which notes its timeout and when it
  * began: out of line, so that the untimed parks keep no register for the
  * timeout across that call (the public calls would keep a frame on every
- * path). */
+ * path), and a tail call (no argument on the stack: its value size is
+ * read here, before it queues). */
 static __attribute__((noinline)) int
 chan_park_timed(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
-                struct lthread__sched *s, struct lthread *self, size_t esize)
+                struct lthread__sched *s, struct lthread *self)
 {
-    return chan_park_in(c, op, elem, timeout, s, self, esize, true);
+    return chan_park_in(c, op, elem, timeout, s, self, c->esize, true);
 }
 
 static inline __attribute__((always_inline)) int
@@ -691,7 +708,7 @@ chan_park(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
           struct lthread__sched *s, struct lthread *self, size_t esize)
 {
     if (timeout)
-        return chan_park_timed(c, op, elem, timeout, s, self, esize);
+        return chan_park_timed(c, op, elem, timeout, s, self);
     return chan_park_in(c, op, elem, timeout, s, self, esize, false);
 }
 
@@ -913,22 +930,26 @@ static __attribute__((noinline)) int chan_park_op(lthread_chan_t *c, int op,
 }
 
 /*
- * Parks as a sender, or a receiver, of a value of a word where it cannot
+ * Parks as a sender (a receiver) of a value of a word where it cannot
  * poll: the other side last ran on this scheduler, or the channel has no
- * ring (chan_park_op, out of line: the same wait after its poll checks).
- * Inline in the public calls, whose frames it then keeps (the hand-offs
- * that do not wait save no registers for it all the same: the compiler
- * sets the frame up on this path only): chan_park, with a word's size.
+ * ring (chan_park_op: the same wait after its poll checks). Out of line,
+ * a tail call of the public calls: these then keep no frame on any path
+ * (with the parks inline, the compiler saved registers at their entry).
  */
-static inline __attribute__((always_inline)) int
-chan_wait(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
-          struct lthread__sched *s, struct lthread *self)
+static __attribute__((noinline)) int
+chan_wait_send(lthread_chan_t *c, const void *elem, uint64_t timeout,
+               struct lthread__sched *s, struct lthread *self)
 {
-    /* elem, kept across the park, as a value of this path alone: else the
-     * compiler keeps it in a saved register from the entry of the public
-     * call on, which then saves registers on every path. */
-    __asm__("" : "+r"(elem));
-    return chan_park(c, op, elem, timeout, s, self, sizeof(void *));
+    return chan_park(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s, self,
+                     sizeof(void *));
+}
+
+static __attribute__((noinline)) int
+chan_wait_recv(lthread_chan_t *c, void *elem, uint64_t timeout,
+               struct lthread__sched *s, struct lthread *self)
+{
+    return chan_park(c, LTHREAD_CHAN_RECV, elem, timeout, s, self,
+                     sizeof(void *));
 }
 
 /* A send or receive given no channel or no value: out of line, so that
@@ -943,23 +964,69 @@ static __attribute__((noinline, cold)) int chan_einval(void)
  * the ring without the lock: a receive takes a value if there is one, a
  * send puts one if there is room and nobody waits (a waiting receiver is
  * handed the value directly, under the lock; waiting senders go first).
- * The rest is done under the lock, as on a rendezvous channel: the
- * same-scheduler hand-off (the oldest waiter on the other side is an
- * lthread of this pthread's scheduler: sync.h, lthread__waitq_claim_local:
- * the value is copied and the waiter woken inline), and parking when the
- * op cannot go on. Everything else (waiters of other schedulers or
- * pthreads, waiters to pass over, a closed channel, a plain pthread, no
- * group cached) goes to chan_one with the lock held. Every other call
- * they make is a tail call, the parks' excepted, so that the hand-offs
- * that do not wait keep no frame: a spinlock found held is waited for by
- * chan_send_contended (chan_recv_contended), which takes it and goes on
- * with its own copy of the rest (a wait that went that way shows it in
- * its backtrace in place of the public call).
+ * The rest is done under the lock: the same-scheduler hand-off (the
+ * oldest waiter on the other side is an lthread of this pthread's
+ * scheduler: sync.h, lthread__waitq_claim_local: the value is copied and
+ * the waiter woken inline), and parking when the op cannot go on.
+ * Everything else (waiters of other schedulers or pthreads, waiters to
+ * pass over, a closed channel, a plain pthread, no group cached) goes to
+ * chan_one with the lock held. The locked path of a rendezvous channel is
+ * inline in the public calls, that of a ring out of line (chan_send_ring_
+ * locked, chan_recv_ring_locked): each has its parks, and a function with
+ * two inline copies of them saves registers at its entry, for every path.
+ * Every other call they make is a tail call, the parks' excepted, so that
+ * the hand-offs that do not wait keep no frame: a spinlock found held is
+ * waited for by chan_send_contended (chan_recv_contended), which takes it
+ * and goes on with its own copy of the rest (a wait that went that way
+ * shows it in its backtrace in place of the public call).
  */
 
+/* The result of a call that may park, the calling function's frame kept
+ * on the stack (not a tail call), so that a parked lthread's backtrace
+ * shows the public call (LTHREAD__KEEP_FRAME). */
+#define CHAN_PARKED(call)                                                      \
+    __extension__({                                                            \
+        int r_ = (call);                                                       \
+        LTHREAD__KEEP_FRAME();                                                 \
+        r_;                                                                    \
+    })
+
+/* The send of a rendezvous channel, locked. */
 static inline __attribute__((always_inline)) int
-chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
-                 struct lthread__sched *s)
+chan_send_rdv(lthread_chan_t *c, const void *elem, uint64_t timeout,
+              struct lthread__sched *s, bool word)
+{
+    struct lthread__wgroup *g;
+    struct lthread *self;
+
+    if (lthread__likely(s != NULL)) {
+        if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
+            /* (Nobody waits on a closed channel: its close served them
+             * all, and no receive waits on it since.) */
+            LTHREAD__CHECK(!c->closed, "a closed channel has no receiver "
+                                       "waiting");
+            if (!word)
+                return chan_copy_wake(c, lthread__wgroup_buf1(g), elem, s, g);
+            memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
+            lthread__spin_unlock(&c->lock);
+            return lthread__wgroup_wake_local(s, g);
+        }
+        /* Nobody to hand it to: wait. */
+        if (!c->receivers.head && !c->closed && (self = s->host.current)) {
+            if (!word)
+                return CHAN_PARKED(chan_park_op(c, LTHREAD_CHAN_SEND,
+                                                (void *)elem, timeout, s));
+            return CHAN_PARKED(chan_wait_send(c, elem, timeout, s, self));
+        }
+    }
+    return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
+}
+
+/* The send into a ring, locked: as chan_send_rdv, but a sender waits
+ * only while the ring is full, and after senders queued before it. */
+static inline __attribute__((always_inline)) int
+chan_send_ring_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
+                      struct lthread__sched *s, bool word)
 {
     struct lthread__wgroup *g;
     struct lthread *self;
@@ -967,33 +1034,24 @@ chan_send_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
     chan_note(&c->last_tx, s);
     if (lthread__likely(s != NULL)) {
         if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
-            /* (Nobody waits on a closed channel: its close served them
-             * all, and no receive waits on it since.) */
             LTHREAD__CHECK(!c->closed, "a closed channel has no receiver "
                                        "waiting");
-            if (!chan_word(c))
+            if (!word)
                 return chan_copy_wake(c, lthread__wgroup_buf1(g), elem, s, g);
             memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
             lthread__spin_unlock(&c->lock);
             return lthread__wgroup_wake_local(s, g);
         }
-        /* Nobody to hand it to, and (with a ring) no room, seen after
-         * taking the lock (chan_park_op looks itself): wait. */
+        /* Nobody to hand it to, and no room, seen after taking the lock
+         * (chan_park_op looks itself): wait. */
         if (!c->receivers.head && !c->closed && (self = s->host.current) &&
-            (!c->cap || !c->senders.head)) {
-            int r;
-
-            /* Polling needs a ring and a receiver elsewhere. */
-            if (lthread__unlikely((c->cap && chan_last(&c->last_rx) != s) ||
-                                  !chan_word(c))) {
-                r = chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem, timeout,
-                                 s);
-                LTHREAD__KEEP_FRAME();
-                return r;
-            }
-            if (!c->cap || ring_full(c))
-                return chan_wait(c, LTHREAD_CHAN_SEND, (void *)elem, timeout, s,
-                                 self);
+            !c->senders.head) {
+            /* Polling needs a receiver elsewhere. */
+            if (lthread__unlikely(chan_last(&c->last_rx) != s || !word))
+                return chan_park_op(c, LTHREAD_CHAN_SEND, (void *)elem, timeout,
+                                    s);
+            if (ring_full(c))
+                return chan_wait_send(c, elem, timeout, s, self);
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
@@ -1003,102 +1061,120 @@ static __attribute__((noinline)) int
 chan_send_contended(lthread_chan_t *c, const void *elem, uint64_t timeout)
 {
     lthread__spin_wait(&c->lock);
-    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+    if (c->cap)
+        return chan_send_ring_locked(c, elem, timeout, lthread__tls_sched,
+                                     chan_word(c));
+    return chan_send_rdv(c, elem, timeout, lthread__tls_sched, chan_word(c));
 }
 
-/* A send into a ring of values of another size than a word, or of
- * another capacity than a power of two. (As the inline one: a receiver
- * waits, the value is handed to it under the lock; not into the ring.) */
-static __attribute__((noinline)) int
-chan_send_ring(lthread_chan_t *c, const void *elem, uint64_t timeout)
+/* A send into a ring that takes the lock. */
+static inline __attribute__((always_inline)) int
+chan_send_ring_lock(lthread_chan_t *c, const void *elem, uint64_t timeout,
+                    bool word)
 {
-    if (!lthread__waitq_busy(&c->receivers) &&
-        ring_put(c, elem, c->esize, false) > 0)
-        return chan_sent(c);
-    return chan_send_contended(c, elem, timeout);
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_send_contended(c, elem, timeout);
+    return chan_send_ring_locked(c, elem, timeout, lthread__tls_sched, word);
+}
+
+/* A send on a channel of values of another size than a word, or into a
+ * ring of another capacity than a power of two (CHAN_RING: as the inline
+ * one, a receiver waiting is handed the value under the lock, not into
+ * the ring). */
+static __attribute__((noinline)) int
+chan_send_other(lthread_chan_t *c, const void *elem, uint64_t timeout)
+{
+    if (chan_mode(c) == CHAN_RING) {
+        if (!lthread__waitq_busy(&c->receivers) &&
+            ring_put(c, elem, c->esize, false) > 0)
+            return chan_sent(c);
+        return chan_send_ring_lock(c, elem, timeout, chan_word(c));
+    }
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_send_contended(c, elem, timeout);
+    return chan_send_rdv(c, elem, timeout, lthread__tls_sched, false);
 }
 
 LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
                                   uint64_t timeout)
 {
+    unsigned mode;
+
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
-    /* A receiver waiting is handed the value under the lock. */
-    if (!lthread__waitq_busy(&c->receivers)) {
-        unsigned mode = chan_mode(c);
-
-        if (mode != CHAN_RENDEZVOUS) {
-            if (mode != CHAN_RING) { /* a ring of words */
-                if (ring_put(c, elem, sizeof(void *), true) > 0)
-                    return chan_sent(c);
-            } else {
-                return chan_send_ring(c, elem, timeout);
-            }
-        }
+    mode = chan_mode(c);
+    if (mode >= CHAN_RING)
+        return chan_send_other(c, elem, timeout);
+    if (mode != CHAN_RENDEZVOUS) {
+        /* A ring of words; a receiver waiting is handed the value under
+         * the lock. */
+        if (!lthread__waitq_busy(&c->receivers) &&
+            ring_put(c, elem, sizeof(void *), true) > 0)
+            return chan_sent(c);
+        return chan_send_ring_lock(c, elem, timeout, true);
     }
-    /* (One locked path for all modes: two inline copies would make the
-     * compiler save registers at the entry, for the parks of both.) */
     if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
         return chan_send_contended(c, elem, timeout);
-    return chan_send_locked(c, elem, timeout, lthread__tls_sched);
+    return chan_send_rdv(c, elem, timeout, lthread__tls_sched, true);
 }
 
+/* The receive of a rendezvous channel, locked. */
 static inline __attribute__((always_inline)) int
-chan_recv_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
-                 struct lthread__sched *s)
+chan_recv_rdv(lthread_chan_t *c, void *elem, uint64_t timeout,
+              struct lthread__sched *s, bool word)
 {
     struct lthread__wgroup *g;
     struct lthread *self;
 
-    chan_note(&c->last_rx, s);
-    if (c->cap) {
-        if (!c->senders.head && s && (self = s->host.current)) {
-            int r;
-
-            /* The last send ran elsewhere (polling may help), or values
-             * of another size: chan_park_op, which looks at the ring. */
-            if (lthread__unlikely(chan_last(&c->last_tx) != s ||
-                                  !chan_word(c))) {
-                r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
-                LTHREAD__KEEP_FRAME();
-                return r;
-            }
-            /* Empty and open (tx without its closed bit), seen after
-             * taking the lock, and no sender queued while it was full:
-             * wait. The receives that follow take the lock at once,
-             * until one finds a value (CHAN_RING_WORD_EMPTY). */
-            if (atomic_load(&c->tx) == atomic_load(&c->rx)) {
-                chan_note_empty(c, true);
-                return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
-            }
-        }
-        chan_note_empty(c, false);
-        /* A value, and no sender queued to move in after it: taken here
-         * (with the lock held, no sender can queue meanwhile: no serving
-         * to do). */
-        if (chan_mode(c) == CHAN_RING_WORD && !c->senders.head &&
-            ring_take_once(c, elem)) {
-            lthread__spin_unlock(&c->lock);
-            return 0;
-        }
-    } else if (lthread__likely(s != NULL)) {
+    if (lthread__likely(s != NULL)) {
         if ((g = lthread__waitq_claim_local(&c->senders, s))) {
-            if (!chan_word(c))
+            if (!word)
                 return chan_copy_wake(c, elem, lthread__wgroup_buf1(g), s, g);
             memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
             lthread__spin_unlock(&c->lock);
             return lthread__wgroup_wake_local(s, g);
         }
         if (!c->senders.head && !c->closed && (self = s->host.current)) {
-            int r;
-
-            if (lthread__unlikely(!chan_word(c))) {
-                r = chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
-                LTHREAD__KEEP_FRAME();
-                return r;
-            }
-            return chan_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, self);
+            if (!word)
+                return CHAN_PARKED(
+                    chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s));
+            return CHAN_PARKED(chan_wait_recv(c, elem, timeout, s, self));
         }
+    }
+    return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
+}
+
+/* The receive from a ring, locked. */
+static inline __attribute__((always_inline)) int
+chan_recv_ring_locked(lthread_chan_t *c, void *elem, uint64_t timeout,
+                      struct lthread__sched *s, bool word, bool hinted)
+{
+    struct lthread *self;
+
+    chan_note(&c->last_rx, s);
+    if (!c->senders.head && s && (self = s->host.current)) {
+        /* The last send ran elsewhere (polling may help), or values of
+         * another size: chan_park_op, which looks at the ring. */
+        if (lthread__unlikely(chan_last(&c->last_tx) != s || !word))
+            return chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s);
+        /* Empty and open (tx without its closed bit), seen after taking
+         * the lock, and no sender queued while it was full: wait. The
+         * receives that follow take the lock at once, until one finds a
+         * value (CHAN_RING_WORD_EMPTY). */
+        if (atomic_load(&c->tx) == atomic_load(&c->rx)) {
+            if (!hinted) /* (else set when we looked, or unset since: a
+                            hint) */
+                chan_note_empty(c, true);
+            return chan_wait_recv(c, elem, timeout, s, self);
+        }
+    }
+    chan_note_empty(c, false);
+    /* A value, and no sender queued to move in after it: taken here (with
+     * the lock held, no sender can queue meanwhile: no serving to do). */
+    if (chan_mode(c) == CHAN_RING_WORD && !c->senders.head &&
+        ring_take_once(c, elem)) {
+        lthread__spin_unlock(&c->lock);
+        return 0;
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);
 }
@@ -1107,17 +1183,36 @@ static __attribute__((noinline)) int
 chan_recv_contended(lthread_chan_t *c, void *elem, uint64_t timeout)
 {
     lthread__spin_wait(&c->lock);
-    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
+    if (c->cap)
+        return chan_recv_ring_locked(c, elem, timeout, lthread__tls_sched,
+                                     chan_word(c), false);
+    return chan_recv_rdv(c, elem, timeout, lthread__tls_sched, chan_word(c));
 }
 
-/* A receive from a ring of values of another size than a word, or of
- * another capacity than a power of two. */
-static __attribute__((noinline)) int
-chan_recv_ring(lthread_chan_t *c, void *elem, uint64_t timeout)
+/* A receive from a ring that takes the lock. */
+static inline __attribute__((always_inline)) int
+chan_recv_ring_lock(lthread_chan_t *c, void *elem, uint64_t timeout, bool word,
+                    bool hinted)
 {
-    if (ring_take(c, elem, c->esize, false))
-        return chan_received(c);
-    return chan_recv_contended(c, elem, timeout);
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_recv_contended(c, elem, timeout);
+    return chan_recv_ring_locked(c, elem, timeout, lthread__tls_sched, word,
+                                 hinted);
+}
+
+/* A receive from a channel of values of another size than a word, or
+ * from a ring of another capacity than a power of two. */
+static __attribute__((noinline)) int
+chan_recv_other(lthread_chan_t *c, void *elem, uint64_t timeout)
+{
+    if (chan_mode(c) == CHAN_RING) {
+        if (ring_take(c, elem, c->esize, false))
+            return chan_received(c);
+        return chan_recv_ring_lock(c, elem, timeout, chan_word(c), false);
+    }
+    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+        return chan_recv_contended(c, elem, timeout);
+    return chan_recv_rdv(c, elem, timeout, lthread__tls_sched, false);
 }
 
 /* The public receive found a ring of words empty, without the lock: an
@@ -1133,7 +1228,7 @@ chan_recv_empty(lthread_chan_t *c, void *elem, uint64_t timeout)
         !__atomic_load_n(&c->closed, __ATOMIC_RELAXED) &&
         chan_should_poll(c, LTHREAD_CHAN_RECV, s, false))
         return chan_poll_wait(c, LTHREAD_CHAN_RECV, elem, timeout, s, false);
-    return chan_recv_contended(c, elem, timeout);
+    return chan_recv_ring_lock(c, elem, timeout, true, false);
 }
 
 LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
@@ -1144,18 +1239,23 @@ LTHREAD_API int lthread_chan_recv(lthread_chan_t *c, void *elem,
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
     mode = chan_mode(c);
-    if (mode >= CHAN_RING_WORD) { /* (else the lock at once) */
-        if (mode != CHAN_RING_WORD)
-            return chan_recv_ring(c, elem, timeout);
+    if (mode == CHAN_RENDEZVOUS) {
+        if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+            return chan_recv_contended(c, elem, timeout);
+        return chan_recv_rdv(c, elem, timeout, lthread__tls_sched, true);
+    }
+    if (mode == CHAN_RING_WORD) {
         if (ring_take_once(c, elem))
             return chan_received(c);
         /* Empty: polling is for a sender of another pthread. */
         if (chan_last(&c->last_tx) != lthread__tls_sched)
             return chan_recv_empty(c, elem, timeout);
+        return chan_recv_ring_lock(c, elem, timeout, true, false);
     }
-    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
-        return chan_recv_contended(c, elem, timeout);
-    return chan_recv_locked(c, elem, timeout, lthread__tls_sched);
+    if (mode >= CHAN_RING)
+        return chan_recv_other(c, elem, timeout);
+    /* (The lock at once: the receivers' hint, already set.) */
+    return chan_recv_ring_lock(c, elem, timeout, true, true);
 }
 
 LTHREAD_API int lthread_chan_close(lthread_chan_t *ch)

@@ -277,7 +277,7 @@ static inline void lthread__vcopy(void *dst, const void *src, size_t n)
 static inline struct lthread__wgroup *
 lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 {
-    struct lthread__waiter *w = q->head;
+    struct lthread__waiter *w = q->head, *n;
     struct lthread__wgroup *g;
 
     if (!w || (g = w->g)->local != s)
@@ -292,9 +292,10 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
      * Its next and q are left stale: nothing reads them once its group is
      * served (lthread__wgroup_unlink passes over the claimed waiter, chosen
      * 0 in a group of one; a push sets them all again). */
-    lthread__waitq_set_head(q, w->next);
-    if (w->next)
-        w->next->prev = NULL;
+    n = w->next;
+    lthread__waitq_set_head(q, n);
+    if (n)
+        n->prev = NULL;
     else
         q->tail = NULL;
     return g;
