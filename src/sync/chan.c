@@ -1103,19 +1103,20 @@ LTHREAD_API int lthread_chan_send(lthread_chan_t *c, const void *elem,
     if (lthread__unlikely(!c || !elem))
         return chan_einval();
     mode = chan_mode(c);
+    if (mode == CHAN_RENDEZVOUS) {
+        if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
+            return chan_send_contended(c, elem, timeout);
+        return chan_send_rdv(c, elem, timeout, lthread__tls_sched, true);
+    }
     if (mode >= CHAN_RING)
         return chan_send_other(c, elem, timeout);
-    if (mode != CHAN_RENDEZVOUS) {
-        /* A ring of words; a receiver waiting is handed the value under
-         * the lock. */
-        if (!lthread__waitq_busy(&c->receivers) &&
-            ring_put(c, elem, sizeof(void *), true) > 0)
-            return chan_sent(c);
-        return chan_send_ring_lock(c, elem, timeout, true);
-    }
-    if (lthread__unlikely(!lthread__spin_trylock(&c->lock)))
-        return chan_send_contended(c, elem, timeout);
-    return chan_send_rdv(c, elem, timeout, lthread__tls_sched, true);
+    /* A ring of words; a receiver waiting is handed the value under the
+     * lock. (The receivers' hint is not for sends: those that find room
+     * and nobody waiting keep to the ring.) */
+    if (!lthread__waitq_busy(&c->receivers) &&
+        ring_put(c, elem, sizeof(void *), true) > 0)
+        return chan_sent(c);
+    return chan_send_ring_lock(c, elem, timeout, true);
 }
 
 /* The receive of a rendezvous channel, locked. */
