@@ -981,15 +981,19 @@ static __attribute__((noinline, cold)) int chan_einval(void)
  * shows it in its backtrace in place of the public call).
  */
 
-/* The result of a call that may park, the calling function's frame kept
- * on the stack (not a tail call), so that a parked lthread's backtrace
- * shows the public call (LTHREAD__KEEP_FRAME). */
-#define CHAN_PARKED(call)                                                      \
-    __extension__({                                                            \
-        int r_ = (call);                                                       \
-        LTHREAD__KEEP_FRAME();                                                 \
-        r_;                                                                    \
-    })
+/* Hands a value over to g, a waiter claimed by lthread__waitq_claim_local
+ * (src to dst: the value sent to the receiver's buffer, or the sender's
+ * to the receive's destination), releases the lock and wakes it. */
+static inline __attribute__((always_inline)) int
+chan_hand_over(lthread_chan_t *c, void *dst, const void *src,
+               struct lthread__sched *s, struct lthread__wgroup *g, bool word)
+{
+    if (!word)
+        return chan_copy_wake(c, dst, src, s, g);
+    memcpy(dst, src, sizeof(void *));
+    lthread__spin_unlock(&c->lock);
+    return lthread__wgroup_wake_local(s, g);
+}
 
 /* The send of a rendezvous channel, locked. */
 static inline __attribute__((always_inline)) int
@@ -1005,18 +1009,14 @@ chan_send_rdv(lthread_chan_t *c, const void *elem, uint64_t timeout,
              * all, and no receive waits on it since.) */
             LTHREAD__CHECK(!c->closed, "a closed channel has no receiver "
                                        "waiting");
-            if (!word)
-                return chan_copy_wake(c, lthread__wgroup_buf1(g), elem, s, g);
-            memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
-            lthread__spin_unlock(&c->lock);
-            return lthread__wgroup_wake_local(s, g);
+            return chan_hand_over(c, lthread__wgroup_buf1(g), elem, s, g, word);
         }
         /* Nobody to hand it to: wait. */
         if (!c->receivers.head && !c->closed && (self = s->host.current)) {
             if (!word)
-                return CHAN_PARKED(chan_park_op(c, LTHREAD_CHAN_SEND,
-                                                (void *)elem, timeout, s));
-            return CHAN_PARKED(chan_wait_send(c, elem, timeout, s, self));
+                return LTHREAD__PARKED(chan_park_op(c, LTHREAD_CHAN_SEND,
+                                                    (void *)elem, timeout, s));
+            return LTHREAD__PARKED(chan_wait_send(c, elem, timeout, s, self));
         }
     }
     return chan_one(c, LTHREAD_CHAN_SEND, (void *)elem, timeout);
@@ -1036,11 +1036,7 @@ chan_send_ring_locked(lthread_chan_t *c, const void *elem, uint64_t timeout,
         if ((g = lthread__waitq_claim_local(&c->receivers, s))) {
             LTHREAD__CHECK(!c->closed, "a closed channel has no receiver "
                                        "waiting");
-            if (!word)
-                return chan_copy_wake(c, lthread__wgroup_buf1(g), elem, s, g);
-            memcpy(lthread__wgroup_buf1(g), elem, sizeof(void *));
-            lthread__spin_unlock(&c->lock);
-            return lthread__wgroup_wake_local(s, g);
+            return chan_hand_over(c, lthread__wgroup_buf1(g), elem, s, g, word);
         }
         /* Nobody to hand it to, and no room, seen after taking the lock
          * (chan_park_op looks itself): wait. */
@@ -1129,17 +1125,13 @@ chan_recv_rdv(lthread_chan_t *c, void *elem, uint64_t timeout,
 
     if (lthread__likely(s != NULL)) {
         if ((g = lthread__waitq_claim_local(&c->senders, s))) {
-            if (!word)
-                return chan_copy_wake(c, elem, lthread__wgroup_buf1(g), s, g);
-            memcpy(elem, lthread__wgroup_buf1(g), sizeof(void *));
-            lthread__spin_unlock(&c->lock);
-            return lthread__wgroup_wake_local(s, g);
+            return chan_hand_over(c, elem, lthread__wgroup_buf1(g), s, g, word);
         }
         if (!c->senders.head && !c->closed && (self = s->host.current)) {
             if (!word)
-                return CHAN_PARKED(
+                return LTHREAD__PARKED(
                     chan_park_op(c, LTHREAD_CHAN_RECV, elem, timeout, s));
-            return CHAN_PARKED(chan_wait_recv(c, elem, timeout, s, self));
+            return LTHREAD__PARKED(chan_wait_recv(c, elem, timeout, s, self));
         }
     }
     return chan_one(c, LTHREAD_CHAN_RECV, elem, timeout);

@@ -162,12 +162,8 @@ mutex_lock_locked(struct lthread_mutex *m, void *me, struct lthread__sched *s,
     }
     if (m->owner == me)
         return mutex_fail(m, -EDEADLK);
-    if (self) {
-        int r = mutex_park(m, s, self, timeout);
-
-        LTHREAD__KEEP_FRAME();
-        return r;
-    }
+    if (self)
+        return LTHREAD__PARKED(mutex_park(m, s, self, timeout));
     return mutex_wait(m, me, timeout);
 }
 
@@ -193,12 +189,8 @@ mutex_timedlock(lthread_mutex_t *m, uint64_t timeout)
     if (lthread__unlikely(!m))
         return mutex_fail(NULL, -EINVAL);
     if (lthread__unlikely(!s || !(self = s->host.current) ||
-                          !lthread__spin_trylock(&m->lock))) {
-        int r = mutex_lock_slow(m, timeout);
-
-        LTHREAD__KEEP_FRAME();
-        return r;
-    }
+                          !lthread__spin_trylock(&m->lock)))
+        return LTHREAD__PARKED(mutex_lock_slow(m, timeout));
     return mutex_lock_locked(m, self, s, self, timeout);
 }
 

@@ -219,6 +219,15 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout);
  * lthread_chan_recv() and the like (tests/test_gdb.sh). */
 #define LTHREAD__KEEP_FRAME() __asm__ volatile("")
 
+/* The result of a call that may park, with the calling function's frame
+ * kept (LTHREAD__KEEP_FRAME): `return LTHREAD__PARKED(park(...));`. */
+#define LTHREAD__PARKED(call)                                                  \
+    __extension__({                                                            \
+        int r_ = (call);                                                       \
+        LTHREAD__KEEP_FRAME();                                                 \
+        r_;                                                                    \
+    })
+
 /* ---- the same-scheduler fast path ----------------------------------------
  *
  * A lock, send or receive by an lthread, against a waiter that is an
