@@ -45,8 +45,8 @@ srv_pid=""
 trap '[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-SW=2000000 CR=1000000
-[ "$QUICK" = 1 ] && SW=500000 CR=250000
+SW=700000 CR=1000000
+[ "$QUICK" = 1 ] && SW=170000 CR=250000
 
 # build TAG TREE: $tmp/TAG-{static,shared}/{switch,create,server}_lthread
 build() {

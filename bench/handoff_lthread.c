@@ -19,8 +19,11 @@
  * variable checks that the mutex alternates. <regions> as in
  * switch_lthread.c: "sep" (default) or "shared" (LTHREAD_REGIONS=1), read
  * from the frame addresses.
- * Usage: [LTHREAD_REGIONS=1] handoff_lthread [rounds [mechanism]]
- *   mechanism: cond, chan0, chan1 or mutex: only that one (to profile it)
+ * Usage: [LTHREAD_REGIONS=1] handoff_lthread [rounds [mechanism [reps]]]
+ *   mechanism: cond, chan0, chan1 or mutex: only that one (to profile it);
+ *              all: every one (the default)
+ *   reps:      measurements of each variant in the process, interleaved;
+ *              the median is reported (switch_body.h; default 3)
  */
 #include <errno.h>
 #include <lthread.h>
@@ -125,54 +128,60 @@ int main(int argc, char **argv)
 {
     long rounds = bench_arg(argc, argv, 1, 2000000);
     const char *env = getenv("LTHREAD_REGIONS");
-    int m, p;
+    int reps = switch_reps(argc, argv, 3), m, p;
 
     fprintf(stderr,
             "handoff_lthread: lthread %s, LTHREAD_REGIONS=%s, rounds %ld\n",
             lthread_version(), env ? env : "(unset)", rounds);
-    for (m = 0; m < NMODES; m++)
-        for (p = 0; p < NPADS; p++) {
-            if (argc > 2 && strcmp(argv[2], modes[m]) != 0)
-                continue;
-            lthread_t *t0, *t1;
-            char variant[64];
-            uintptr_t d;
-            int shared;
-            mode = m;
-            cur = PADS[p].fn;
-            switch_reset(rounds);
-            tokens[0] = tokens[1] = 0;
-            if (lthread_cond_create(&conds[0]) ||
-                lthread_cond_create(&conds[1]) ||
-                lthread_chan_create(&chans[0], sizeof(long), m == CHAN1) ||
-                lthread_chan_create(&chans[1], sizeof(long), m == CHAN1) ||
-                lthread_mutex_create(&mutex))
-                BENCH_DIE("handoff_lthread: create failed: %s",
-                          strerror(errno));
-            if (lthread_create(&t0, player, (void *)0) ||
-                lthread_create(&t1, player, (void *)1))
-                BENCH_DIE("lthread_create failed");
-            if (lthread_run() != 0)
-                BENCH_DIE("lthread_run failed");
-            if (lthread_cond_destroy(conds[0]) ||
-                lthread_cond_destroy(conds[1]) ||
-                lthread_chan_destroy(chans[0]) ||
-                lthread_chan_destroy(chans[1]) || lthread_mutex_destroy(mutex))
-                S.errors++;
-            d = S.frame[0] > S.frame[1] ? S.frame[0] - S.frame[1]
-                                        : S.frame[1] - S.frame[0];
-            shared = d < 16384;
-            if (env && atoi(env) == 1 && !shared)
-                fprintf(stderr,
-                        "WARNING: LTHREAD_REGIONS=1 but the players "
-                        "ran on different regions (%#lx, %#lx)\n",
-                        (unsigned long)S.frame[0], (unsigned long)S.frame[1]);
-            if (S.errors)
-                fprintf(stderr, "handoff_lthread %s pad %d: %llu errors\n",
-                        modes[m], PADS[p].pad, (unsigned long long)S.errors);
-            snprintf(variant, sizeof variant, "lthread.%s.pad%d.%s", modes[m],
-                     PADS[p].pad, shared ? "shared" : "sep");
-            bench_result("handoff", variant, switch_ns_per_handoff(), "ns");
-        }
+    for (int rep = 0; rep < reps; rep++)
+        for (m = 0; m < NMODES; m++)
+            for (p = 0; p < NPADS; p++) {
+                if (argc > 2 && strcmp(argv[2], "all") != 0 &&
+                    strcmp(argv[2], modes[m]) != 0)
+                    continue;
+                lthread_t *t0, *t1;
+                char variant[64];
+                uintptr_t d;
+                int shared;
+                mode = m;
+                cur = PADS[p].fn;
+                switch_reset(rounds);
+                tokens[0] = tokens[1] = 0;
+                if (lthread_cond_create(&conds[0]) ||
+                    lthread_cond_create(&conds[1]) ||
+                    lthread_chan_create(&chans[0], sizeof(long), m == CHAN1) ||
+                    lthread_chan_create(&chans[1], sizeof(long), m == CHAN1) ||
+                    lthread_mutex_create(&mutex))
+                    BENCH_DIE("handoff_lthread: create failed: %s",
+                              strerror(errno));
+                if (lthread_create(&t0, player, (void *)0) ||
+                    lthread_create(&t1, player, (void *)1))
+                    BENCH_DIE("lthread_create failed");
+                if (lthread_run() != 0)
+                    BENCH_DIE("lthread_run failed");
+                if (lthread_cond_destroy(conds[0]) ||
+                    lthread_cond_destroy(conds[1]) ||
+                    lthread_chan_destroy(chans[0]) ||
+                    lthread_chan_destroy(chans[1]) ||
+                    lthread_mutex_destroy(mutex))
+                    S.errors++;
+                d = S.frame[0] > S.frame[1] ? S.frame[0] - S.frame[1]
+                                            : S.frame[1] - S.frame[0];
+                shared = d < 16384;
+                if (env && atoi(env) == 1 && !shared)
+                    fprintf(stderr,
+                            "WARNING: LTHREAD_REGIONS=1 but the players "
+                            "ran on different regions (%#lx, %#lx)\n",
+                            (unsigned long)S.frame[0],
+                            (unsigned long)S.frame[1]);
+                if (S.errors)
+                    fprintf(stderr, "handoff_lthread %s pad %d: %llu errors\n",
+                            modes[m], PADS[p].pad,
+                            (unsigned long long)S.errors);
+                snprintf(variant, sizeof variant, "lthread.%s.pad%d.%s",
+                         modes[m], PADS[p].pad, shared ? "shared" : "sep");
+                switch_record(m * NPADS + p, variant, switch_ns_per_handoff());
+            }
+    switch_report("handoff_lthread", "handoff");
     return 0;
 }

@@ -33,14 +33,15 @@
 #   -g GROUPS  comma list of xsched,handoff (default both)
 #   -d MS      xsched: timed milliseconds per variant (default 1000; a 10%
 #              warm-up comes first)
-#   -r ROUNDS  handoff: rounds per variant (default 2000000)
+#   -r ROUNDS  handoff: rounds per measurement (default 700000; each
+#              variant is measured 3 times in the process: the median)
 #   -c CPU     handoff: the CPU (default 1)
 #   -x CPUS    xsched: the CPUs, a taskset list (default 0,1)
 #   -o FILE    results (default bench/results/mc-<date>.txt)
 set -u
 cd "$(dirname "$0")" || exit 1
 
-REPS=5 GROUPS_=xsched,handoff DUR=1000 ROUNDS=2000000 CPU=1 XCPUS=0,1 OUT=""
+REPS=5 GROUPS_=xsched,handoff DUR=1000 ROUNDS=700000 CPU=1 XCPUS=0,1 OUT=""
 while getopts "n:g:d:r:c:x:o:" o; do
     case $o in
     n) REPS=$OPTARG ;; g) GROUPS_=$OPTARG ;; d) DUR=$OPTARG ;;

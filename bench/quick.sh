@@ -47,7 +47,7 @@ for b in switch_lthread create_lthread; do
         exit 1
 done
 
-SW=300000 CR=200000
+SW=100000 CR=200000
 # "tag|command": the tag names the linkage for lthread, the peer otherwise
 jobs_switch=("static|./build/switch_lthread $SW"
     "static|env LTHREAD_REGIONS=1 ./build/switch_lthread $SW"

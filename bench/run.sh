@@ -41,9 +41,9 @@ else
 fi
 
 if [ "$QUICK" = 1 ]; then
-    SW=200000 CR=100000 M1=100000 M10=
+    SW=70000 CR=100000 M1=100000 M10=
 else
-    SW=2000000 CR=1000000 M1=1000000 M10=10000000
+    SW=700000 CR=1000000 M1=1000000 M10=10000000
 fi
 
 # jobs per group: "label|command"; lthread ones only when LT=1

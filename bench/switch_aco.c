@@ -6,7 +6,7 @@
  *   aco.yield.padN.shared - both on one shared stack: every resume saves
  *                           the owner's used stack and restores the other's
  *   aco.yield.padN.sep    - a shared stack each: no copy
- * Usage: switch_aco [rounds]   (rounds of player 0; 2 hand-offs each)
+ * Usage: switch_aco [rounds [reps]] (rounds of player 0; 2 hand-offs each)
  */
 #include <aco.h>
 
@@ -50,25 +50,28 @@ static double run(int shared, long rounds, aco_t *main_co)
 int main(int argc, char **argv)
 {
     long rounds = bench_arg(argc, argv, 1, 2000000);
+    int reps = switch_reps(argc, argv, 2);
     aco_t *main_co;
 
     aco_thread_init(NULL);
     main_co = aco_create(NULL, NULL, 0, NULL, NULL);
     fprintf(stderr, "switch_aco: rounds %ld\n", rounds);
-    for (int shared = 0; shared < 2; shared++)
-        for (int p = 0; p < NPADS; p++) {
-            char variant[64];
-            double ns;
+    for (int rep = 0; rep < reps; rep++)
+        for (int shared = 0; shared < 2; shared++)
+            for (int p = 0; p < NPADS; p++) {
+                char variant[64];
+                double ns;
 
-            cur = PADS[p].fn;
-            ns = run(shared, rounds, main_co);
-            if (S.errors)
-                fprintf(stderr, "switch_aco pad %d: %llu errors\n", PADS[p].pad,
-                        (unsigned long long)S.errors);
-            snprintf(variant, sizeof variant, "aco.yield.pad%d.%s", PADS[p].pad,
-                     shared ? "shared" : "sep");
-            bench_result("switch", variant, ns, "ns");
-        }
+                cur = PADS[p].fn;
+                ns = run(shared, rounds, main_co);
+                if (S.errors)
+                    fprintf(stderr, "switch_aco pad %d: %llu errors\n",
+                            PADS[p].pad, (unsigned long long)S.errors);
+                snprintf(variant, sizeof variant, "aco.yield.pad%d.%s",
+                         PADS[p].pad, shared ? "shared" : "sep");
+                switch_record(shared * NPADS + p, variant, ns);
+            }
+    switch_report("switch_aco", "switch");
     aco_destroy(main_co);
     return 0;
 }

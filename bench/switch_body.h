@@ -11,6 +11,16 @@
  *
  * Timing is taken by player 0 only: one HANDOFF of player 0 is a round
  * trip (0 -> 1 -> 0), i.e. two one-way hand-offs.
+ *
+ * Each program measures every variant `reps` times in one process (an
+ * argument, default 3), the variants interleaved (all of them, then
+ * all again), and reports each variant's median (switch_record,
+ * switch_report), the spread on stderr. Why: a variant measured once is
+ * exposed to whatever the machine does in its few milliseconds, and the
+ * first variant of a process to whatever follows the process's start; on
+ * the AMD EPYC guest of BENCHMARKS.md ("Repetitions inside one process")
+ * lthread's hand-off ran at twice its cost in phases of tens of ms, most
+ * often in the first measurement of a process, and pad 0 is the first.
  */
 #ifndef SWITCH_BODY_H
 #define SWITCH_BODY_H
@@ -71,6 +81,63 @@ static inline double switch_ns_per_handoff(void)
 {
     long timed = S.rounds[0] - S.warm;
     return (double)(S.t1 - S.t0) / (2.0 * (double)timed);
+}
+
+#define SWITCH_MAX_VARIANTS 16
+#define SWITCH_MAX_REPS 15
+static struct {
+    char name[64];
+    double ns[SWITCH_MAX_REPS];
+    int n;
+} switch_rec[SWITCH_MAX_VARIANTS] __attribute__((unused));
+static int switch_nvariants __attribute__((unused));
+
+/* The number of repetitions: argv[i] (1 to SWITCH_MAX_REPS), else 3. */
+static inline int switch_reps(int argc, char **argv, int i)
+{
+    long r = bench_arg(argc, argv, i, 3);
+    return r > SWITCH_MAX_REPS ? SWITCH_MAX_REPS : (int)r;
+}
+
+/* Records one measurement of variant number v (0, 1, ... in the order of
+ * the first repetition), named `variant`. */
+static inline void switch_record(int v, const char *variant, double ns)
+{
+    if (v < 0 || v >= SWITCH_MAX_VARIANTS)
+        BENCH_DIE("switch_record: variant %d out of range", v);
+    if (v >= switch_nvariants) {
+        snprintf(switch_rec[v].name, sizeof switch_rec[v].name, "%s", variant);
+        switch_nvariants = v + 1;
+    }
+    if (switch_rec[v].n < SWITCH_MAX_REPS)
+        switch_rec[v].ns[switch_rec[v].n++] = ns;
+}
+
+/* Prints every variant's median as its RESULT `name` (stdout), and all of
+ * its measurements in the order taken (stderr, after `prog`). */
+static inline void switch_report(const char *prog, const char *name)
+{
+    for (int v = 0; v < switch_nvariants; v++) {
+        double a[SWITCH_MAX_REPS], t, med;
+        int n = switch_rec[v].n, i, j;
+
+        if (n == 0)
+            continue;
+        fprintf(stderr, "%s %s:", prog, switch_rec[v].name);
+        for (i = 0; i < n; i++) {
+            a[i] = switch_rec[v].ns[i];
+            fprintf(stderr, " %.2f", a[i]);
+        }
+        fputc('\n', stderr);
+        for (i = 1; i < n; i++) { /* insertion sort */
+            t = a[i];
+            for (j = i - 1; j >= 0 && a[j] > t; j--)
+                a[j + 1] = a[j];
+            a[j + 1] = t;
+        }
+        med = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+        bench_result(name, switch_rec[v].name, med, "ns");
+    }
 }
 
 static inline void switch_reset(long rounds)

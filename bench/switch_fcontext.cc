@@ -2,7 +2,7 @@
  * switch, Boost.Context peer: the floor. main and one coroutine hand
  * control back and forth with bare jump_fcontext (no scheduler, no queue).
  *   fcontext.jump.padN
- * Usage: switch_fcontext [rounds]   (rounds of player 0; 2 jumps each)
+ * Usage: switch_fcontext [rounds [reps]] (rounds of player 0; 2 jumps each)
  */
 #include <boost/context/detail/fcontext.hpp>
 #include <sys/mman.h>
@@ -37,12 +37,14 @@ static void coro(transfer_t t)
 int main(int argc, char **argv)
 {
     long rounds = bench_arg(argc, argv, 1, 20000000);
+    int reps = switch_reps(argc, argv, 2);
     const size_t stack_size = 256 * 1024;
     char *stack = (char *)mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (stack == MAP_FAILED)
         BENCH_DIE("mmap failed");
     fprintf(stderr, "switch_fcontext: rounds %ld\n", rounds);
+    for (int rep = 0; rep < reps; rep++)
     for (int p = 0; p < NPADS; p++) {
         char variant[64];
         cur = PADS[p].fn;
@@ -57,7 +59,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "switch_fcontext pad %d: %llu errors\n",
                     PADS[p].pad, (unsigned long long)S.errors);
         snprintf(variant, sizeof variant, "fcontext.jump.pad%d", PADS[p].pad);
-        bench_result("switch", variant, switch_ns_per_handoff(), "ns");
+        switch_record(p, variant, switch_ns_per_handoff());
     }
+    switch_report("switch_fcontext", "switch");
     return 0;
 }

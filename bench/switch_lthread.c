@@ -8,7 +8,7 @@
  * regions) and "shared" when they sit in the same one (run with
  * LTHREAD_REGIONS=1, the library's cap on shared regions per scheduler).
  * It is read from the frame addresses, not assumed from the environment.
- * Usage: [LTHREAD_REGIONS=1] switch_lthread [rounds]
+ * Usage: [LTHREAD_REGIONS=1] switch_lthread [rounds [reps]]
  */
 #include <lthread.h>
 
@@ -49,45 +49,49 @@ int main(int argc, char **argv)
     static const char *modes[] = {"cond", "sleep0"};
     long rounds = bench_arg(argc, argv, 1, 2000000);
     const char *env = getenv("LTHREAD_REGIONS");
-    int m, p;
+    int reps = switch_reps(argc, argv, 2), m, p;
 
     fprintf(stderr,
             "switch_lthread: lthread %s, LTHREAD_REGIONS=%s, rounds %ld\n",
             lthread_version(), env ? env : "(unset)", rounds);
-    for (m = 0; m < 2; m++)
-        for (p = 0; p < NPADS; p++) {
-            lthread_t *t0, *t1;
-            char variant[64];
-            uintptr_t d;
-            int shared;
-            mode = m;
-            cur = PADS[p].fn;
-            switch_reset(rounds);
-            if (lthread_cond_create(&conds[0]) ||
-                lthread_cond_create(&conds[1]))
-                BENCH_DIE("lthread_cond_create failed");
-            if (lthread_create(&t0, player, (void *)0) ||
-                lthread_create(&t1, player, (void *)1))
-                BENCH_DIE("lthread_create failed");
-            if (lthread_run() != 0)
-                BENCH_DIE("lthread_run failed");
-            lthread_cond_destroy(conds[0]);
-            lthread_cond_destroy(conds[1]);
-            /* same function, same depth: same region <=> same address */
-            d = S.frame[0] > S.frame[1] ? S.frame[0] - S.frame[1]
-                                        : S.frame[1] - S.frame[0];
-            shared = d < 16384;
-            if (env && atoi(env) == 1 && !shared)
-                fprintf(stderr,
-                        "WARNING: LTHREAD_REGIONS=1 but the players "
-                        "ran on different regions (%#lx, %#lx)\n",
-                        (unsigned long)S.frame[0], (unsigned long)S.frame[1]);
-            if (S.errors)
-                fprintf(stderr, "switch_lthread %s pad %d: %llu errors\n",
-                        modes[m], PADS[p].pad, (unsigned long long)S.errors);
-            snprintf(variant, sizeof variant, "lthread.%s.pad%d.%s", modes[m],
-                     PADS[p].pad, shared ? "shared" : "sep");
-            bench_result("switch", variant, switch_ns_per_handoff(), "ns");
-        }
+    for (int rep = 0; rep < reps; rep++)
+        for (m = 0; m < 2; m++)
+            for (p = 0; p < NPADS; p++) {
+                lthread_t *t0, *t1;
+                char variant[64];
+                uintptr_t d;
+                int shared;
+                mode = m;
+                cur = PADS[p].fn;
+                switch_reset(rounds);
+                if (lthread_cond_create(&conds[0]) ||
+                    lthread_cond_create(&conds[1]))
+                    BENCH_DIE("lthread_cond_create failed");
+                if (lthread_create(&t0, player, (void *)0) ||
+                    lthread_create(&t1, player, (void *)1))
+                    BENCH_DIE("lthread_create failed");
+                if (lthread_run() != 0)
+                    BENCH_DIE("lthread_run failed");
+                lthread_cond_destroy(conds[0]);
+                lthread_cond_destroy(conds[1]);
+                /* same function, same depth: same region <=> same address */
+                d = S.frame[0] > S.frame[1] ? S.frame[0] - S.frame[1]
+                                            : S.frame[1] - S.frame[0];
+                shared = d < 16384;
+                if (env && atoi(env) == 1 && !shared)
+                    fprintf(stderr,
+                            "WARNING: LTHREAD_REGIONS=1 but the players "
+                            "ran on different regions (%#lx, %#lx)\n",
+                            (unsigned long)S.frame[0],
+                            (unsigned long)S.frame[1]);
+                if (S.errors)
+                    fprintf(stderr, "switch_lthread %s pad %d: %llu errors\n",
+                            modes[m], PADS[p].pad,
+                            (unsigned long long)S.errors);
+                snprintf(variant, sizeof variant, "lthread.%s.pad%d.%s",
+                         modes[m], PADS[p].pad, shared ? "shared" : "sep");
+                switch_record(m * NPADS + p, variant, switch_ns_per_handoff());
+            }
+    switch_report("switch_lthread", "switch");
     return 0;
 }
