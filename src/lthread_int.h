@@ -992,11 +992,17 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
  * cannot be saved.
  */
 int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
-/* lthread__region_enter() for a hand-over between region-mates on s: the
+/* lthread__region_enter() for a hand-over between region-mates, run by
+ * lthread__switch_via on a borrowed stack (arg: lt, the mate to run): the
  * region's owner is the lthread that just switched out (not COMPUTE), lt's
- * frames are saved. Returns lt's sp, its frames in place, or NULL when
- * the owner's image cannot grow (ENOMEM: then nothing changed). */
-void *lthread__region_swap(struct lthread__sched *s, struct lthread *lt);
+ * frames are saved. Returns lt's sp, its frames in place; when the
+ * owner's image cannot grow (ENOMEM: nothing changed), what
+ * lthread__mate_undo() returns. */
+void *lthread__region_swap(void *arg);
+/* The hand-over to region-mate lt undone (sched.c): lt first in the ready
+ * queue again, the owner current again; returns the scheduler's sp (the
+ * owner switched out to the scheduler, which deals with the shortage). */
+void *lthread__mate_undo(struct lthread__sched *s, struct lthread *lt);
 
 /* lthread__region_leave's work, when there is some (region.c). */
 void lthread__region_release(struct lthread__sched *s, struct lthread *lt);

@@ -380,11 +380,33 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt)
     return region_take(lt->region, lt);
 }
 
-/* The restore is its last step (a tail call where the copy is memcpy's,
- * whose result is lt's sp), with everything else done before it: little
- * is live across the first copy, so few registers are saved. */
-void *lthread__region_swap(struct lthread__sched *s, struct lthread *lt)
+void *lthread__region_swap(void *arg);
+
+/* lthread__region_swap() when the owner's image must grow first: out of
+ * line, so that the swap makes no call before its first copy and keeps
+ * only what the second one needs in callee-saved registers. */
+static __attribute__((noinline, cold)) void *
+region_swap_grow(struct lthread *lt)
 {
+    struct lthread__region *r = lt->region;
+    struct lthread *o = r->owner;
+
+    if (image_grow(o, (size_t)(r->top - (char *)o->sp)))
+        return lthread__mate_undo(lt->sched, lt); /* nothing changed */
+    return lthread__region_swap(lt);
+}
+
+/* The hand-over between region-mates, on the stack lthread__switch_via
+ * borrowed (sched.c: switch_via): the owner's frames out to its image,
+ * lt's in. The restore is its last step (a tail call where the copy is
+ * memcpy's, whose result is lt's sp), with everything else done before
+ * it: little is live across the first copy, so few registers are saved.
+ * Called by the switch code itself (no wrapper: a call level and its
+ * registers less for every such hand-over). */
+void *lthread__region_swap(void *arg)
+{
+    struct lthread *lt = arg;
+    struct lthread__sched *s = lt->sched;
     struct lthread__region *r = lt->region;
     struct lthread *o = r->owner;
     size_t out = (size_t)(r->top - (char *)o->sp);
@@ -395,8 +417,8 @@ void *lthread__region_swap(struct lthread__sched *s, struct lthread *lt)
                        !(o->flags & LTHREAD__F_SAVED),
                    "a hand-over between region-mates: the owner's frames "
                    "are in place, the next one's saved");
-    if (lthread__unlikely(out > o->image_cap) && image_grow(o, out))
-        return NULL; /* nothing changed */
+    if (lthread__unlikely(out > o->image_cap))
+        return region_swap_grow(lt); /* (no call before the copy here) */
     if (out > r->high_water)
         r->high_water = out;
     o->flags |= LTHREAD__F_SAVED;

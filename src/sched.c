@@ -193,23 +193,18 @@ struct switch_to {
 #define VIA_ROOM (16 * 1024)
 
 /*
- * Runs on the scheduler's stack, below its suspended frame, inside
- * lthread__switch_via: the running lthread's frames (its sp just saved)
- * go to its image and the mate's come in. Returns the mate's sp. When the
- * image cannot grow (ENOMEM), it undoes the hand-over and returns to the
+ * lthread__region_swap runs on the scheduler's stack, below its suspended
+ * frame, inside lthread__switch_via: the running lthread's frames (its sp
+ * just saved) go to its image and the mate's come in. When the image
+ * cannot grow (ENOMEM), this undoes the hand-over and returns to the
  * scheduler as if self had switched out to it: next is first in the ready
  * queue again, and the scheduler deals with the shortage when it runs it.
  */
-#if VIA_MATES
-static void *mate_enter(void *arg)
+__attribute__((cold)) void *lthread__mate_undo(struct lthread__sched *s,
+                                               struct lthread *next)
 {
-    struct lthread *next = arg;
-    struct lthread__sched *s = next->sched;
     struct lthread *self = next->region->owner;
-    void *sp = lthread__region_swap(s, next);
 
-    if (lthread__likely(sp != NULL))
-        return sp;
     next->state = LTHREAD__READY;
     next->next = s->ready.head;
     if (s->ready.head)
@@ -223,7 +218,6 @@ static void *mate_enter(void *arg)
     *s->host.errno_loc = self->saved_errno;
     return s->host.sp;
 }
-#endif
 
 static inline __attribute__((always_inline)) struct switch_to
 switch_target_slow(struct lthread *self, bool exiting)
@@ -365,19 +359,32 @@ static __attribute__((noinline)) void switch_out_new(struct lthread *self,
 }
 
 #if VIA_MATES
+/* Memcheck takes the stack below the scheduler's sp for unaddressable:
+ * its request (which needs a frame) before the switch, out of line. */
+#ifdef LTHREAD__VALGRIND
+static __attribute__((noinline, cold)) void
+switch_via_valgrind(struct lthread *self, struct lthread *next, char *via)
+{
+    lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
+    lthread__switch_via(&self->sp, via, lthread__region_swap, next);
+}
+#endif
+
 /* A hand-over to a region-mate through the scheduler's stack, below its
- * suspended frame (see mate_enter). Out of line: memcheck's request
- * needs a frame. */
-static __attribute__((noinline)) void switch_via(struct lthread *self,
-                                                 struct lthread *next)
+ * suspended frame (lthread__region_swap runs there): a tail call, as the
+ * switch to an owner is, so that the lthread resumes at the same return
+ * address and no frame of ours is copied with its stack. */
+static inline __attribute__((always_inline)) void
+switch_via(struct lthread *self, struct lthread *next)
 {
     char *via =
         (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) - VIA_GAP);
 
-    /* Memcheck takes the stack below the scheduler's sp for
-     * unaddressable. */
-    lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
-    lthread__switch_via(&self->sp, via, mate_enter, next);
+#ifdef LTHREAD__VALGRIND
+    if (lthread__unlikely(lthread__on_valgrind))
+        return switch_via_valgrind(self, next, via);
+#endif
+    lthread__switch_via(&self->sp, via, lthread__region_swap, next);
 }
 #endif
 

@@ -361,6 +361,75 @@ static void test_image_save(void)
 }
 
 /*
+ * The same between region-mates that have both run (the hand-over through
+ * the scheduler's borrowed stack, lthread__region_swap): A goes deeper
+ * than its image has room for while memory has run out, and yields to B.
+ * The hand-over is undone (lthread__mate_undo: B first in the queue again,
+ * A current): B waits, starved, until memory comes back; nobody is lost,
+ * both stacks intact. C (private stack) gives memory back after 30 ms.
+ */
+static int mate_b_rounds, mate_a_ok, mate_b_ok, mate_b_early;
+
+static __attribute__((noinline)) void mate_a_deep(void)
+{
+    char pattern[3000];
+    int before = mate_b_rounds;
+
+    memset(pattern, 'A', sizeof(pattern));
+    lthread__alloc_fail_after(0);
+    lthread_sleep(0); /* B cannot run: A's image cannot grow */
+    mate_b_early = mate_b_rounds != before;
+    while (mate_b_rounds == before)
+        lthread_sleep(1); /* the timer heap has room (C's) */
+    mate_a_ok = pattern[0] == 'A' && pattern[sizeof(pattern) - 1] == 'A' &&
+                memchr(pattern, 0, sizeof(pattern)) == NULL;
+}
+
+static void mate_a(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    lthread_sleep(0); /* B starts: A's (shallow) image is saved */
+    mate_a_deep();
+}
+
+static void mate_b(lthread_t *lt, void *arg)
+{
+    char pattern[500];
+
+    (void)lt;
+    (void)arg;
+    memset(pattern, 'B', sizeof(pattern));
+    mate_b_rounds++;
+    lthread_sleep(0); /* back to A, a mate's hand-over: B's image saved */
+    mate_b_rounds++;
+    mate_b_ok = pattern[0] == 'B' && pattern[sizeof(pattern) - 1] == 'B' &&
+                memchr(pattern, 0, sizeof(pattern)) == NULL;
+}
+
+static void test_image_grow_mate(void)
+{
+    lthread_attr_t a;
+    lthread_t *lt;
+
+    setenv("LTHREAD_REGIONS", "1", 1);
+    mate_b_rounds = mate_a_ok = mate_b_ok = mate_b_early = 0;
+    reset_at = 0;
+    CHECK_EQ(lthread_attr_init(&a), 0);
+    a.flags = LTHREAD_ATTR_PRIVATE_STACK;
+    CHECK_EQ(lthread_create_ex(&lt, lt_c, NULL, &a), 0);
+    CHECK_EQ(lthread_create(&lt, mate_a, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, mate_b, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    unsetenv("LTHREAD_REGIONS");
+    lthread__alloc_fail_after(-1);
+    CHECK_EQ(mate_b_rounds, 2);
+    CHECK_EQ(mate_b_early, 0);
+    CHECK_EQ(mate_a_ok, 1);
+    CHECK_EQ(mate_b_ok, 1);
+}
+
+/*
  * Starved lthreads (their region's owner could not be saved) are retried
  * although another lthread keeps yielding and nothing waits on an fd, and
  * a long shortage with many of them does not make the scheduler spin.
@@ -494,5 +563,6 @@ int main(void)
     test_cond_create();
     test_waits();
     test_image_save();
+    test_image_grow_mate();
     return check_summary("test_enomem");
 }
