@@ -286,6 +286,40 @@ LTHREAD__NO_ASAN static void *stack_copy(void *dst, const void *src, size_t n)
 #endif
 }
 
+/*
+ * An image of 1 KiB or more holds its lthread's frames from sp or from the
+ * 16 bytes below it, whichever puts the stack side and the image side of
+ * the copies at one offset modulo 32 (image_skew: both are 16-byte
+ * aligned, so the choice is bit 4 of their distance). Why: memcpy copies
+ * more than about 2 KiB with `rep movsb`, which on AMD EPYC (Zen) ran 25
+ * times slower (1.5-2 us for 4.3 KB instead of 60-90 ns) when the
+ * destination was 8-24 bytes ahead of the source modulo 4 KiB (and at
+ * times 2-6 times slower at 40-120); distances that are multiples of 32
+ * were all fast (BENCHMARKS.md, "stack copies at one offset modulo 32",
+ * bench/memcpy_skew.c). Where a
+ * heap image lands against a stack is chance, so the penalty hit some
+ * lthreads for good. The skew is fixed while the image is saved (neither
+ * sp nor the image moves, and the length decides whether there is one),
+ * so the restore finds it again. Smaller images (below every libc's
+ * threshold for `rep movsb` we know of) keep their exact size: the 16
+ * bytes would be 7% of a typical suspended lthread's memory.
+ */
+#define IMAGE_SKEW_MIN 1024
+
+/* The bytes below sp an image of an lthread with `len` bytes of frames
+ * holds (image: its buffer). */
+static inline size_t image_skew(const void *sp, const char *image, size_t len)
+{
+    return len >= IMAGE_SKEW_MIN ? (((uintptr_t)sp - (uintptr_t)image) & 16u)
+                                 : 0;
+}
+
+/* The capacity an image needs for `len` bytes of frames. */
+static inline size_t image_need(size_t len)
+{
+    return len >= IMAGE_SKEW_MIN ? len + 16 : len;
+}
+
 /* lthread__valgrind_make_writable() out of line: memcheck's request block
  * needs a stack frame, which the mates' swap does without. */
 static __attribute__((noinline, cold)) void make_writable_slow(void *addr,
@@ -324,15 +358,17 @@ static int region_save_owner(struct lthread__region *r)
 {
     struct lthread *o = r->owner;
     size_t len = (size_t)(r->top - (char *)o->sp);
+    char *from;
 
-    if (len > o->image_cap && image_grow(o, len))
+    if (image_need(len) > o->image_cap && image_grow(o, image_need(len)))
         return -ENOMEM;
-    /* The length needs no field: it is always top - sp. */
-    stack_copy(o->image, o->sp, len);
+    /* The length needs no field: it is always top - sp (and the skew). */
+    from = (char *)o->sp - image_skew(o->sp, o->image, len);
+    stack_copy(o->image, from, (size_t)(r->top - from));
     if (len > r->high_water)
         r->high_water = len;
     o->sched->stats.copies++;
-    o->sched->stats.bytes_copied += len;
+    o->sched->stats.bytes_copied += (size_t)(r->top - from);
     o->flags |= LTHREAD__F_SAVED;
     r->owner = NULL;
     return 0;
@@ -362,10 +398,12 @@ static int region_take(struct lthread__region *r, struct lthread *lt)
      * that now hold someone else's data. */
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
     if (lt->flags & LTHREAD__F_SAVED) {
-        size_t len = (size_t)(r->top - (char *)lt->sp);
+        size_t in = (size_t)(r->top - (char *)lt->sp);
+        char *to = (char *)lt->sp - image_skew(lt->sp, lt->image, in);
+        size_t len = (size_t)(r->top - to);
 
-        lthread__valgrind_make_writable(lt->sp, len);
-        stack_copy(lt->sp, lt->image, len);
+        lthread__valgrind_make_writable(to, len);
+        stack_copy(to, lt->image, len);
         lt->sched->stats.copies++;
         lt->sched->stats.bytes_copied += len;
         lt->flags &= ~LTHREAD__F_SAVED;
@@ -391,15 +429,14 @@ region_swap_grow(struct lthread *lt)
     struct lthread__region *r = lt->region;
     struct lthread *o = r->owner;
 
-    if (image_grow(o, (size_t)(r->top - (char *)o->sp)))
+    if (image_grow(o, image_need((size_t)(r->top - (char *)o->sp))))
         return lthread__mate_undo(lt->sched, lt); /* nothing changed */
     return lthread__region_swap(lt);
 }
 
 /* The hand-over between region-mates, on the stack lthread__switch_via
  * borrowed (sched.c: switch_via): the owner's frames out to its image,
- * lt's in. The restore is its last step (a tail call where the copy is
- * memcpy's, whose result is lt's sp), with everything else done before
+ * lt's in. The restore is its last step, with everything else done before
  * it: little is live across the first copy, so few registers are saved.
  * Called by the switch code itself (no wrapper: a call level and its
  * registers less for every such hand-over). */
@@ -411,25 +448,29 @@ void *lthread__region_swap(void *arg)
     struct lthread *o = r->owner;
     size_t out = (size_t)(r->top - (char *)o->sp);
     size_t in = (size_t)(r->top - (char *)lt->sp);
+    char *from, *to;
 
     LTHREAD__CHECK(o && o != lt && o->state != LTHREAD__COMPUTE &&
                        (lt->flags & LTHREAD__F_SAVED) &&
                        !(o->flags & LTHREAD__F_SAVED),
                    "a hand-over between region-mates: the owner's frames "
                    "are in place, the next one's saved");
-    if (lthread__unlikely(out > o->image_cap))
+    if (lthread__unlikely(image_need(out) > o->image_cap))
         return region_swap_grow(lt); /* (no call before the copy here) */
     if (out > r->high_water)
         r->high_water = out;
     o->flags |= LTHREAD__F_SAVED;
     lt->flags &= ~LTHREAD__F_SAVED;
     r->owner = lt;
+    from = (char *)o->sp - image_skew(o->sp, o->image, out);
+    to = (char *)lt->sp - image_skew(lt->sp, lt->image, in);
     s->stats.copies += 2;
-    s->stats.bytes_copied += out + in;
-    stack_copy(o->image, o->sp, out);
+    s->stats.bytes_copied += (size_t)(r->top - from) + (size_t)(r->top - to);
+    stack_copy(o->image, from, (size_t)(r->top - from));
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    make_writable(lt->sp, in);
-    return stack_copy(lt->sp, lt->image, in);
+    make_writable(to, (size_t)(r->top - to));
+    stack_copy(to, lt->image, (size_t)(r->top - to));
+    return lt->sp;
 }
 
 int lthread__region_start(struct lthread__sched *s, struct lthread *lt,

@@ -144,6 +144,36 @@ check "live: lthread bt all" [ "$(sed -n '/^== all/,$p' "$out" | grep -Ec '^lthr
 check "live: the program ends well after it all" has "$out" 'test_gdb_target: [0-9]+ passed, 0 failed'
 check "live: and exits 0" has "$out" 'exited normally'
 
+# The saved sleeper's image of over 1 KiB holds the 16 bytes below its sp
+# or not (src/region.c, image_skew), depending on where its image and its
+# sp lie. GDBT_SHIFT moves its sp by 16, 32, 48 bytes (where its image
+# lands moves too, with the heap's history): the first shift whose run
+# saved the image the other way than the run above is checked as that one
+# was. The script must place both right (bt, locals, and the region's bytes
+# put back: the program's own checks).
+cat >"$tmp/shift.gdb" <<EOF
+source $script
+break gdbt_stop
+run
+lthread bt gdbt-sleeper
+echo == frame\n
+lthread frame gdbt-sleeper 3
+continue
+EOF
+skew_of() { sed -n 's/^sleeper image .* skew \([0-9]*\)$/\1/p' "$1"; }
+skew_a=$(skew_of "$tmp/live.out") skew_b=""
+for shift in 16 32 48; do
+    GDBT_SHIFT=$shift run_gdb "$tmp/shift.out" -x "$tmp/shift.gdb" "$target"
+    skew_b=$(skew_of "$tmp/shift.out")
+    [ -n "$skew_b" ] && [ "$skew_b" != "$skew_a" ] && break
+done
+out=$tmp/shift.out
+check "shifted: one run saved the image with the 16 bytes, one without ($skew_a; $skew_b, shift $shift)" \
+    test -n "$skew_a" -a -n "$skew_b" -a "$skew_a" != "$skew_b"
+check "shifted: bt of a saved image" bt_has "$out" gdbt-sleeper lthread_sleep gdbt_saved_inner gdbt_saved_outer gdbt_saved_main lthread__trampoline
+check "shifted: lthread frame" bash -c "sed -n '/^== frame/,\$p' '$out' | grep -q 'depth = 41'"
+check "shifted: the program ends well after it" has "$out" 'test_gdb_target: [0-9]+ passed, 0 failed'
+
 # ---- a core file ---------------------------------------------------------------
 
 if [ -s "$tmp/core" ]; then

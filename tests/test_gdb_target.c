@@ -11,7 +11,8 @@
  * lthreads share one region), created in this order by gdbt-stopper
  * (private stack; running when stopped):
  *   gdbt-sleeper   shared   lthread_sleep() in gdbt_saved_inner (its
- *                           frames saved in its image: later ones ran)
+ *                           frames, over 1 KiB, saved in its image:
+ *                           later ones ran)
  *   gdbt-condwait  private  lthread_cond_wait() in gdbt_inplace_inner
  *   gdbt-joiner    shared   lthread_join() of gdbt-sleeper
  *   gdbt-reader    shared   lthread_read() of an empty pipe
@@ -30,11 +31,19 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "lthread.h"
+#if defined(__has_include)
+#if __has_include("lthread_int.h") /* (in the tree; not when built against     \
+                                      the installed library) */
+#include "lthread_int.h"           /* the sleeper's image, for its skew */
+#define GDBT_INTERNALS 1
+#endif
+#endif
 
 #define NAMES 10
 
@@ -85,9 +94,24 @@ __attribute__((noinline)) static int gdbt_saved_outer(int depth)
 
 static void gdbt_saved_main(void *arg)
 {
+    /* Over 1 KiB of frames: the image may hold the 16 bytes below sp too
+     * (src/region.c, image_skew), which the script must account for when
+     * it writes the image into the region and takes it out again. Which
+     * it does depends on where the image was allocated; GDBT_SHIFT=16
+     * moves sp by 16 bytes, and with it the choice (tests/test_gdb.sh
+     * runs both and checks that both choices were seen). */
+    const char *shift = getenv("GDBT_SHIFT");
+    size_t i, n = 1536 + (shift ? (size_t)atoi(shift) % 64 : 0);
+    volatile char pad[n];
+
     (void)arg;
     lthread_set_funcname(names[0]);
+    for (i = 0; i < n; i++)
+        pad[i] = (char)(i * 7 + 1);
     results[0] = gdbt_saved_outer(41); /* 42: woken early (0) + depth 42 */
+    for (i = 0; i < n; i++)
+        if (pad[i] != (char)(i * 7 + 1))
+            results[0] = -1;
 }
 
 __attribute__((noinline)) static int gdbt_inplace_inner(int depth)
@@ -312,6 +336,21 @@ static void gdbt_stopper_main(void *arg)
     CHECK(s.sleeper_ms >= t0 + 30);
     fprintf(stderr, "sleeper in its state for %llu ms\n",
             (unsigned long long)s.sleeper_ms);
+#ifdef GDBT_INTERNALS
+    {
+        /* Whether the sleeper's image holds the 16 bytes below its sp
+         * (src/region.c, image_skew: images of 1 KiB or more). */
+        struct lthread *sl = (struct lthread *)lts[0];
+        size_t len = (size_t)(sl->region->top - (char *)sl->sp);
+
+        fprintf(
+            stderr, "sleeper image %zu B at %p, sp %p, skew %u\n", len,
+            (void *)sl->image, sl->sp,
+            len >= 1024
+                ? (unsigned)(((uintptr_t)sl->sp - (uintptr_t)sl->image) & 16u)
+                : 0u);
+    }
+#endif
 
     CHECK_EQ(lthread_create(&lts[8], gdbt_ready_main, NULL), 0);
     gdbt_stop();

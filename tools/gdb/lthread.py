@@ -365,17 +365,25 @@ class _Placed(object):
     def __init__(self, lt):
         self.lt = lt
         self.saved_bytes = None
+        self.start = 0
 
     def __enter__(self):
         lt = self.lt
         sp = int(lt["sp"])
         inf = gdb.selected_inferior()
         if int(lt["flags"]) & _flag("SAVED"):
-            n = int(lt["region"]["top"]) - sp
+            # An image of 1 KiB or more starts at sp or 16 bytes below it
+            # (region.c, image_skew): whichever puts both at one offset
+            # mod 32.
+            start = sp
+            if int(lt["region"]["top"]) - sp >= 1024:
+                start -= (sp - int(lt["image"])) & 16
+            n = int(lt["region"]["top"]) - start
             image = bytes(inf.read_memory(int(lt["image"]), n))
-            self.saved_bytes = bytes(inf.read_memory(sp, n))
+            self.saved_bytes = bytes(inf.read_memory(start, n))
+            self.start = start
             try:
-                inf.write_memory(sp, image)
+                inf.write_memory(start, image)
             except gdb.MemoryError:
                 self.saved_bytes = None
                 raise gdb.GdbError(
@@ -394,7 +402,7 @@ class _Placed(object):
     def __exit__(self, *exc):
         _UNWINDER.regs = None
         if self.saved_bytes is not None:
-            gdb.selected_inferior().write_memory(int(self.lt["sp"]),
+            gdb.selected_inferior().write_memory(self.start,
                                                  self.saved_bytes)
             self.saved_bytes = None
         gdb.invalidate_cached_frames()
