@@ -449,6 +449,12 @@ struct lthread__sched {
     struct lthread__queue ready;
     size_t nready;
     size_t round_left; /* runs left in this round (see lthread_run) */
+    /* Switches into lthreads, which are the runs the rounds granted:
+     * those of the rounds before this one, and this round's (round_runs,
+     * what round_left started at). A switch counts itself by taking its
+     * run (round_left--), with nothing else to write (lthread__switches). */
+    uint64_t switches_before;
+    size_t round_runs;
     struct lthread__queue zombies; /* exited, not yet joined */
     /* lthreads waiting in lthread_join(), and conds that have waiters:
      * with the zombies, all a deadlocked scheduler must free. */
@@ -484,10 +490,8 @@ struct lthread__sched {
      * kept per wait (lthread__sync_each_waiter). */
     struct lthread__wgroup *sync_waits;
     /* Counters (introspection: lthread_stats()); only this scheduler's
-     * pthread writes them, `switches` with relaxed atomic stores so that
-     * the watchdog may read it. */
+     * pthread writes and reads them (switches: lthread__switches). */
     struct {
-        _Atomic uint64_t switches;
         uint64_t copies;
         uint64_t bytes_copied;
         uint64_t polls;
@@ -495,9 +499,11 @@ struct lthread__sched {
         uint64_t messages;
     } stats;
     /* What runs now, for the watchdog: the id and name of the lthread
-     * last switched in (id 0 while none), relaxed atomics. */
+     * last switched in (id 0 while none), and the switches it saw (its
+     * sign of progress), relaxed atomics written only while it runs. */
     _Atomic uint64_t running_id;
     _Atomic(const char *) running_name;
+    _Atomic uint64_t watched_switches;
     /* The watchdog's own notes, under lthread__xs_lock. */
     uint64_t wd_switches;
     uint64_t wd_since;
@@ -815,22 +821,31 @@ int lthread__timer_arm(struct lthread__sched *s, struct lthread *lt,
  * stores were some 5% of a sleep(0) hand-off (BENCHMARKS.md). */
 extern __attribute__((visibility("hidden"))) _Atomic bool lthread__watching;
 
-/* Counts a switch into `lt` for lthread_stats() and the watchdog, and
- * tells the watchdog who runs: plain stores (relaxed atomics, one
- * writer). */
+/* A switch into `lt` (which has taken its run of the round: that counts
+ * it for lthread_stats(), lthread__switches): tells the watchdog, if one
+ * runs, who runs and that something switched (plain stores: relaxed
+ * atomics, one writer). The counter's load, add and store on every
+ * switch were 3 of a sleep(0) hand-off's 101 instructions. */
 static inline void lthread__count_switch(struct lthread__sched *s,
                                          const struct lthread *lt)
 {
-    atomic_store_explicit(
-        &s->stats.switches,
-        atomic_load_explicit(&s->stats.switches, memory_order_relaxed) + 1,
-        memory_order_relaxed);
     if (lthread__unlikely(
             atomic_load_explicit(&lthread__watching, memory_order_relaxed))) {
         atomic_store_explicit(&s->running_name, lt->funcname,
                               memory_order_relaxed);
         atomic_store_explicit(&s->running_id, lt->id, memory_order_relaxed);
+        atomic_store_explicit(
+            &s->watched_switches,
+            atomic_load_explicit(&s->watched_switches, memory_order_relaxed) +
+                1,
+            memory_order_relaxed);
     }
+}
+
+/* Switches into lthreads since s was created (its pthread only). */
+static inline uint64_t lthread__switches(const struct lthread__sched *s)
+{
+    return s->switches_before + (s->round_runs - s->round_left);
 }
 
 /* ---- debug/: introspection, dump, watchdog ------------------------------ */

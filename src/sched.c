@@ -603,6 +603,7 @@ static void sched_resume(struct lthread__sched *s, struct lthread *lt)
     else
         err = sched_start(s, lt, true);
     if (lthread__unlikely(err)) {
+        s->round_runs--; /* its run was not a switch (lthread__switches) */
         lthread__stamp(s, lt); /* waits for its region or for memory */
         if (err == -ENOMEM) {
             /* A mate's image could not be saved: try again in a while
@@ -743,7 +744,7 @@ void lthread__sched_each_watch(uint64_t now, uint64_t limit)
     pthread_mutex_lock(&lthread__xs_lock);
     for (struct lthread__sched *s = all_scheds; s; s = s->xs_next) {
         uint64_t sw =
-            atomic_load_explicit(&s->stats.switches, memory_order_relaxed);
+            atomic_load_explicit(&s->watched_switches, memory_order_relaxed);
         uint64_t id =
             atomic_load_explicit(&s->running_id, memory_order_relaxed);
         const char *name =
@@ -1122,7 +1123,8 @@ int lthread_run(void)
     for (;;) {
         /* Run the lthreads ready at the start of this round, and a few
          * more direct hand-overs, before timers and I/O are looked at. */
-        s->round_left = s->nready + ROUND_EXTRA;
+        s->switches_before += s->round_runs - s->round_left;
+        s->round_runs = s->round_left = s->nready + ROUND_EXTRA;
         if (!(++s->clock_rounds % 64))
             lthread__sched_clock(s); /* for the state stamps */
         while (s->round_left > 0 && s->nready > 0) {

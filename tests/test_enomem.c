@@ -282,19 +282,44 @@ static void test_waits(void)
 static double reset_at, b_started_at;
 static int b_ran, a_ok, b_ok;
 
+/* lthread_stats().switches at each run segment's start equals the
+ * segments so far: the starved lthread's failed resumes (its region's
+ * owner could not be saved) are no switches. */
+static uint64_t segments;
+static int segments_bad;
+
+static void segment(void)
+{
+    struct lthread_stats st;
+
+    segments++;
+    if (lthread_stats(&st) != 0 || st.switches != segments) {
+        if (!segments_bad)
+            fprintf(stderr, "segment %llu: switches %llu\n",
+                    (unsigned long long)segments,
+                    (unsigned long long)st.switches);
+        segments_bad++;
+    }
+}
+
 static void lt_a(lthread_t *lt, void *arg)
 {
     char pattern[3000];
 
     (void)lt;
     (void)arg;
+    segment();
     memset(pattern, 'a', sizeof(pattern));
     lthread__alloc_fail_after(0);
     lthread_sleep(0); /* B cannot start: A's image cannot be saved */
+    segment();
     CHECK_EQ(b_ran, 0);
     lthread_sleep(5); /* the timer heap has room: no allocation */
-    while (!b_ran)
+    segment();
+    while (!b_ran) {
         lthread_sleep(1);
+        segment();
+    }
     a_ok = pattern[0] == 'a' && pattern[sizeof(pattern) - 1] == 'a' &&
            memchr(pattern, 0, sizeof(pattern)) == NULL;
 }
@@ -305,10 +330,12 @@ static void lt_b(lthread_t *lt, void *arg)
 
     (void)lt;
     (void)arg;
+    segment();
     b_started_at = check_now_ms();
     b_ran = 1;
     memset(pattern, 'b', sizeof(pattern));
     lthread_sleep(1); /* A runs again: B's image is saved */
+    segment();
     b_ok = pattern[0] == 'b' && pattern[sizeof(pattern) - 1] == 'b';
 }
 
@@ -316,7 +343,9 @@ static void lt_c(lthread_t *lt, void *arg)
 {
     (void)lt;
     (void)arg;
+    segment();
     lthread_sleep(30);
+    segment();
     reset_at = check_now_ms();
     lthread__alloc_fail_after(-1);
 }
@@ -337,6 +366,8 @@ static void test_image_save(void)
 
     setenv("LTHREAD_REGIONS", "1", 1); /* read when the scheduler is made */
     b_ran = a_ok = b_ok = 0;
+    segments = 0;
+    segments_bad = 0;
     CHECK_EQ(lthread_attr_init(&a), 0);
     a.flags = LTHREAD_ATTR_PRIVATE_STACK;
     CHECK_EQ(lthread_create_ex(&lt, lt_c, NULL, &a), 0);
@@ -351,6 +382,7 @@ static void test_image_save(void)
     CHECK(b_started_at >= reset_at);
     CHECK_EQ(a_ok, 1);
     CHECK_EQ(b_ok, 1);
+    CHECK_EQ(segments_bad, 0);
     /* Retrying is fine, spinning is not: region.c means to retry every
      * millisecond. */
     CHECK(c0 < 15 * check_slow());

@@ -307,10 +307,73 @@ static void test_walk(void)
     CHECK_EQ(lthread_chan_destroy(chan), 0);
 }
 
+/*
+ * lthread_stats().switches counts every switch into an lthread, exactly:
+ * each run segment of an lthread begins with one, so at the start of
+ * each, the count is the number of segments so far. Two lthreads yield
+ * to each other across several rounds of the scheduler (a round grants
+ * the ready lthreads plus 64 runs: its trips to the loop must not count),
+ * and a third sleeps (a timer, a poll). Checked at every segment start.
+ */
+#define SW_YIELDS 300
+static uint64_t sw_segments;
+static int sw_bad;
+
+static void sw_segment(void)
+{
+    struct lthread_stats st;
+
+    sw_segments++;
+    if (lthread_stats(&st) != 0 || st.switches != sw_segments) {
+        if (!sw_bad)
+            fprintf(stderr, "segment %llu: switches %llu\n",
+                    (unsigned long long)sw_segments,
+                    (unsigned long long)st.switches);
+        sw_bad++;
+    }
+}
+
+static void sw_yielder(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    sw_segment();
+    for (int i = 0; i < SW_YIELDS; i++) {
+        lthread_sleep(0);
+        sw_segment();
+    }
+}
+
+static void sw_sleeper(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    sw_segment();
+    for (int i = 0; i < 3; i++) {
+        lthread_sleep(1);
+        sw_segment();
+    }
+}
+
+static void test_switch_count(void)
+{
+    lthread_t *lt;
+
+    sw_segments = 0;
+    sw_bad = 0;
+    CHECK_EQ(lthread_create(&lt, sw_yielder, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, sw_yielder, NULL), 0);
+    CHECK_EQ(lthread_create(&lt, sw_sleeper, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(sw_bad, 0);
+    CHECK_EQ(sw_segments, 2 * (SW_YIELDS + 1) + 4);
+}
+
 int main(void)
 {
     CHECK_EQ(lthread_walk(on_info, NULL), -1); /* no scheduler yet */
     CHECK_EQ(errno, EPERM);
     test_walk();
+    test_switch_count();
     return check_summary("test_introspect");
 }

@@ -194,8 +194,7 @@ static void stats_of(struct lthread__sched *s, struct lthread_stats *st)
 {
     memset(st, 0, sizeof(*st));
     (void)walk_sched(s, count_one, st);
-    st->switches =
-        atomic_load_explicit(&s->stats.switches, memory_order_relaxed);
+    st->switches = lthread__switches(s);
     st->copies = s->stats.copies;
     st->bytes_copied = s->stats.bytes_copied;
     st->polls = s->stats.polls;
