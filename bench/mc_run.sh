@@ -105,7 +105,15 @@ wait_quiet() {
 }
 
 RAW=$(mktemp)
-trap 'rm -f "$RAW" "$RAW.out" "$RAW.err"' EXIT
+FRESH=$(mktemp -d)
+trap 'rm -rf "$RAW" "$RAW.out" "$RAW.err" "$FRESH"' EXIT
+# Each run is of a fresh copy of its binary: byte-identical copies of one
+# binary can run steadily apart (BENCHMARKS.md, "Repetitions inside one
+# process": where a file's pages lie counts); a copy per run makes that a
+# draw per repetition, which the medians absorb.
+fresh() { # fresh FILE: path of a new copy of FILE
+    rm -rf "${FRESH:?}"/* && cp -p "$1" "$FRESH/${1##*/}" && echo "$FRESH/${1##*/}"
+}
 for g in ${GROUPS_//,/ }; do
     case $g in
     xsched) pin=$XCPUS ;; handoff) pin=$CPU ;;
@@ -122,8 +130,9 @@ for g in ${GROUPS_//,/ }; do
             fi
             wait_quiet "$g $label $r"
             echo "[$g $r/$REPS] $label: $cmd" >&2
+            copy=$(fresh "$bin") || exit 1
             # shellcheck disable=SC2086
-            if ! timeout "$RUN_TIMEOUT" taskset -c "$pin" $cmd >"$RAW.out" 2>"$RAW.err"; then
+            if ! timeout "$RUN_TIMEOUT" taskset -c "$pin" ${cmd/"$bin"/"$copy"} >"$RAW.out" 2>"$RAW.err"; then
                 echo "mc_run.sh: '$cmd' failed (or ran past ${RUN_TIMEOUT}s):" | tee -a "$OUT" >&2
                 tail -5 "$RAW.err" >&2
             fi

@@ -71,7 +71,7 @@ servers=(epoll lthread st)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 server_run() { # NAME: prints CPU us per request of build/server_NAME
     local port=19095 t0 t1 reqs i
-    taskset -c 0 "./build/server_$1" "$port" >"$tmp/srv.log" 2>&1 &
+    taskset -c 0 "$(fresh "./build/server_$1")" "$port" >"$tmp/srv.log" 2>&1 &
     srv_pid=$!
     for i in $(seq 100); do
         curl --noproxy '*' -s -o /dev/null "http://127.0.0.1:$port/" && break
@@ -88,9 +88,21 @@ server_run() { # NAME: prints CPU us per request of build/server_NAME
         'BEGIN { if (r > 0) printf "%.4f\n", t * 1e6 / hz / r }'
 }
 
+# Each repetition runs fresh copies of the binaries and of liblthread.so
+# (LD_LIBRARY_PATH outranks the -so binaries' RUNPATH): on the AMD EPYC
+# guest, byte-identical copies of one binary ran the same hand-off at 17.3
+# and 19.8 ns, each copy steadily (BENCHMARKS.md, "Repetitions inside one
+# process"): where a file's pages lie counts, and fresh copies make it a
+# per-repetition draw that the medians absorb, not a bias of one binary.
+fresh() { # fresh FILE: path of a copy of FILE made for this repetition
+    local d=$tmp/fresh.$r
+    mkdir -p "$d" && cp -p "$1" "$d/${1##*/}" && echo "$d/${1##*/}"
+}
 RAW=$tmp/raw
 : >"$RAW"
 for ((r = 1; r <= REPS; r++)); do
+    rm -rf "$tmp/fresh.$((r - 1))"
+    lib=$(fresh ../build/liblthread.so.1) || exit 1
     for g in switch create; do
         declare -n jobs="jobs_$g"
         for j in "${jobs[@]}"; do
@@ -98,8 +110,9 @@ for ((r = 1; r <= REPS; r++)); do
             for w in $cmd; do case $w in ./build/* | build/*) bin=$w; break ;; esac; done
             [ -x "$bin" ] || continue
             echo "[$r/$REPS] $cmd" >&2
+            copy=$(fresh "$bin") || exit 1
             # shellcheck disable=SC2086
-            taskset -c 1 $cmd 2>/dev/null |
+            LD_LIBRARY_PATH=${lib%/*} taskset -c 1 ${cmd/"$bin"/"$copy"} 2>/dev/null |
                 awk -v r="$r" -v t="$tag" '$1 == "RESULT" { print "RESULT", r, t, $2, $3, $4 }' >>"$RAW"
         done
         unset -n jobs
