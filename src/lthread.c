@@ -663,7 +663,7 @@ LTHREAD_API int lthread_sleep(uint64_t msecs)
         return lthread__fail(-EPERM);
     if (msecs == 0) {
         /* Yield: to the back of the queue, behind everyone ready now. */
-        lthread__switch_yield(self);
+        lthread__switch_yield(s, self);
         return 0;
     }
     err = lthread__park(s, self, LTHREAD__WAIT_SLEEP, NULL, msecs);

@@ -399,9 +399,8 @@ switch_via(struct lthread *self, struct lthread *next)
  * in it, it kept a 64-byte frame. Everything else goes to
  * switch_out_slow, also by a tail call, so suspended images do not grow.
  */
-void lthread__switch_suspend(struct lthread *self)
+void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
 {
-    struct lthread__sched *s = self->sched;
     struct lthread *next, *owner;
 
     /* On a compute pthread (where s is not ours to read) an lthread is
@@ -457,9 +456,8 @@ yield_queue(struct lthread__sched *s, struct lthread *self)
  * and counts it, which is right here too: self is queued and counted).
  * Everything else is lthread__ready() and the suspend.
  */
-void lthread__switch_yield(struct lthread *self)
+void lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
 {
-    struct lthread__sched *s = self->sched;
     struct lthread *next = s->ready.head, *owner;
 
     LTHREAD__CHECK(lthread__tls_host == &s->host && self == s->host.current,
@@ -482,7 +480,7 @@ void lthread__switch_yield(struct lthread *self)
 #endif
 general:
     lthread__ready(s, self);
-    return lthread__switch_suspend(self);
+    return lthread__switch_suspend(s, self);
 }
 
 /*
