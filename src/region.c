@@ -434,6 +434,27 @@ region_swap_grow(struct lthread *lt)
     return lthread__region_swap(lt);
 }
 
+/* lthread__region_swap()'s copies where an image is 1 KiB or more (then
+ * skewed: image_skew), its bookkeeping done: out of line, so that the
+ * common small hand-over computes no skew. Returns lt's sp. */
+static __attribute__((noinline)) void *
+region_swap_skewed(struct lthread__region *r, struct lthread *o,
+                   struct lthread *lt)
+{
+    size_t out = (size_t)(r->top - (char *)o->sp);
+    size_t in = (size_t)(r->top - (char *)lt->sp);
+    char *from = (char *)o->sp - image_skew(o->sp, o->image, out);
+    char *to = (char *)lt->sp - image_skew(lt->sp, lt->image, in);
+
+    lt->sched->stats.bytes_copied +=
+        (size_t)(r->top - from) + (size_t)(r->top - to);
+    stack_copy(o->image, from, (size_t)(r->top - from));
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    make_writable(to, (size_t)(r->top - to));
+    stack_copy(to, lt->image, (size_t)(r->top - to));
+    return lt->sp;
+}
+
 /* The hand-over between region-mates, on the stack lthread__switch_via
  * borrowed (sched.c: switch_via): the owner's frames out to its image,
  * lt's in. The restore is its last step, with everything else done before
@@ -448,7 +469,6 @@ void *lthread__region_swap(void *arg)
     struct lthread *o = r->owner;
     size_t out = (size_t)(r->top - (char *)o->sp);
     size_t in = (size_t)(r->top - (char *)lt->sp);
-    char *from, *to;
 
     LTHREAD__CHECK(o && o != lt && o->state != LTHREAD__COMPUTE &&
                        (lt->flags & LTHREAD__F_SAVED) &&
@@ -462,15 +482,16 @@ void *lthread__region_swap(void *arg)
     o->flags |= LTHREAD__F_SAVED;
     lt->flags &= ~LTHREAD__F_SAVED;
     r->owner = lt;
-    from = (char *)o->sp - image_skew(o->sp, o->image, out);
-    to = (char *)lt->sp - image_skew(lt->sp, lt->image, in);
     s->stats.copies += 2;
-    s->stats.bytes_copied += (size_t)(r->top - from) + (size_t)(r->top - to);
-    stack_copy(o->image, from, (size_t)(r->top - from));
+    if (lthread__unlikely((out | in) >= IMAGE_SKEW_MIN)) /* (a power of 2) */
+        return region_swap_skewed(r, o, lt);
+    /* Both images small: no skew (image_skew), and the restore is the
+     * last step, a tail call (memcpy returns its destination, lt's sp). */
+    s->stats.bytes_copied += out + in;
+    stack_copy(o->image, o->sp, out);
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    make_writable(to, (size_t)(r->top - to));
-    stack_copy(to, lt->image, (size_t)(r->top - to));
-    return lt->sp;
+    make_writable(lt->sp, in);
+    return stack_copy(lt->sp, lt->image, in);
 }
 
 int lthread__region_start(struct lthread__sched *s, struct lthread *lt,

@@ -375,10 +375,9 @@ switch_via_valgrind(struct lthread *self, struct lthread *next, char *via)
  * switch to an owner is, so that the lthread resumes at the same return
  * address and no frame of ours is copied with its stack. */
 static inline __attribute__((always_inline)) void
-switch_via(struct lthread *self, struct lthread *next)
+switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next)
 {
-    char *via =
-        (char *)(((uintptr_t)self->sched->host.sp & ~(uintptr_t)15) - VIA_GAP);
+    char *via = (char *)(((uintptr_t)s->host.sp & ~(uintptr_t)15) - VIA_GAP);
 
 #ifdef LTHREAD__VALGRIND
     if (lthread__unlikely(lthread__on_valgrind))
@@ -426,7 +425,7 @@ void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
     if (owner == self) {
         lthread__stamp(s, self);
         hand_over(s, &s->host, self, next);
-        return switch_via(self, next);
+        return switch_via(s, self, next);
     }
 #endif
     return switch_out_slow(self, false);
@@ -475,7 +474,7 @@ void lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
     if (owner == self) { /* a region-mate: as in lthread__switch_suspend */
         yield_queue(s, self);
         hand_over_to(s, &s->host, self, next);
-        return switch_via(self, next);
+        return switch_via(s, self, next);
     }
 #endif
 general:

@@ -159,6 +159,53 @@ static void starved_mate(void)
     CHECK_EQ(small_ran_after, 1);
 }
 
+/*
+ * Images of 1 KiB or more hold the 16 bytes below sp too, or not,
+ * whichever puts image and stack at one offset mod 32 (src/region.c,
+ * image_skew): both cases, every time. Two mates hand over at live depths
+ * that step by 16 bytes (so that sp's offset mod 32 alternates while each
+ * image, grown to the deepest first, stays where it is); each checks its
+ * bytes after every hand-over.
+ */
+enum { SKEW_STEPS = 8, SKEW_ROUNDS = 4 };
+static int skew_bad;
+
+static __attribute__((noinline)) void skew_at(int id, size_t n)
+{
+    volatile char *buf = __builtin_alloca(n);
+
+    for (size_t i = 0; i < n; i++)
+        buf[i] = FILL(i, id);
+    for (int r = 0; r < SKEW_ROUNDS; r++) {
+        lthread_sleep(0);
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] != FILL(i, id)) {
+                skew_bad++;
+                break;
+            }
+    }
+}
+
+static void skew_mate(lthread_t *lt, void *arg)
+{
+    int id = (int)(intptr_t)arg;
+
+    (void)lt;
+    for (int k = SKEW_STEPS - 1; k >= 0; k--)
+        skew_at(id, 1200 + 16 * (size_t)k);
+}
+
+static void skewed_images(void)
+{
+    lthread_t *a, *b;
+
+    skew_bad = 0;
+    CHECK_EQ(lthread_create(&a, skew_mate, (void *)1), 0);
+    CHECK_EQ(lthread_create(&b, skew_mate, (void *)2), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(skew_bad, 0);
+}
+
 int main(void)
 {
     /* Read when the scheduler is made: one shared region for all. */
@@ -166,5 +213,6 @@ int main(void)
     ring();
     ring(); /* a second scheduler lifetime */
     starved_mate();
+    skewed_images();
     return check_summary("test_mates");
 }
