@@ -296,13 +296,13 @@ LTHREAD__NO_ASAN static void *stack_copy(void *dst, const void *src, size_t n)
  * destination was 8-24 bytes ahead of the source modulo 4 KiB (and at
  * times 2-6 times slower at 40-120); distances that are multiples of 32
  * were all fast (BENCHMARKS.md, "stack copies at one offset modulo 32",
- * bench/memcpy_skew.c). Where a
- * heap image lands against a stack is chance, so the penalty hit some
- * lthreads for good. The skew is fixed while the image is saved (neither
- * sp nor the image moves, and the length decides whether there is one),
- * so the restore finds it again. Smaller images (below every libc's
- * threshold for `rep movsb` we know of) keep their exact size: the 16
- * bytes would be 7% of a typical suspended lthread's memory.
+ * bench/memcpy_skew.c). Where a heap image lands against a stack is
+ * chance, so the penalty hit some lthreads for good. The skew is fixed
+ * while the image is saved (neither sp nor the image moves, and the
+ * length decides whether there is one), so the restore finds it again.
+ * Smaller images (below every libc's threshold for `rep movsb` we know
+ * of) keep their exact size: the 16 bytes would be 7% of a typical
+ * suspended lthread's memory.
  */
 #define IMAGE_SKEW_MIN 1024
 
