@@ -184,12 +184,12 @@ struct switch_to {
 #define VIA_MATES 0
 #endif
 
-/* Bytes of the scheduler's stack below its saved frame that mate_enter
- * may not use: room for a signal handler's frame is not needed (signals
- * run on the stack they interrupt, here the borrowed one), so only the
- * x86-64 red zone (128 B) and a margin. */
+/* Bytes of the scheduler's stack below its saved frame that the mates'
+ * swap (lthread__region_swap) may not use: room for a signal handler's
+ * frame is not needed (signals run on the stack they interrupt, here the
+ * borrowed one), so only the x86-64 red zone (128 B) and a margin. */
 #define VIA_GAP 256
-/* What mate_enter may use of it (for memcheck; a realloc, a memcpy). */
+/* What the swap may use of it (for memcheck; a realloc, a memcpy). */
 #define VIA_ROOM (16 * 1024)
 
 /*
@@ -419,8 +419,8 @@ void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
         hand_over(s, &s->host, self, next);
         return switch_go(self, &self->sp, next->sp, false);
     }
-    /* A region-mate: through a borrowed stack (mate_enter), or the
-     * scheduler where that cannot be done. */
+    /* A region-mate: through a borrowed stack (lthread__region_swap), or
+     * the scheduler where that cannot be done. */
 #if VIA_MATES
     if (owner == self) {
         lthread__stamp(s, self);
@@ -451,8 +451,9 @@ yield_queue(struct lthread__sched *s, struct lthread *self)
  * in the queue in one step: nready stays as it is, and none of the
  * suspend's other checks apply (self is RUNNING, not COMPUTE, and not in
  * the queue); so does a region-mate, through the borrowed stack (its
- * undo on ENOMEM, in mate_enter, puts the mate back first in the queue
- * and counts it, which is right here too: self is queued and counted).
+ * undo on ENOMEM, lthread__mate_undo, puts the mate back first in the
+ * queue and counts it, which is right here too: self is queued and
+ * counted).
  * Everything else is lthread__ready() and the suspend.
  */
 void lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
