@@ -141,8 +141,6 @@ int main(int argc, char **argv)
                     continue;
                 lthread_t *t0, *t1;
                 char variant[64];
-                uintptr_t d;
-                int shared;
                 mode = m;
                 cur = PADS[p].fn;
                 switch_reset(rounds);
@@ -165,21 +163,12 @@ int main(int argc, char **argv)
                     lthread_chan_destroy(chans[1]) ||
                     lthread_mutex_destroy(mutex))
                     S.errors++;
-                d = S.frame[0] > S.frame[1] ? S.frame[0] - S.frame[1]
-                                            : S.frame[1] - S.frame[0];
-                shared = d < 16384;
-                if (env && atoi(env) == 1 && !shared)
-                    fprintf(stderr,
-                            "WARNING: LTHREAD_REGIONS=1 but the players "
-                            "ran on different regions (%#lx, %#lx)\n",
-                            (unsigned long)S.frame[0],
-                            (unsigned long)S.frame[1]);
                 if (S.errors)
                     fprintf(stderr, "handoff_lthread %s pad %d: %llu errors\n",
                             modes[m], PADS[p].pad,
                             (unsigned long long)S.errors);
                 snprintf(variant, sizeof variant, "lthread.%s.pad%d.%s",
-                         modes[m], PADS[p].pad, shared ? "shared" : "sep");
+                         modes[m], PADS[p].pad, switch_regions());
                 switch_record(m * NPADS + p, variant, switch_ns_per_handoff());
             }
     switch_report("handoff_lthread", "handoff");

@@ -83,6 +83,25 @@ static inline double switch_ns_per_handoff(void)
     return (double)(S.t1 - S.t0) / (2.0 * (double)timed);
 }
 
+/* "shared" when the two players' frames sat in one stack region (same
+ * function, same depth: same region <=> same address), else "sep"; warns
+ * when LTHREAD_REGIONS=1 asked for one region and they were not in it. */
+static inline const char *switch_regions(void)
+{
+    const char *env = getenv("LTHREAD_REGIONS");
+    uintptr_t d = S.frame[0] > S.frame[1] ? S.frame[0] - S.frame[1]
+                                          : S.frame[1] - S.frame[0];
+
+    if (d < 16384)
+        return "shared";
+    if (env && atoi(env) == 1)
+        fprintf(stderr,
+                "WARNING: LTHREAD_REGIONS=1 but the players ran on "
+                "different regions (%#lx, %#lx)\n",
+                (unsigned long)S.frame[0], (unsigned long)S.frame[1]);
+    return "sep";
+}
+
 #define SWITCH_MAX_VARIANTS 16
 #define SWITCH_MAX_REPS 15
 static struct {
