@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "check.h"
 #include "platform.h"
+#include "segments.h"
 
 enum { MAX_N = 64 };
 
@@ -283,24 +284,9 @@ static double reset_at, b_started_at;
 static int b_ran, a_ok, b_ok;
 
 /* lthread_stats().switches at each run segment's start equals the
- * segments so far: the starved lthread's failed resumes (its region's
- * owner could not be saved) are no switches. */
-static uint64_t segments;
-static int segments_bad;
-
-static void segment(void)
-{
-    struct lthread_stats st;
-
-    segments++;
-    if (lthread_stats(&st) != 0 || st.switches != segments) {
-        if (!segments_bad)
-            fprintf(stderr, "segment %llu: switches %llu\n",
-                    (unsigned long long)segments,
-                    (unsigned long long)st.switches);
-        segments_bad++;
-    }
-}
+ * segments so far (tests/segments.h): the starved lthread's failed resumes
+ * (its region's owner could not be saved) are no switches. */
+static struct segments segs;
 
 static void lt_a(lthread_t *lt, void *arg)
 {
@@ -308,17 +294,17 @@ static void lt_a(lthread_t *lt, void *arg)
 
     (void)lt;
     (void)arg;
-    segment();
+    segment_note(&segs);
     memset(pattern, 'a', sizeof(pattern));
     lthread__alloc_fail_after(0);
     lthread_sleep(0); /* B cannot start: A's image cannot be saved */
-    segment();
+    segment_note(&segs);
     CHECK_EQ(b_ran, 0);
     lthread_sleep(5); /* the timer heap has room: no allocation */
-    segment();
+    segment_note(&segs);
     while (!b_ran) {
         lthread_sleep(1);
-        segment();
+        segment_note(&segs);
     }
     a_ok = pattern[0] == 'a' && pattern[sizeof(pattern) - 1] == 'a' &&
            memchr(pattern, 0, sizeof(pattern)) == NULL;
@@ -330,12 +316,12 @@ static void lt_b(lthread_t *lt, void *arg)
 
     (void)lt;
     (void)arg;
-    segment();
+    segment_note(&segs);
     b_started_at = check_now_ms();
     b_ran = 1;
     memset(pattern, 'b', sizeof(pattern));
     lthread_sleep(1); /* A runs again: B's image is saved */
-    segment();
+    segment_note(&segs);
     b_ok = pattern[0] == 'b' && pattern[sizeof(pattern) - 1] == 'b';
 }
 
@@ -343,9 +329,9 @@ static void lt_c(lthread_t *lt, void *arg)
 {
     (void)lt;
     (void)arg;
-    segment();
+    segment_note(&segs);
     lthread_sleep(30);
-    segment();
+    segment_note(&segs);
     reset_at = check_now_ms();
     lthread__alloc_fail_after(-1);
 }
@@ -366,8 +352,7 @@ static void test_image_save(void)
 
     setenv("LTHREAD_REGIONS", "1", 1); /* read when the scheduler is made */
     b_ran = a_ok = b_ok = 0;
-    segments = 0;
-    segments_bad = 0;
+    segs = (struct segments){0, 0};
     CHECK_EQ(lthread_attr_init(&a), 0);
     a.flags = LTHREAD_ATTR_PRIVATE_STACK;
     CHECK_EQ(lthread_create_ex(&lt, lt_c, NULL, &a), 0);
@@ -382,7 +367,7 @@ static void test_image_save(void)
     CHECK(b_started_at >= reset_at);
     CHECK_EQ(a_ok, 1);
     CHECK_EQ(b_ok, 1);
-    CHECK_EQ(segments_bad, 0);
+    CHECK_EQ(segs.bad, 0);
     /* Retrying is fine, spinning is not: region.c means to retry every
      * millisecond. */
     CHECK(c0 < 15 * check_slow());

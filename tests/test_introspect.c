@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "segments.h"
 
 enum {
     K_READY,
@@ -316,31 +317,16 @@ static void test_walk(void)
  * and a third sleeps (a timer, a poll). Checked at every segment start.
  */
 #define SW_YIELDS 300
-static uint64_t sw_segments;
-static int sw_bad;
-
-static void sw_segment(void)
-{
-    struct lthread_stats st;
-
-    sw_segments++;
-    if (lthread_stats(&st) != 0 || st.switches != sw_segments) {
-        if (!sw_bad)
-            fprintf(stderr, "segment %llu: switches %llu\n",
-                    (unsigned long long)sw_segments,
-                    (unsigned long long)st.switches);
-        sw_bad++;
-    }
-}
+static struct segments sw_segs; /* tests/segments.h */
 
 static void sw_yielder(lthread_t *lt, void *arg)
 {
     (void)lt;
     (void)arg;
-    sw_segment();
+    segment_note(&sw_segs);
     for (int i = 0; i < SW_YIELDS; i++) {
         lthread_sleep(0);
-        sw_segment();
+        segment_note(&sw_segs);
     }
 }
 
@@ -348,10 +334,10 @@ static void sw_sleeper(lthread_t *lt, void *arg)
 {
     (void)lt;
     (void)arg;
-    sw_segment();
+    segment_note(&sw_segs);
     for (int i = 0; i < 3; i++) {
         lthread_sleep(1);
-        sw_segment();
+        segment_note(&sw_segs);
     }
 }
 
@@ -359,14 +345,13 @@ static void test_switch_count(void)
 {
     lthread_t *lt;
 
-    sw_segments = 0;
-    sw_bad = 0;
+    sw_segs = (struct segments){0, 0};
     CHECK_EQ(lthread_create(&lt, sw_yielder, NULL), 0);
     CHECK_EQ(lthread_create(&lt, sw_yielder, NULL), 0);
     CHECK_EQ(lthread_create(&lt, sw_sleeper, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
-    CHECK_EQ(sw_bad, 0);
-    CHECK_EQ(sw_segments, 2 * (SW_YIELDS + 1) + 4);
+    CHECK_EQ(sw_segs.bad, 0);
+    CHECK_EQ(sw_segs.n, 2 * (SW_YIELDS + 1) + 4);
 }
 
 int main(void)
