@@ -383,9 +383,11 @@ static void test_image_save(void)
  * than its image has room for while memory has run out, and yields to B.
  * The hand-over is undone (lthread__mate_undo: B first in the queue again,
  * A current): B waits, starved, until memory comes back; nobody is lost,
- * both stacks intact. C (private stack) gives memory back after 30 ms.
+ * both stacks intact. C (private stack) gives memory back when A has
+ * checked.
  */
-static int mate_b_rounds, mate_a_ok, mate_b_ok, mate_b_early;
+static int mate_b_rounds, mate_a_ok, mate_b_ok, mate_b_early, mate_release;
+static lthread_cond_t *mate_cond;
 
 static __attribute__((noinline)) void mate_a_deep(void)
 {
@@ -396,8 +398,12 @@ static __attribute__((noinline)) void mate_a_deep(void)
     lthread__alloc_fail_after(0);
     lthread_sleep(0); /* B cannot run: A's image cannot grow */
     mate_b_early = mate_b_rounds != before;
+    /* Memory comes back when A says so, not after a time: a stalled
+     * machine cannot let B run before the check above. */
+    mate_release = 1;
+    CHECK_EQ(lthread_cond_signal(mate_cond), 0);
     while (mate_b_rounds == before)
-        lthread_sleep(1); /* the timer heap has room (C's) */
+        lthread_sleep(0); /* (no timer: nothing to allocate) */
     mate_a_ok = pattern[0] == 'A' && pattern[sizeof(pattern) - 1] == 'A' &&
                 memchr(pattern, 0, sizeof(pattern)) == NULL;
 }
@@ -424,17 +430,27 @@ static void mate_b(lthread_t *lt, void *arg)
                 memchr(pattern, 0, sizeof(pattern)) == NULL;
 }
 
+/* Gives memory back once A has checked that B could not run. */
+static void mate_c(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    while (!mate_release)
+        lthread_cond_wait(mate_cond, 0); /* (allocates nothing) */
+    lthread__alloc_fail_after(-1);
+}
+
 static void test_image_grow_mate(void)
 {
     lthread_attr_t a;
     lthread_t *lt;
 
     setenv("LTHREAD_REGIONS", "1", 1);
-    mate_b_rounds = mate_a_ok = mate_b_ok = mate_b_early = 0;
-    reset_at = 0;
+    mate_b_rounds = mate_a_ok = mate_b_ok = mate_b_early = mate_release = 0;
+    CHECK_EQ(lthread_cond_create(&mate_cond), 0);
     CHECK_EQ(lthread_attr_init(&a), 0);
     a.flags = LTHREAD_ATTR_PRIVATE_STACK;
-    CHECK_EQ(lthread_create_ex(&lt, lt_c, NULL, &a), 0);
+    CHECK_EQ(lthread_create_ex(&lt, mate_c, NULL, &a), 0);
     CHECK_EQ(lthread_create(&lt, mate_a, NULL), 0);
     CHECK_EQ(lthread_create(&lt, mate_b, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
@@ -444,6 +460,7 @@ static void test_image_grow_mate(void)
     CHECK_EQ(mate_b_early, 0);
     CHECK_EQ(mate_a_ok, 1);
     CHECK_EQ(mate_b_ok, 1);
+    CHECK_EQ(lthread_cond_destroy(mate_cond), 0);
 }
 
 /*
