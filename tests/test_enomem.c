@@ -277,11 +277,14 @@ static void test_waits(void)
  * An lthread's stack image must be saved when memory runs out: with one
  * shared region, A owns it and B must start there, which needs a copy of
  * A's frames. What we require: nobody is lost, B runs once memory is back,
- * both stacks are intact. C, on a private stack, gives memory back after
- * 30 ms.
+ * both stacks are intact. C, on a private stack, gives memory back 30 ms
+ * after A has checked that B could not start (counted from A's word, not
+ * from the start: a machine stalled past 30 ms before the check would let
+ * B start first).
  */
 static double reset_at, b_started_at;
-static int b_ran, a_ok, b_ok;
+static int b_ran, a_ok, b_ok, c_go;
+static lthread_cond_t *c_cond;
 
 /* lthread_stats().switches at each run segment's start equals the
  * segments so far (tests/segments.h): the starved lthread's failed resumes
@@ -300,6 +303,8 @@ static void lt_a(lthread_t *lt, void *arg)
     lthread_sleep(0); /* B cannot start: A's image cannot be saved */
     segment_note(&segs);
     CHECK_EQ(b_ran, 0);
+    c_go = 1;
+    CHECK_EQ(lthread_cond_signal(c_cond), 0);
     lthread_sleep(5); /* the timer heap has room: no allocation */
     segment_note(&segs);
     while (!b_ran) {
@@ -330,6 +335,12 @@ static void lt_c(lthread_t *lt, void *arg)
     (void)lt;
     (void)arg;
     segment_note(&segs);
+    lthread_sleep(1); /* (makes the timer heap, while memory is there) */
+    segment_note(&segs);
+    while (!c_go) {
+        lthread_cond_wait(c_cond, 0);
+        segment_note(&segs);
+    }
     lthread_sleep(30);
     segment_note(&segs);
     reset_at = check_now_ms();
@@ -351,8 +362,9 @@ static void test_image_save(void)
     double c0;
 
     setenv("LTHREAD_REGIONS", "1", 1); /* read when the scheduler is made */
-    b_ran = a_ok = b_ok = 0;
+    b_ran = a_ok = b_ok = c_go = 0;
     segs = (struct segments){0, 0};
+    CHECK_EQ(lthread_cond_create(&c_cond), 0);
     CHECK_EQ(lthread_attr_init(&a), 0);
     a.flags = LTHREAD_ATTR_PRIVATE_STACK;
     CHECK_EQ(lthread_create_ex(&lt, lt_c, NULL, &a), 0);
@@ -368,6 +380,7 @@ static void test_image_save(void)
     CHECK_EQ(a_ok, 1);
     CHECK_EQ(b_ok, 1);
     CHECK_EQ(segs.bad, 0);
+    CHECK_EQ(lthread_cond_destroy(c_cond), 0);
     /* Retrying is fine, spinning is not: region.c means to retry every
      * millisecond. */
     CHECK(c0 < 15 * check_slow());
