@@ -288,7 +288,7 @@ LTHREAD_API int lthread_compute_begin(void)
     learn(self->fn);
     self->state = LTHREAD__COMPUTE;
     self->wake_result = 0;
-    lthread__switch_out(self, false);
+    lthread__switch_out(self);
     /* Now on a compute pthread, unless the pool could not take us. */
     return self->wake_result ? lthread__fail(self->wake_result) : 0;
 }
@@ -300,7 +300,7 @@ LTHREAD_API int lthread_compute_end(void)
     /* On a scheduler pthread, or on no host at all: not in a section. */
     if (!self || lthread__sched_get())
         return lthread__fail(-EPERM);
-    lthread__switch_out(self, false);
+    lthread__switch_out(self);
     /* Home again, resumed by our own scheduler. */
     return 0;
 }

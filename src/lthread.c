@@ -63,19 +63,12 @@ void lthread__entry_epilogue(void *p)
 {
     struct lthread *lt = p;
 
-    /* Returning from inside a compute section: go home first. */
-    if (!lthread__sched_get())
+    /* Returning from inside a compute section: go home first. (The
+     * pthread's scheduler read here, after the body ran: no switch of
+     * this function's before it.) */
+    if (lthread__unlikely(!lthread__tls_sched))
         lthread_compute_end();
     lthread__exit_self(lt, NULL);
-}
-
-void lthread__exit_self(struct lthread *self, void *value)
-{
-    self->exit_value = value;
-    self->state = LTHREAD__EXITED;
-    lthread__sched_exiting(self->sched, self);
-    lthread__switch_out(self, true);
-    __builtin_trap(); /* an exited lthread is never resumed */
 }
 
 void lthread__entry_arg(void *p, void *arg)
@@ -333,20 +326,6 @@ static bool join_cancel(struct lthread__sched *s, struct lthread *lt)
 const struct lthread__wait_ops lthread__wait_ops_join = {"join", join_cancel,
                                                          NULL};
 
-void lthread__join_exited(struct lthread__sched *s, struct lthread *lt)
-{
-    struct lthread *j = lt->joiner;
-
-    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == lt,
-                   "an lthread's joiner waits in join on it");
-    lthread__queue_remove(&s->joining, j);
-    lthread__unpark(s, j, 0);
-    /* Until j runs, the pair stays tied both ways, so that destroying
-     * either side can untie it (lthread_destroy). */
-    j->wait_obj = lt;
-    lthread__outcome_hold(j, LTHREAD__DONE_JOIN);
-}
-
 /* ---- joining an lthread of another scheduler ----------------------------
  *
  * The joiner J (scheduler JS) and the joinee T (scheduler TS) meet in a
@@ -529,7 +508,27 @@ void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt)
     xjoin_complete(s, (struct xjoin *)lt->joiner, lt, 0);
 }
 
-LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
+/* A join's end: lt, exited and ours to take, gives its exit value and is
+ * freed. */
+static inline __attribute__((always_inline)) void
+join_take(struct lthread__sched *s, struct lthread *lt, void **ptr)
+{
+    if (ptr)
+        *ptr = lt->exit_value;
+    lthread__queue_remove(&s->zombies, lt);
+    lthread__lt_free_joined(s, lt);
+}
+
+/* lthread__fail() out of line, for a join whose wait failed: the join
+ * keeps no register for the error across the call that sets errno. */
+static __attribute__((noinline, cold)) int join_fail(int err)
+{
+    return lthread__fail(err);
+}
+
+/* lthread_join() but for its common case (below). */
+static __attribute__((noinline)) int join_general(lthread_t *lt, void **ptr,
+                                                  uint64_t timeout)
 {
     struct lthread__sched *s;
     struct lthread *self = lthread__sched_self(&s);
@@ -556,10 +555,36 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
         if (err) /* timeout, or lt was destroyed: lt is not ours */
             return lthread__fail(err);
     }
-    if (ptr)
-        *ptr = lt->exit_value;
-    lthread__queue_remove(&s->zombies, lt);
-    lthread__lt_free(s, lt);
+    join_take(s, lt, ptr);
+    return 0;
+}
+
+/*
+ * The common join alone: by an lthread, of a joinable lthread of its own
+ * scheduler that has not exited, without a timeout. It keeps three
+ * registers across the wait (self, lt, ptr; the scheduler is read again
+ * from self), where the whole join kept six for its rare paths: 24 bytes
+ * less in every waiting joiner's saved image, and 8 instructions less.
+ */
+LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
+{
+    struct lthread__sched *s = lthread__tls_sched;
+    struct lthread *self;
+    int err;
+
+    if (lthread__unlikely(!lt || !s || !(self = s->host.current) ||
+                          lt->sched != s || lt == self || timeout ||
+                          (lt->flags & LTHREAD__F_DETACHED) || lt->joiner ||
+                          lt->state == LTHREAD__EXITED))
+        return join_general(lt, ptr, timeout);
+    lt->joiner = self;
+    /* Listed so a deadlocked scheduler can still free us. */
+    lthread__queue_push(&s->joining, self);
+    err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, 0);
+    lthread__outcome_taken(self);
+    if (lthread__unlikely(err)) /* lt was destroyed: it is not ours */
+        return join_fail(err);
+    join_take(self->sched, lt, ptr);
     return 0;
 }
 

@@ -350,24 +350,20 @@ void lthread__host_set(struct lthread__host *h);
 
 /*
  * Switches from the running lthread `self` back to its host. Returns when
- * a host resumes self (perhaps the host of another pthread). `exiting`
- * means self will never run again. (Two functions, chosen here: every
- * caller passes a constant.) The suspend and the yield take s, self's
+ * a host resumes self (perhaps the host of another pthread). (An exiting
+ * lthread leaves through lthread__exit_self, sched.c.) The suspend and the
+ * yield take s, self's
  * scheduler (self->sched), from the caller, who has it from the pthread's
  * own (lthread__sched_self): not loading it again from self takes two
  * dependent loads (current, then sched) off the way to the next lthread.
  */
 void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self);
-void lthread__switch_exit(struct lthread *self);
 /* lthread_sleep(0): self (RUNNING, on its scheduler) to the back of the
  * ready queue, and the switch. */
 void lthread__switch_yield(struct lthread__sched *s, struct lthread *self);
-static inline void lthread__switch_out(struct lthread *self, bool exiting)
+static inline void lthread__switch_out(struct lthread *self)
 {
-    if (exiting)
-        lthread__switch_exit(self);
-    else
-        lthread__switch_suspend(self->sched, self);
+    lthread__switch_suspend(self->sched, self);
 }
 
 /* Switches from host h into lt, whose frames are in place. Returns the
@@ -476,6 +472,9 @@ struct lthread__sched {
     uint32_t nregions;
     uint32_t max_regions;
     size_t region_size;
+    /* A shared region no lthread is bound to: the last one emptied, or
+     * NULL (a hint for the next start, checked: region.c). */
+    struct lthread__region *region_free;
     /* Poller and per-fd waiters (io.c). */
     struct lthread__poller *poller;
     struct lthread__fd *fds;
@@ -600,7 +599,7 @@ void lthread__entry_epilogue(void *lt) __attribute__((noreturn));
 /* The body of an lthread made by lthread_create_arg(): calls fn(arg). */
 void lthread__entry_arg(void *lt, void *arg);
 
-/* Ends the running lthread with exit value `value`. */
+/* Ends the running lthread with exit value `value` (sched.c). */
 void lthread__exit_self(struct lthread *self, void *value)
     __attribute__((noreturn));
 
@@ -658,14 +657,11 @@ const char *lthread__wait_name(const struct lthread *lt);
 /* Frees s if no lthread was ever added to it (after a failed create). */
 void lthread__sched_release_if_idle(struct lthread__sched *s);
 
-/* The running lthread is exiting: counts it out, makes it a zombie (unless
- * detached) and wakes its joiner. Its memory is freed later, off its
- * stack. */
-void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt);
-
 /* lt exits and its joiner waits in lthread_join(): wakes the joiner, which
- * takes lt when it runs (lthread.c). */
-void lthread__join_exited(struct lthread__sched *s, struct lthread *lt);
+ * takes lt when it runs (lthread.c). Defined below (it needs the queues);
+ * inline in the exit. */
+static inline void lthread__join_exited(struct lthread__sched *s,
+                                        struct lthread *lt);
 /* The same for a joiner of another scheduler: completes its join and frees
  * lt, unless the joiner gave up (lthread.c). */
 void lthread__join_exited_xs(struct lthread__sched *s, struct lthread *lt);
@@ -715,9 +711,46 @@ static inline struct lthread *lthread__lt_reuse(struct lthread__sched *s)
 /* Gives back a control block (to the recycling list, or to malloc). */
 void lthread__lt_release(struct lthread__sched *s, struct lthread *lt);
 
+/* Control blocks are recycled through a short per-scheduler list: a
+ * malloc/free pair was a third of the cost of create + join. Not under
+ * ASan, which must see every use of a freed lthread. */
+#ifdef LTHREAD__ASAN
+#define LTHREAD__LT_CACHE_MAX 0
+#else
+#define LTHREAD__LT_CACHE_MAX 64
+#endif
+
+/* A post in flight to s's inbox may name an lthread of s (inbox.c): one
+ * freed meanwhile must stay a dead control block until the batch is
+ * handled, not be freed or reused (lthread__lt_free). */
+static inline bool lthread__inbox_busy(struct lthread__sched *s)
+{
+    return atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
+           atomic_load_explicit(&s->inbox.armed, memory_order_acquire) ||
+           s->inbox.draining;
+}
+
 /* Unlinks and frees an lthread that will never run again (exited or
  * destroyed; already out of every queue and wait). */
 void lthread__lt_free(struct lthread__sched *s, struct lthread *lt);
+
+/* lthread__lt_free() of a joined zombie, inline where it goes straight
+ * back to the recycling list (nothing else to release, no post in
+ * flight, room in the list): nearly always. */
+static inline void lthread__lt_free_joined(struct lthread__sched *s,
+                                           struct lthread *lt)
+{
+    if (LTHREAD__LT_CACHE_MAX == 0 || LTHREAD__HAVE_TSAN ||
+        lthread__unlikely(lt->image ||
+                          (lt->flags & (LTHREAD__F_XJOIN | LTHREAD__F_BOUND |
+                                        LTHREAD__F_SAVED)) ||
+                          s->nlt_cache >= LTHREAD__LT_CACHE_MAX ||
+                          lthread__inbox_busy(s)))
+        return lthread__lt_free(s, lt);
+    lt->next = s->lt_cache;
+    s->lt_cache = lt;
+    s->nlt_cache++;
+}
 
 /* lthread_init(): sets the region size of the calling pthread's scheduler,
  * now or when it is created. Returns 0, -EINVAL or -EBUSY. */
@@ -981,6 +1014,21 @@ static inline void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
     lthread__ready(s, lt);
 }
 
+static inline void lthread__join_exited(struct lthread__sched *s,
+                                        struct lthread *lt)
+{
+    struct lthread *j = lt->joiner;
+
+    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == lt,
+                   "an lthread's joiner waits in join on it");
+    lthread__queue_remove(&s->joining, j);
+    lthread__unpark(s, j, 0);
+    /* Until j runs, the pair stays tied both ways, so that destroying
+     * either side can untie it (lthread_destroy). */
+    j->wait_obj = lt;
+    lthread__outcome_hold(j, LTHREAD__DONE_JOIN);
+}
+
 /* ---- region.c --------------------------------------------------------- */
 
 /* Reads the region knobs (LTHREAD_REGIONS) into a new scheduler. */
@@ -1030,6 +1078,25 @@ void *lthread__mate_undo(struct lthread__sched *s, struct lthread *lt);
 
 /* lthread__region_leave's work, when there is some (region.c). */
 void lthread__region_release(struct lthread__sched *s, struct lthread *lt);
+
+/* lthread__region_release() of lt bound to a shared region (not
+ * private) with no image and none saved: the exit's case, inline. */
+static inline void lthread__region_release_shared(struct lthread__sched *s,
+                                                  struct lthread *lt)
+{
+    struct lthread__region *r = lt->region;
+
+    LTHREAD__CHECK(!lt->image && !r->is_private &&
+                       (lt->flags & (LTHREAD__F_BOUND | LTHREAD__F_SAVED |
+                                     LTHREAD__F_PRIVATE)) == LTHREAD__F_BOUND,
+                   "a plain release: a shared region, no image");
+    lt->flags &= (uint8_t)~LTHREAD__F_BOUND;
+    lt->region = NULL;
+    if (r->owner == lt)
+        r->owner = NULL;
+    if (--r->nbound == 0)
+        s->region_free = r; /* the next start's (lthread__region_start) */
+}
 
 /* lt is gone for good (exited or destroyed): release its region and its
  * image. Nothing to do, and no call, for an lthread that holds neither

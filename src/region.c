@@ -177,6 +177,7 @@ void lthread__regions_free(struct lthread__sched *s)
     lthread__free(s->regions);
     s->regions = NULL;
     s->nregions = 0;
+    s->region_free = NULL;
 }
 
 /*
@@ -494,8 +495,29 @@ void *lthread__region_swap(void *arg)
     return stack_copy(lt->sp, lt->image, in);
 }
 
-int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
-                          bool may_copy)
+/* Writes lt's first frame at the top of its region r, which it owns. */
+static inline __attribute__((always_inline)) void
+region_first_frame(struct lthread__region *r, struct lthread *lt)
+{
+    make_writable(r->top - sizeof(struct lthread__switch_frame),
+                  sizeof(struct lthread__switch_frame));
+    /* fn is called as void (*)(void *, void *): same ABI as lthread_func
+     * (both arguments are pointers), which the switch code cannot name. */
+    lt->sp = lthread__frame_fill(
+        r->top, &(struct lthread__entry){
+                    .prologue = lthread__entry_prologue,
+                    .body = lt->io_fd == LTHREAD__ENTRY_ARG
+                                ? lthread__entry_arg
+                                : (void (*)(void *, void *))lt->fn,
+                    .epilogue = lthread__entry_epilogue,
+                    .ctx = lt,
+                    .arg = lt->arg,
+                });
+}
+
+/* lthread__region_start() but for its common case. */
+static __attribute__((noinline)) int
+region_start_slow(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 {
     struct lthread__region *r = lt->region;
     int err;
@@ -525,21 +547,35 @@ int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
         if (err)
             return err; /* stays bound; it starts when it gets the region */
     }
-    lthread__valgrind_make_writable(r->top -
-                                        sizeof(struct lthread__switch_frame),
-                                    sizeof(struct lthread__switch_frame));
-    /* fn is called as void (*)(void *, void *): same ABI as lthread_func
-     * (both arguments are pointers), which the switch code cannot name. */
-    lt->sp = lthread__frame_init(
-        r->top, &(struct lthread__entry){
-                    .prologue = lthread__entry_prologue,
-                    .body = lt->io_fd == LTHREAD__ENTRY_ARG
-                                ? lthread__entry_arg
-                                : (void (*)(void *, void *))lt->fn,
-                    .epilogue = lthread__entry_epilogue,
-                    .ctx = lt,
-                    .arg = lt->arg,
-                });
+    region_first_frame(r, lt);
+    return 0;
+}
+
+/*
+ * The common start: a new lthread (not bound to a region yet: no private
+ * stack), no entry function learned to compute, and a shared region that
+ * no lthread is bound to at hand (s->region_free, the last one emptied,
+ * checked: a hint). region_choose() would take any region with none bound
+ * first too. Everything else, and the search, in region_start_slow. No
+ * frame, no call: the first frame is written inline.
+ */
+int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
+                          bool may_copy)
+{
+    struct lthread__region *r = s->region_free;
+
+    if (lthread__unlikely(!r || r->nbound || (lt->flags & LTHREAD__F_BOUND) ||
+                          atomic_load_explicit(&lthread__compute_learned_any,
+                                               memory_order_relaxed)))
+        return region_start_slow(s, lt, may_copy);
+    LTHREAD__CHECK(!r->owner && !r->is_private,
+                   "a region no lthread is bound to is shared and unowned");
+    lt->region = r;
+    lt->flags |= LTHREAD__F_BOUND;
+    r->nbound = 1;
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    r->owner = lt;
+    region_first_frame(r, lt);
     return 0;
 }
 
@@ -547,7 +583,6 @@ void lthread__region_release(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__region *r = lt->region;
 
-    (void)s;
     if (lt->image) { /* (most never had one: skip the call) */
         lthread__free(lt->image);
         lt->image = NULL;
@@ -556,15 +591,12 @@ void lthread__region_release(struct lthread__sched *s, struct lthread *lt)
     lt->flags &= ~LTHREAD__F_SAVED;
     if (!(lt->flags & LTHREAD__F_BOUND))
         return; /* `region` was only a hint */
+    if (!r->is_private)
+        return lthread__region_release_shared(s, lt);
     lt->flags &= ~LTHREAD__F_BOUND;
     lt->region = NULL;
-    if (r->owner == lt)
-        r->owner = NULL;
-    r->nbound--;
-    if (r->is_private) {
-        region_unmap(r);
-        atomic_fetch_sub_explicit(&nprivate, 1, memory_order_relaxed);
-    }
+    region_unmap(r);
+    atomic_fetch_sub_explicit(&nprivate, 1, memory_order_relaxed);
 }
 
 void lthread__region_wake_waiters(struct lthread__sched *s,

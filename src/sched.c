@@ -483,24 +483,66 @@ general:
     return lthread__switch_suspend(s, self);
 }
 
+/* The running lthread is exiting: counts it out, makes it a zombie (unless
+ * detached) and wakes its joiner. Its memory is freed later, off its
+ * stack. */
+static inline __attribute__((always_inline)) void
+sched_exiting(struct lthread__sched *s, struct lthread *lt)
+{
+    s->nlive--;
+    if (lt->flags & LTHREAD__F_DETACHED)
+        return;
+    /* A zombie until joined; the joiner takes it off this queue. */
+    lthread__queue_push(&s->zombies, lt);
+    /* A joiner of another scheduler takes lt once off its stack
+     * (sched_bury). */
+    if (lt->joiner && !(lt->flags & LTHREAD__F_XJOIN))
+        lthread__join_exited(s, lt);
+}
+
+/* sched_bury() of a joinable lthread bound to a shared region, with no
+ * image (an exiting lthread, nearly always), inline; any other through
+ * the call. */
+static inline __attribute__((always_inline)) void
+sched_bury_exited(struct lthread__sched *s, struct lthread *lt)
+{
+    if (lthread__unlikely(
+            lt->image ||
+            (lt->flags &
+             (LTHREAD__F_BOUND | LTHREAD__F_SAVED | LTHREAD__F_PRIVATE |
+              LTHREAD__F_DETACHED | LTHREAD__F_XJOIN)) != LTHREAD__F_BOUND))
+        return sched_bury(s, lt);
+    lthread__region_release_shared(s, lt);
+}
+
 /*
- * The common exit, alone: on its scheduler's pthread (an lthread that
- * exits in a compute section goes home first), from a shared region, to
- * the next ready lthread whose frames are in place: freed (buried), then
- * straight into it. Everything else (and every exit under TSan, whose
- * fiber the host destroys) through switch_out_slow.
+ * The exit of the running lthread self (lthread_exit(), or the return of
+ * its function), with value as its exit value: a zombie until joined (or
+ * freed, if detached), never resumed. The common case alone: on its
+ * scheduler's pthread (an lthread that exits in a compute section goes
+ * home first), from a shared region, to the next ready lthread whose
+ * frames are in place: freed (buried), then straight into it. Everything
+ * else (and every exit under TSan, whose fiber the host destroys) through
+ * switch_out_slow. One function (the bookkeeping inline): each call level
+ * of the exit had been a call, a frame and registers saved and restored.
  */
-void lthread__switch_exit(struct lthread *self)
+void lthread__exit_self(struct lthread *self, void *value)
 {
     struct lthread__sched *s = self->sched;
-    struct lthread *next = s->ready.head;
+    struct lthread *next;
 
+    self->exit_value = value;
+    self->state = LTHREAD__EXITED;
+    sched_exiting(s, self);
+    next = s->ready.head;
     if (LTHREAD__HAVE_TSAN ||
         lthread__unlikely(lthread__tls_host != &s->host ||
                           (self->flags & LTHREAD__F_PRIVATE) || !next ||
                           !s->round_left || !next->sp ||
-                          next->region->owner != next))
-        return switch_out_slow(self, true); /* (never returns) */
+                          next->region->owner != next)) {
+        switch_out_slow(self, true);
+        __builtin_unreachable(); /* (an exited lthread is never resumed) */
+    }
     lthread__stamp(s, self);
     hand_over(s, &s->host, self, next);
     /* No fake stack of self's to keep: it is gone with self. */
@@ -509,9 +551,17 @@ void lthread__switch_exit(struct lthread *self)
                          lthread__fiber_of(next));
     /* Nothing runs between here and the switch: self's region is
      * released (next's is another: next owns it) and self freed if
-     * detached; the switch saves into a scratch slot. */
-    sched_bury(s, self);
-    switch_go(self, &s->dead_sp, next->sp, true); /* (never returns) */
+     * detached; the switch saves nothing (into a scratch slot where the
+     * architecture has no lthread__switch_drop). */
+    sched_bury_exited(s, self);
+#if LTHREAD__HAVE_SWITCH_DROP
+    lthread__san_before_switch(&s->host.san_pending);
+    lthread__switch_drop(next->sp);
+    __builtin_unreachable();
+#else
+    switch_go(self, &s->dead_sp, next->sp, true);
+    __builtin_unreachable();
+#endif
 }
 
 /* ---- waits owned by the scheduler ------------------------------------- */
@@ -527,15 +577,6 @@ const struct lthread__wait_ops lthread__wait_ops_memory = {"memory",
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* Control blocks are recycled through a short per-scheduler list: a
- * malloc/free pair was a third of the cost of create + join. Not under
- * ASan, which must see every use of a freed lthread. */
-#ifdef LTHREAD__ASAN
-#define LT_CACHE_MAX 0
-#else
-#define LT_CACHE_MAX 64
-#endif
-
 struct lthread *lthread__lt_alloc(struct lthread__sched *s)
 {
     if (!s->lt_cache)
@@ -545,8 +586,8 @@ struct lthread *lthread__lt_alloc(struct lthread__sched *s)
 
 void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
 {
-#if LT_CACHE_MAX > 0
-    if (s->nlt_cache < LT_CACHE_MAX) {
+#if LTHREAD__LT_CACHE_MAX > 0
+    if (s->nlt_cache < LTHREAD__LT_CACHE_MAX) {
         lt->next = s->lt_cache;
         s->lt_cache = lt;
         s->nlt_cache++;
@@ -564,10 +605,7 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
         lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
     lthread__region_leave(s, lt);     /* (no call after a bury: inline) */
     lthread__tsan_destroy_fiber(lthread__fiber_of(lt));
-    if (lthread__unlikely(
-            atomic_load_explicit(&s->inbox.nposting, memory_order_acquire) ||
-            atomic_load_explicit(&s->inbox.armed, memory_order_acquire) ||
-            s->inbox.draining)) {
+    if (lthread__unlikely(lthread__inbox_busy(s))) {
         /* A post in flight may name it: its handler must find it dead,
          * not freed (inbox.c). */
         lt->state = LTHREAD__DEAD;
@@ -576,19 +614,6 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
         return;
     }
     lthread__lt_release(s, lt);
-}
-
-void lthread__sched_exiting(struct lthread__sched *s, struct lthread *lt)
-{
-    s->nlive--;
-    if (lt->flags & LTHREAD__F_DETACHED)
-        return;
-    /* A zombie until joined; the joiner takes it off this queue. */
-    lthread__queue_push(&s->zombies, lt);
-    /* A joiner of another scheduler takes lt once off its stack
-     * (sched_bury). */
-    if (lt->joiner && !(lt->flags & LTHREAD__F_XJOIN))
-        lthread__join_exited(s, lt);
 }
 
 /* Runs lt until it switches out, then deals with why it did. */

@@ -114,6 +114,21 @@ void lthread__switch_cross(void **save_sp, void *new_sp);
 #define lthread__switch_cross lthread__switch
 #endif
 
+/* Resumes the context whose sp is new_sp as lthread__switch_cross() does,
+ * saving nothing of the running context, which must never be resumed (its
+ * stack is given up: an exiting lthread); never returns. x86-64 only for now:
+ * LTHREAD__HAVE_SWITCH_DROP says; elsewhere a switch into a scratch slot
+ * does it. */
+#if defined(__x86_64__)
+#define LTHREAD__HAVE_SWITCH_DROP 1
+/* (Not declared noreturn: ASan instruments a call of a noreturn function
+ * with __asan_handle_no_return, which warns on a stack it does not know;
+ * the caller says __builtin_unreachable() after it instead.) */
+void lthread__switch_drop(void *new_sp);
+#else
+#define LTHREAD__HAVE_SWITCH_DROP 0
+#endif
+
 /* Saves the running context as lthread__switch() does, then calls
  * fn(arg) on the stack via_sp (16-byte aligned free memory of a suspended
  * context's stack) and resumes the context whose sp fn returns (see
@@ -142,5 +157,14 @@ struct lthread__entry {
  * be 16-byte aligned) and returns the sp to pass to lthread__switch(). The
  * control words are copied from the running context. */
 void *lthread__frame_init(void *stack_top, const struct lthread__entry *e);
+
+/* The same, inline (src/arch/<arch>/frame.h). */
+#if defined(__x86_64__)
+#include "x86_64/frame.h"
+#elif defined(__aarch64__)
+#include "aarch64/frame.h"
+#else
+#include "riscv64/frame.h"
+#endif
 
 #endif /* LTHREAD_ARCH_SWITCH_H */
