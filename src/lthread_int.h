@@ -1071,6 +1071,8 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt);
  * owner's image cannot grow (ENOMEM: nothing changed), what
  * lthread__mate_undo() returns. */
 void *lthread__region_swap(void *arg);
+/* The same under valgrind (memcheck's requests made). */
+void *lthread__region_swap_valgrind(void *arg);
 /* The hand-over to region-mate lt undone (sched.c): lt first in the ready
  * queue again, the owner current again; returns the scheduler's sp (the
  * owner switched out to the scheduler, which deals with the shortage). */

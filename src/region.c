@@ -421,26 +421,43 @@ int lthread__region_enter(struct lthread__sched *s, struct lthread *lt)
 
 void *lthread__region_swap(void *arg);
 
-/* lthread__region_swap() when the owner's image must grow first: out of
- * line, so that the swap makes no call before its first copy and keeps
- * only what the second one needs in callee-saved registers. */
-static __attribute__((noinline, cold)) void *
-region_swap_grow(struct lthread *lt)
+/* The bookkeeping of a hand-over between region-mates: the owner o's
+ * frames (out bytes) are to be saved, lt's restored. */
+static inline __attribute__((always_inline)) void
+swap_note(struct lthread__region *r, struct lthread *o, struct lthread *lt,
+          size_t out)
 {
-    struct lthread__region *r = lt->region;
-    struct lthread *o = r->owner;
+    if (out > r->high_water)
+        r->high_water = out;
+    o->flags |= LTHREAD__F_SAVED;
+    lt->flags &= ~LTHREAD__F_SAVED;
+    r->owner = lt;
+    lt->sched->stats.copies += 2;
+}
 
-    if (image_grow(o, image_need((size_t)(r->top - (char *)o->sp))))
-        return lthread__mate_undo(lt->sched, lt); /* nothing changed */
-    return lthread__region_swap(lt);
+/* The copies of a hand-over between region-mates whose images are both
+ * small (no skew: image_skew), the bookkeeping done; the restore is the
+ * last step, a tail call (memcpy returns its destination, lt's sp).
+ * `checked`: memcheck's request made if valgrind runs us (else the caller
+ * knows: vg, made or not). */
+static inline __attribute__((always_inline)) void *
+swap_small(struct lthread__region *r, struct lthread *o, struct lthread *lt,
+           size_t out, size_t in, bool checked, bool vg)
+{
+    lt->sched->stats.bytes_copied += out + in;
+    stack_copy(o->image, o->sp, out);
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    if (checked)
+        make_writable(lt->sp, in);
+    else if (vg)
+        make_writable_slow(lt->sp, in);
+    return stack_copy(lt->sp, lt->image, in);
 }
 
 /* lthread__region_swap()'s copies where an image is 1 KiB or more (then
- * skewed: image_skew), its bookkeeping done: out of line, so that the
- * common small hand-over computes no skew. Returns lt's sp. */
-static __attribute__((noinline)) void *
-region_swap_skewed(struct lthread__region *r, struct lthread *o,
-                   struct lthread *lt)
+ * skewed: image_skew), its bookkeeping done. Returns lt's sp. */
+static void *region_swap_skewed(struct lthread__region *r, struct lthread *o,
+                                struct lthread *lt)
 {
     size_t out = (size_t)(r->top - (char *)o->sp);
     size_t in = (size_t)(r->top - (char *)lt->sp);
@@ -456,16 +473,37 @@ region_swap_skewed(struct lthread__region *r, struct lthread *o,
     return lt->sp;
 }
 
+/* lthread__region_swap() but for its common case: an image of 1 KiB or
+ * more (skewed), or an owner's image that must grow first (on ENOMEM the
+ * hand-over is undone: lthread__mate_undo). Out of line, so that the
+ * common swap computes no skew and makes no call before its first copy. */
+static __attribute__((noinline)) void *region_swap_other(struct lthread *lt)
+{
+    struct lthread__region *r = lt->region;
+    struct lthread *o = r->owner;
+    size_t out = (size_t)(r->top - (char *)o->sp);
+    size_t in = (size_t)(r->top - (char *)lt->sp);
+
+    if (image_need(out) > o->image_cap && image_grow(o, image_need(out)))
+        return lthread__mate_undo(lt->sched, lt); /* nothing changed */
+    swap_note(r, o, lt, out);
+    if ((out | in) >= IMAGE_SKEW_MIN) /* (a power of 2) */
+        return region_swap_skewed(r, o, lt);
+    return swap_small(r, o, lt, out, in, true, false);
+}
+
 /* The hand-over between region-mates, on the stack lthread__switch_via
  * borrowed (sched.c: switch_via): the owner's frames out to its image,
  * lt's in. The restore is its last step, with everything else done before
  * it: little is live across the first copy, so few registers are saved.
  * Called by the switch code itself (no wrapper: a call level and its
- * registers less for every such hand-over). */
-void *lthread__region_swap(void *arg)
+ * registers less for every such hand-over); `vg`: the copy made under
+ * valgrind (lthread__region_swap_valgrind), whose memcheck request the
+ * common one does not test for. */
+static inline __attribute__((always_inline)) void *region_swap(void *arg,
+                                                               bool vg)
 {
     struct lthread *lt = arg;
-    struct lthread__sched *s = lt->sched;
     struct lthread__region *r = lt->region;
     struct lthread *o = r->owner;
     size_t out = (size_t)(r->top - (char *)o->sp);
@@ -476,24 +514,24 @@ void *lthread__region_swap(void *arg)
                        !(o->flags & LTHREAD__F_SAVED),
                    "a hand-over between region-mates: the owner's frames "
                    "are in place, the next one's saved");
-    if (lthread__unlikely(image_need(out) > o->image_cap))
-        return region_swap_grow(lt); /* (no call before the copy here) */
-    if (out > r->high_water)
-        r->high_water = out;
-    o->flags |= LTHREAD__F_SAVED;
-    lt->flags &= ~LTHREAD__F_SAVED;
-    r->owner = lt;
-    s->stats.copies += 2;
-    if (lthread__unlikely((out | in) >= IMAGE_SKEW_MIN)) /* (a power of 2) */
-        return region_swap_skewed(r, o, lt);
-    /* Both images small: no skew (image_skew), and the restore is the
-     * last step, a tail call (memcpy returns its destination, lt's sp). */
-    s->stats.bytes_copied += out + in;
-    stack_copy(o->image, o->sp, out);
-    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    make_writable(lt->sp, in);
-    return stack_copy(lt->sp, lt->image, in);
+    /* Small images need no more room than their length (image_need). */
+    if (lthread__unlikely((out | in) >= IMAGE_SKEW_MIN || out > o->image_cap))
+        return region_swap_other(lt);
+    swap_note(r, o, lt, out);
+    return swap_small(r, o, lt, out, in, false, vg);
 }
+
+void *lthread__region_swap(void *arg)
+{
+    return region_swap(arg, false);
+}
+
+#ifdef LTHREAD__VALGRIND
+void *lthread__region_swap_valgrind(void *arg)
+{
+    return region_swap(arg, true);
+}
+#endif
 
 /* Writes lt's first frame at the top of its region r, which it owns. */
 static inline __attribute__((always_inline)) void

@@ -366,7 +366,7 @@ static __attribute__((noinline, cold)) void
 switch_via_valgrind(struct lthread *self, struct lthread *next, char *via)
 {
     lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
-    lthread__switch_via(&self->sp, via, lthread__region_swap, next);
+    lthread__switch_via(&self->sp, via, lthread__region_swap_valgrind, next);
 }
 #endif
 
