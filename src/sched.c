@@ -119,7 +119,7 @@ struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
 /* First run of lt: its region and first frame (see region.c), and its
  * TSan fiber, created only now since TSan counts fibers as threads (limit
  * ~8000). */
-static __attribute__((noinline)) int
+static inline __attribute__((always_inline)) int
 sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 {
     int err = lthread__region_start(s, lt, may_copy);
