@@ -670,21 +670,24 @@ chan_park_in(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
         return chan_wait_general(c, op, elem, timeout);
     if (op == LTHREAD_CHAN_SEND)
         lthread__vcopy(lthread__wgroup_buf1(g), elem, esize);
-    if (timed) { /* with a ring, it may be served with EAGAIN */
+    else
+        g->w[0].dst = elem; /* (the group is all we keep across the park) */
+    if (timed) {            /* with a ring, it may be served with EAGAIN */
         g->timeout = timeout;
         g->since = lthread__now_ns();
     }
     lthread__waitq_push(queue_of(c, op), &g->w[0], &c->lock);
     lthread__spin_unlock(&c->lock);
-    err = lthread__wgroup_park(s, self, g, timeout);
+    err = lthread__wgroup_park(s, self, &g, timeout);
     /* Served (the waker unlinked our only waiter: sync.h), with a failure,
      * or not (g is gone). */
     if (err)
-        return err > 0 ? chan_served_fail(g, op,
-                                          op == LTHREAD_CHAN_RECV ? elem : NULL)
-                       : lthread__sync_fail(err);
+        return err > 0
+                   ? chan_served_fail(
+                         g, op, op == LTHREAD_CHAN_RECV ? g->w[0].dst : NULL)
+                   : lthread__sync_fail(err);
     if (op == LTHREAD_CHAN_RECV)
-        lthread__vcopy(elem, lthread__wgroup_buf1(g), esize);
+        lthread__vcopy(g->w[0].dst, lthread__wgroup_buf1(g), esize);
     if (timed)
         g->timeout = 0; /* as a cached group has it */
     lthread__wgroup_free_local(g);

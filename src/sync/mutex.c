@@ -121,7 +121,7 @@ static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
     if (!g)
         return mutex_wait(m, self, timeout);
     mutex_link(m, g, self);
-    err = lthread__wgroup_park(s, self, g, timeout);
+    err = lthread__wgroup_park(s, self, &g, timeout);
     LTHREAD__CHECK(err <= 0,
                    "a mutex is handed over, never served with a failure");
     if (err)

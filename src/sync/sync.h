@@ -71,7 +71,12 @@ struct lthread__waiter {
     uint32_t vsize; /* a select's channel's value size: read once served,
                      * when the channel may be gone (chan.c) */
     void *buf;      /* a channel value, in the group */
-    void *who;      /* a mutex waiter's identity */
+    union {
+        void *who; /* a mutex waiter's identity */
+        /* A channel receive's destination, kept here across its park
+         * (chan.c), not in a register its frame would save. */
+        void *dst;
+    };
 };
 
 struct lthread__waitq {
@@ -385,28 +390,35 @@ lthread__wgroup_take(struct lthread__sched *s, struct lthread *lt)
  * wait.c): a park's outcomes are otherwise 0 or negative, so that a waiter
  * tells the three apart by the one value (lthread__wgroup_park). */
 
-/* Parks lt, the running lthread of s, on g (linked in its object's queue,
- * no lock held), as lthread__wgroup_wait does for an lthread. Returns 0
- * when g was served with result 0, a positive errno (-g->result) when it
- * was served with a failure (in both cases the caller frees g),
- * else a negative errno or LTHREAD__TIMEDOUT: the wait ended without it
- * (g is freed then). */
+/* Parks lt, the running lthread of s, on *gp (linked in its object's
+ * queue, no lock held), as lthread__wgroup_wait does for an lthread.
+ * Returns 0 when the group was served with result 0, a positive errno
+ * (-g->result) when it was served with a failure (in both cases the caller
+ * frees it), else a negative errno or LTHREAD__TIMEDOUT: the wait ended
+ * without it (it is freed then). Served, *gp is set again from lt's
+ * wait_obj, which names the group until the outcome is taken (wgroup_wake,
+ * lthread__wgroup_wake_local): so that the callers keep only lt across the
+ * switch, not the group too (a register less saved in every parked
+ * lthread's frame, and in its stack image). */
 static inline int lthread__wgroup_park(struct lthread__sched *s,
                                        struct lthread *lt,
-                                       struct lthread__wgroup *g,
+                                       struct lthread__wgroup **gp,
                                        uint64_t timeout)
 {
     int err;
 
     s->nxwaiting++; /* a wait only another pthread may end */
-    err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, g, timeout);
+    err = lthread__park(s, lt, LTHREAD__WAIT_SYNC, *gp, timeout);
     /* Served: the outcome is ours now. (The common case tested alone.) */
     if (lthread__likely(err == 0)) {
+        *gp = lt->wait_obj;
         lthread__outcome_taken(lt);
         return 0;
     }
-    if (err > 0) /* served with a failure */
+    if (err > 0) { /* served with a failure */
+        *gp = lt->wait_obj;
         lthread__outcome_taken(lt);
+    }
     return err;
 }
 

@@ -419,7 +419,7 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
 {
     if (!g->lt) /* a plain pthread, or an lthread in a compute section */
         return tw_wait(g, timeout);
-    return lthread__wgroup_park(g->sched, g->lt, g, timeout);
+    return lthread__wgroup_park(g->sched, g->lt, &g, timeout);
 }
 
 __attribute__((noinline, cold)) int lthread__sync_fail(int err)
