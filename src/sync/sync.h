@@ -183,14 +183,16 @@ static inline void lthread__waitq_push(struct lthread__waitq *q,
                                        struct lthread__waiter *w,
                                        struct lthread__spin *lock)
 {
+    struct lthread__waiter *tail = q->tail;
+
     w->q = q;
     w->lock = lock;
     w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        lthread__waitq_set_head(q, w);
+    w->prev = tail;
+    /* The link to w: the tail's next, or the head (stored atomically:
+     * lthread__waitq_busy), chosen without a branch (the queue of a
+     * hand-off is empty). */
+    __atomic_store_n(tail ? &tail->next : &q->head, w, __ATOMIC_RELAXED);
     q->tail = w;
 }
 /* Unlinks w from its queue (the object's lock held). */
