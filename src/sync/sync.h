@@ -62,10 +62,10 @@ struct lthread__wgroup;
 /* One object waited on by a group, linked in that object's queue. */
 struct lthread__waiter {
     struct lthread__waiter *next;
-    struct lthread__waiter *prev;
-    struct lthread__waitq *q;   /* the queue it is in; NULL: unlinked (or
-                                 * stale once served: sync.h's fast path) */
-    struct lthread__spin *lock; /* that queue's object's lock */
+    struct lthread__waiter *prev; /* (stale in the queue's head) */
+    struct lthread__waitq *q;     /* the queue it is in; NULL: unlinked (or
+                                   * stale once served: sync.h's fast path) */
+    struct lthread__spin *lock;   /* that queue's object's lock */
     struct lthread__wgroup *g;
     int index;      /* its place in the group */
     uint32_t vsize; /* a select's channel's value size: read once served,
@@ -79,9 +79,14 @@ struct lthread__waiter {
     };
 };
 
+/* A FIFO of waiters. Only the head says whether it is empty (NULL) and
+ * which waiter is the first: the tail of an empty queue, and the prev of
+ * its head, are stale (left as they were), so that taking the first
+ * waiter is a load and a store whatever is left behind it
+ * (lthread__waitq_claim_local: a hand-off's queue is left empty). */
 struct lthread__waitq {
     struct lthread__waiter *head;
-    struct lthread__waiter *tail;
+    struct lthread__waiter *tail; /* the last waiter, while there is one */
 };
 
 /* A queue's head is stored atomically (under its object's lock), so that a
@@ -183,7 +188,7 @@ static inline void lthread__waitq_push(struct lthread__waitq *q,
                                        struct lthread__waiter *w,
                                        struct lthread__spin *lock)
 {
-    struct lthread__waiter *tail = q->tail;
+    struct lthread__waiter *tail = q->tail; /* (stale when empty) */
 
     w->q = q;
     w->lock = lock;
@@ -192,7 +197,7 @@ static inline void lthread__waitq_push(struct lthread__waitq *q,
     /* The link to w: the tail's next, or the head (stored atomically:
      * lthread__waitq_busy), chosen without a branch (the queue of a
      * hand-off is empty). */
-    __atomic_store_n(tail ? &tail->next : &q->head, w, __ATOMIC_RELAXED);
+    __atomic_store_n(q->head ? &tail->next : &q->head, w, __ATOMIC_RELAXED);
     q->tail = w;
 }
 /* Unlinks w from its queue (the object's lock held). */
@@ -293,7 +298,7 @@ static inline void lthread__vcopy(void *dst, const void *src, size_t n)
 static inline struct lthread__wgroup *
 lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
 {
-    struct lthread__waiter *w = q->head, *n;
+    struct lthread__waiter *w = q->head;
     struct lthread__wgroup *g;
 
     if (!w || (g = w->g)->local != s)
@@ -304,16 +309,12 @@ lthread__waitq_claim_local(struct lthread__waitq *q, struct lthread__sched *s)
                            LTHREAD__W_WAITING,
                    "a linked waiter of a local one-waiter group is WAITING");
     atomic_store_explicit(&g->state, LTHREAD__W_DONE, memory_order_relaxed);
-    /* The head: unlinked with what it is known to be (its prev is NULL).
-     * Its next and q are left stale: nothing reads them once its group is
-     * served (lthread__wgroup_unlink passes over the claimed waiter, chosen
-     * 0 in a group of one; a push sets them all again). */
-    n = w->next;
-    lthread__waitq_set_head(q, n);
-    if (n)
-        n->prev = NULL;
-    else
-        q->tail = NULL;
+    /* The head: unlinked by moving the head on (the tail, and the new
+     * head's prev, become stale: struct lthread__waitq). Its next and q are
+     * left stale: nothing reads them once its group is served
+     * (lthread__wgroup_unlink passes over the claimed waiter, chosen 0 in a
+     * group of one; a push sets them all again). */
+    lthread__waitq_set_head(q, w->next);
     return g;
 }
 

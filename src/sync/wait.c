@@ -34,10 +34,12 @@ void lthread__waitq_unlink(struct lthread__waiter *w)
 {
     struct lthread__waitq *q = w->q;
 
-    if (w->prev)
-        w->prev->next = w->next;
-    else
+    /* (The head's prev is stale, and so is the tail once the queue is
+     * empty: sync.h.) */
+    if (q->head == w)
         lthread__waitq_set_head(q, w->next);
+    else
+        w->prev->next = w->next;
     if (w->next)
         w->next->prev = w->prev;
     else
