@@ -740,16 +740,19 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt);
 static inline void lthread__lt_free_joined(struct lthread__sched *s,
                                            struct lthread *lt)
 {
-    if (LTHREAD__LT_CACHE_MAX == 0 || LTHREAD__HAVE_TSAN ||
-        lthread__unlikely(lt->image ||
-                          (lt->flags & (LTHREAD__F_XJOIN | LTHREAD__F_BOUND |
-                                        LTHREAD__F_SAVED)) ||
-                          s->nlt_cache >= LTHREAD__LT_CACHE_MAX ||
-                          lthread__inbox_busy(s)))
-        return lthread__lt_free(s, lt);
-    lt->next = s->lt_cache;
-    s->lt_cache = lt;
-    s->nlt_cache++;
+#if LTHREAD__LT_CACHE_MAX > 0 && !LTHREAD__HAVE_TSAN
+    if (lthread__likely(!lt->image &&
+                        !(lt->flags & (LTHREAD__F_XJOIN | LTHREAD__F_BOUND |
+                                       LTHREAD__F_SAVED)) &&
+                        s->nlt_cache < LTHREAD__LT_CACHE_MAX &&
+                        !lthread__inbox_busy(s))) {
+        lt->next = s->lt_cache;
+        s->lt_cache = lt;
+        s->nlt_cache++;
+        return;
+    }
+#endif
+    lthread__lt_free(s, lt);
 }
 
 /* lthread_init(): sets the region size of the calling pthread's scheduler,
