@@ -52,6 +52,8 @@ struct lthread__switch_frame {
 #define LTHREAD__FRAME_BODY r13
 #define LTHREAD__FRAME_ARG r14
 #define LTHREAD__FRAME_EPILOGUE r15
+/* Where the switch resumes the frame. */
+#define LTHREAD__FRAME_RESUME ret
 _Static_assert(offsetof(struct lthread__switch_frame, r15) == 8, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, r12) == 32, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, rbx) == 40, "switch.S");
@@ -73,6 +75,7 @@ struct lthread__switch_frame {
 #define LTHREAD__FRAME_BODY x21
 #define LTHREAD__FRAME_ARG x22
 #define LTHREAD__FRAME_EPILOGUE x23
+#define LTHREAD__FRAME_RESUME lr
 _Static_assert(offsetof(struct lthread__switch_frame, x19) == 64, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, fp) == 144, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, lr) == 152, "switch.S");
@@ -93,6 +96,7 @@ struct lthread__switch_frame {
 #define LTHREAD__FRAME_BODY s3
 #define LTHREAD__FRAME_ARG s4
 #define LTHREAD__FRAME_EPILOGUE s5
+#define LTHREAD__FRAME_RESUME ra
 _Static_assert(offsetof(struct lthread__switch_frame, s0) == 96, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, ra) == 192, "switch.S");
 _Static_assert(offsetof(struct lthread__switch_frame, frm) == 200, "switch.S");
@@ -158,7 +162,8 @@ struct lthread__entry {
  * control words are copied from the running context. */
 void *lthread__frame_init(void *stack_top, const struct lthread__entry *e);
 
-/* The same, inline (src/arch/<arch>/frame.h). */
+/* Stores the running context's floating-point control state into a new
+ * frame f (lthread__frame_control: src/arch/<arch>/frame.h). */
 #if defined(__x86_64__)
 #include "x86_64/frame.h"
 #elif defined(__aarch64__)
@@ -166,5 +171,31 @@ void *lthread__frame_init(void *stack_top, const struct lthread__entry *e);
 #else
 #include "riscv64/frame.h"
 #endif
+
+/* lthread__frame_init(), inline: the start of an lthread (region.c) builds
+ * its frame in place, without a call or a struct lthread__entry in
+ * memory. Nothing from libc (__builtin_memset): the frame files compile
+ * freestanding, which make check-targets uses to check them for FreeBSD
+ * and macOS. */
+static inline __attribute__((always_inline)) void *
+lthread__frame_fill(void *stack_top, const struct lthread__entry *e)
+{
+    struct lthread__switch_frame *f =
+        (struct lthread__switch_frame *)stack_top - 1;
+
+    /* Zeroed: the pad bytes the switch compares, and a frame pointer of 0
+     * that ends frame-pointer walks. */
+    __builtin_memset(f, 0, sizeof(*f));
+    /* A new context starts with the creator's rounding modes (and masks,
+     * flush-to-zero), as a new pthread does. */
+    lthread__frame_control(f);
+    f->LTHREAD__FRAME_CTX = (uint64_t)(uintptr_t)e->ctx;
+    f->LTHREAD__FRAME_PROLOGUE = (uint64_t)(uintptr_t)e->prologue;
+    f->LTHREAD__FRAME_BODY = (uint64_t)(uintptr_t)e->body;
+    f->LTHREAD__FRAME_ARG = (uint64_t)(uintptr_t)e->arg;
+    f->LTHREAD__FRAME_EPILOGUE = (uint64_t)(uintptr_t)e->epilogue;
+    f->LTHREAD__FRAME_RESUME = (uint64_t)(uintptr_t)lthread__trampoline;
+    return f;
+}
 
 #endif /* LTHREAD_ARCH_SWITCH_H */

@@ -1,31 +1,15 @@
-/* The first switch frame of a new x86-64 context (see ../switch.h),
- * inline: lthread__frame_init() is this in a function of its own; the
- * start of an lthread (region.c) builds its frame in place, without a
- * call or a struct lthread__entry in memory. Included by ../switch.h. */
+/* A new x86-64 switch frame's floating-point control state (see
+ * ../switch.h, lthread__frame_fill). Included by ../switch.h. */
 #ifndef LTHREAD_ARCH_X86_64_FRAME_H
 #define LTHREAD_ARCH_X86_64_FRAME_H
 
-/* Nothing from libc (__builtin_memset): this file compiles freestanding,
- * which make check-targets uses to check it for FreeBSD and macOS. */
-
-static inline __attribute__((always_inline)) void *
-lthread__frame_fill(void *stack_top, const struct lthread__entry *e)
+/* The running context's SSE and x87 control words (rounding, exception masks,
+ * precision), into f. */
+static inline __attribute__((always_inline)) void
+lthread__frame_control(struct lthread__switch_frame *f)
 {
-    struct lthread__switch_frame *f =
-        (struct lthread__switch_frame *)stack_top - 1;
-
-    __builtin_memset(f, 0, sizeof(*f));
-    /* A new context starts with the creator's rounding modes and masks,
-     * as a new pthread does. */
     __asm__ volatile("stmxcsr %0" : "=m"(f->mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(f->x87_cw));
-    f->LTHREAD__FRAME_CTX = (uint64_t)(uintptr_t)e->ctx;
-    f->LTHREAD__FRAME_PROLOGUE = (uint64_t)(uintptr_t)e->prologue;
-    f->LTHREAD__FRAME_BODY = (uint64_t)(uintptr_t)e->body;
-    f->LTHREAD__FRAME_ARG = (uint64_t)(uintptr_t)e->arg;
-    f->LTHREAD__FRAME_EPILOGUE = (uint64_t)(uintptr_t)e->epilogue;
-    f->ret = (uint64_t)(uintptr_t)lthread__trampoline;
-    return f;
 }
 
 #endif /* LTHREAD_ARCH_X86_64_FRAME_H */
