@@ -361,6 +361,15 @@ static inline size_t image_skew(const void *sp, const char *image, size_t len)
                                  : 0;
 }
 
+/* Where lt's saved frames start on its region r's stack side: sp, or the
+ * 16 bytes below it (image_skew). */
+static inline char *image_from(const struct lthread__region *r,
+                               const struct lthread *lt)
+{
+    return (char *)lt->sp -
+           image_skew(lt->sp, lt->image, (size_t)(r->top - (char *)lt->sp));
+}
+
 /* The capacity an image needs for `len` bytes of frames. */
 static inline size_t image_need(size_t len)
 {
@@ -410,7 +419,7 @@ static int region_save_owner(struct lthread__region *r)
     if (image_need(len) > o->image_cap && image_grow(o, image_need(len)))
         return -ENOMEM;
     /* The length needs no field: it is always top - sp (and the skew). */
-    from = (char *)o->sp - image_skew(o->sp, o->image, len);
+    from = image_from(r, o);
     stack_copy(o->image, from, (size_t)(r->top - from));
     if (len > r->high_water)
         r->high_water = len;
@@ -445,8 +454,7 @@ static int region_take(struct lthread__region *r, struct lthread *lt)
      * that now hold someone else's data. */
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
     if (lt->flags & LTHREAD__F_SAVED) {
-        size_t in = (size_t)(r->top - (char *)lt->sp);
-        char *to = (char *)lt->sp - image_skew(lt->sp, lt->image, in);
+        char *to = image_from(r, lt);
         size_t len = (size_t)(r->top - to);
 
         lthread__valgrind_make_writable(to, len);
@@ -483,19 +491,16 @@ swap_note(struct lthread__region *r, struct lthread *o, struct lthread *lt,
 
 /* The copies of a hand-over between region-mates whose images are both
  * small (no skew: image_skew), the bookkeeping done; the restore is the
- * last step, a tail call (memcpy returns its destination, lt's sp).
- * `checked`: memcheck's request made if valgrind runs us (else the caller
- * knows: vg, made or not). */
+ * last step. Returns lt's sp. `vg`: under valgrind, memcheck's request
+ * made (the caller knows; nothing tested here). */
 static inline __attribute__((always_inline)) void *
 swap_small(struct lthread__region *r, struct lthread *o, struct lthread *lt,
-           size_t out, size_t in, bool checked, bool vg)
+           size_t out, size_t in, bool vg)
 {
     lt->sched->stats.bytes_copied += out + in;
     small_copy(o->image, o->sp, out);
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    if (checked)
-        make_writable(lt->sp, in);
-    else if (vg)
+    if (vg)
         make_writable_slow(lt->sp, in);
     return small_copy(lt->sp, lt->image, in);
 }
@@ -505,10 +510,8 @@ swap_small(struct lthread__region *r, struct lthread *o, struct lthread *lt,
 static void *region_swap_skewed(struct lthread__region *r, struct lthread *o,
                                 struct lthread *lt)
 {
-    size_t out = (size_t)(r->top - (char *)o->sp);
-    size_t in = (size_t)(r->top - (char *)lt->sp);
-    char *from = (char *)o->sp - image_skew(o->sp, o->image, out);
-    char *to = (char *)lt->sp - image_skew(lt->sp, lt->image, in);
+    char *from = image_from(r, o);
+    char *to = image_from(r, lt);
 
     lt->sched->stats.bytes_copied +=
         (size_t)(r->top - from) + (size_t)(r->top - to);
@@ -523,7 +526,8 @@ static void *region_swap_skewed(struct lthread__region *r, struct lthread *o,
  * more (skewed), or an owner's image that must grow first (on ENOMEM the
  * hand-over is undone: lthread__mate_undo). Out of line, so that the
  * common swap computes no skew and makes no call before its first copy. */
-static __attribute__((noinline)) void *region_swap_other(struct lthread *lt)
+static __attribute__((noinline)) void *region_swap_other(struct lthread *lt,
+                                                         bool vg)
 {
     struct lthread__region *r = lt->region;
     struct lthread *o = r->owner;
@@ -535,7 +539,7 @@ static __attribute__((noinline)) void *region_swap_other(struct lthread *lt)
     swap_note(r, o, lt, out);
     if ((out | in) >= IMAGE_SKEW_MIN) /* (a power of 2) */
         return region_swap_skewed(r, o, lt);
-    return swap_small(r, o, lt, out, in, true, false);
+    return swap_small(r, o, lt, out, in, vg);
 }
 
 /* The hand-over between region-mates, on the stack lthread__switch_via
@@ -562,9 +566,9 @@ static inline __attribute__((always_inline)) void *region_swap(void *arg,
                    "are in place, the next one's saved");
     /* Small images need no more room than their length (image_need). */
     if (lthread__unlikely((out | in) >= IMAGE_SKEW_MIN || out > o->image_cap))
-        return region_swap_other(lt);
+        return region_swap_other(lt, vg);
     swap_note(r, o, lt, out);
-    return swap_small(r, o, lt, out, in, false, vg);
+    return swap_small(r, o, lt, out, in, vg);
 }
 
 void *lthread__region_swap(void *arg)
