@@ -519,11 +519,26 @@ join_take(struct lthread__sched *s, struct lthread *lt, void **ptr)
     lthread__lt_free_joined(s, lt);
 }
 
-/* lthread__fail() out of line, for a join whose wait failed: the join
- * keeps no register for the error across the call that sets errno. */
-static __attribute__((noinline, cold)) int join_fail(int err)
+__attribute__((noinline, cold)) int lthread__fail_cold(int err)
 {
     return lthread__fail(err);
+}
+
+/* The wait of a join: self, of scheduler s, waits for lt (of s too,
+ * joinable, not exited) to exit. Returns 0, or what ended the wait
+ * without the exit (lt destroyed, the timeout): lt is not ours then. */
+static inline __attribute__((always_inline)) int
+join_wait(struct lthread__sched *s, struct lthread *self, struct lthread *lt,
+          uint64_t timeout)
+{
+    int err;
+
+    lt->joiner = self;
+    /* Listed so a deadlocked scheduler can still free us. */
+    lthread__queue_push(&s->joining, self);
+    err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, timeout);
+    lthread__outcome_taken(self);
+    return err;
 }
 
 /* lthread_join() but for its common case (below). */
@@ -547,11 +562,7 @@ static __attribute__((noinline)) int join_general(lthread_t *lt, void **ptr,
     if ((lt->flags & LTHREAD__F_DETACHED) || (lt->joiner && !joiner_gone(lt)))
         return lthread__fail(-EINVAL);
     if (lt->state != LTHREAD__EXITED) {
-        lt->joiner = self;
-        /* Listed so a deadlocked scheduler can still free us. */
-        lthread__queue_push(&s->joining, self);
-        err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, timeout);
-        lthread__outcome_taken(self);
+        err = join_wait(s, self, lt, timeout);
         if (err) /* timeout, or lt was destroyed: lt is not ours */
             return lthread__fail(err);
     }
@@ -577,13 +588,9 @@ LTHREAD_API int lthread_join(lthread_t *lt, void **ptr, uint64_t timeout)
                           (lt->flags & LTHREAD__F_DETACHED) || lt->joiner ||
                           lt->state == LTHREAD__EXITED))
         return join_general(lt, ptr, timeout);
-    lt->joiner = self;
-    /* Listed so a deadlocked scheduler can still free us. */
-    lthread__queue_push(&s->joining, self);
-    err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, 0);
-    lthread__outcome_taken(self);
+    err = join_wait(s, self, lt, 0);
     if (lthread__unlikely(err)) /* lt was destroyed: it is not ours */
-        return join_fail(err);
+        return lthread__fail_cold(err);
     join_take(self->sched, lt, ptr);
     return 0;
 }

@@ -352,10 +352,10 @@ void lthread__host_set(struct lthread__host *h);
  * Switches from the running lthread `self` back to its host. Returns when
  * a host resumes self (perhaps the host of another pthread). (An exiting
  * lthread leaves through lthread__exit_self, sched.c.) The suspend and the
- * yield take s, self's
- * scheduler (self->sched), from the caller, who has it from the pthread's
- * own (lthread__sched_self): not loading it again from self takes two
- * dependent loads (current, then sched) off the way to the next lthread.
+ * yield take s, self's scheduler (self->sched), from the caller, who has
+ * it from the pthread's own (lthread__sched_self): not loading it again
+ * from self takes two dependent loads (current, then sched) off the way
+ * to the next lthread.
  */
 void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self);
 /* lthread_sleep(0): self (RUNNING, on its scheduler) to the back of the
@@ -720,6 +720,15 @@ void lthread__lt_release(struct lthread__sched *s, struct lthread *lt);
 #define LTHREAD__LT_CACHE_MAX 64
 #endif
 
+/* Puts lt on the recycling list (which has room). */
+static inline void lthread__lt_cache_push(struct lthread__sched *s,
+                                          struct lthread *lt)
+{
+    lt->next = s->lt_cache;
+    s->lt_cache = lt;
+    s->nlt_cache++;
+}
+
 /* A post in flight to s's inbox may name an lthread of s (inbox.c): one
  * freed meanwhile must stay a dead control block until the batch is
  * handled, not be freed or reused (lthread__lt_free). */
@@ -746,9 +755,7 @@ static inline void lthread__lt_free_joined(struct lthread__sched *s,
                                        LTHREAD__F_SAVED)) &&
                         s->nlt_cache < LTHREAD__LT_CACHE_MAX &&
                         !lthread__inbox_busy(s))) {
-        lt->next = s->lt_cache;
-        s->lt_cache = lt;
-        s->nlt_cache++;
+        lthread__lt_cache_push(s, lt);
         return;
     }
 #endif
@@ -1263,5 +1270,10 @@ static inline int lthread__fail(int err)
     errno = -err;
     return -1;
 }
+
+/* lthread__fail() out of line (lthread.c), for a wait that failed: its
+ * callers keep no register for the error across the call that sets
+ * errno. */
+int lthread__fail_cold(int err);
 
 #endif /* LTHREAD_INT_H */

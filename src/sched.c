@@ -557,11 +557,10 @@ void lthread__exit_self(struct lthread *self, void *value)
 #if LTHREAD__HAVE_SWITCH_DROP
     lthread__san_before_switch(&s->host.san_pending);
     lthread__switch_drop(next->sp);
-    __builtin_unreachable();
 #else
     switch_go(self, &s->dead_sp, next->sp, true);
-    __builtin_unreachable();
 #endif
+    __builtin_unreachable();
 }
 
 /* ---- waits owned by the scheduler ------------------------------------- */
@@ -588,9 +587,7 @@ void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
 {
 #if LTHREAD__LT_CACHE_MAX > 0
     if (s->nlt_cache < LTHREAD__LT_CACHE_MAX) {
-        lt->next = s->lt_cache;
-        s->lt_cache = lt;
-        s->nlt_cache++;
+        lthread__lt_cache_push(s, lt);
         return;
     }
 #else

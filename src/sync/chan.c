@@ -685,7 +685,7 @@ chan_park_in(lthread_chan_t *c, int op, void *elem, uint64_t timeout,
         return err > 0
                    ? chan_served_fail(
                          g, op, op == LTHREAD_CHAN_RECV ? g->w[0].dst : NULL)
-                   : lthread__sync_fail(err);
+                   : lthread__fail_cold(err);
     if (op == LTHREAD_CHAN_RECV)
         lthread__vcopy(g->w[0].dst, lthread__wgroup_buf1(g), esize);
     if (timed)

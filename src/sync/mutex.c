@@ -125,7 +125,7 @@ static __attribute__((noinline)) int mutex_park(struct lthread_mutex *m,
     LTHREAD__CHECK(err <= 0,
                    "a mutex is handed over, never served with a failure");
     if (err)
-        return lthread__sync_fail(err); /* g is gone */
+        return lthread__fail_cold(err); /* g is gone */
     /* Handed over by the unlocker: we hold m. */
     g->undo = NULL;
     lthread__wgroup_free_local(g);

@@ -425,10 +425,6 @@ static inline int lthread__wgroup_park(struct lthread__sched *s,
     return err;
 }
 
-/* lthread__fail() out of line, for a wait that failed: its callers keep
- * no register for the error across the call that sets errno. */
-int lthread__sync_fail(int err);
-
 /* Frees a group from lthread__wgroup_take, served with result 0 and its
  * undo cleared, on its scheduler's pthread: back into that scheduler's
  * cache when there is room (other groups: lthread__wgroup_free). */

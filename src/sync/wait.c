@@ -424,11 +424,6 @@ int lthread__wgroup_wait(struct lthread__wgroup *g, uint64_t timeout)
     return lthread__wgroup_park(g->sched, g->lt, &g, timeout);
 }
 
-__attribute__((noinline, cold)) int lthread__sync_fail(int err)
-{
-    return lthread__fail(err);
-}
-
 void *lthread__sync_self(void)
 {
     struct lthread *self = lthread__self();
