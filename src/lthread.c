@@ -68,6 +68,10 @@ void lthread__entry_epilogue(void *p)
      * this function's before it.) */
     if (lthread__unlikely(!lthread__tls_sched))
         lthread_compute_end();
+    if (lt->joiner) {
+        lthread__exit_joined(lt); /* a jump: see there */
+        return;
+    }
     lthread__exit_self(lt, NULL);
 }
 
@@ -515,7 +519,10 @@ join_take(struct lthread__sched *s, struct lthread *lt, void **ptr)
 {
     if (ptr)
         *ptr = lt->exit_value;
-    lthread__queue_remove(&s->zombies, lt);
+    /* A zombie unless its exit handed over straight to us (then it was
+     * never queued: its links are those it ran with, NULL). */
+    if (lt->prev || s->zombies.head == lt)
+        lthread__queue_remove(&s->zombies, lt);
     lthread__lt_free_joined(s, lt);
 }
 

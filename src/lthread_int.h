@@ -593,15 +593,22 @@ static inline bool lthread__inbox_pending(struct lthread__sched *s)
 /* ---- lthread.c ------------------------------------------------------- */
 
 /* What every lthread runs, through the arch trampoline: the prologue,
- * then its function, then the epilogue, which exits and never returns. */
+ * then its function, then the epilogue, which exits and never returns.
+ * (The epilogue is not declared noreturn: so declared, its tail call of
+ * lthread__exit_joined would be a call; the x86-64 trampoline reaches it
+ * by a jump, the others by a call, after which they trap.) */
 void lthread__entry_prologue(void *lt);
-void lthread__entry_epilogue(void *lt) __attribute__((noreturn));
+void lthread__entry_epilogue(void *lt);
 /* The body of an lthread made by lthread_create_arg(): calls fn(arg). */
 void lthread__entry_arg(void *lt, void *arg);
 
 /* Ends the running lthread with exit value `value` (sched.c). */
 void lthread__exit_self(struct lthread *self, void *value)
     __attribute__((noreturn));
+/* lthread__exit_self(self, NULL) at the return of self's function, self
+ * having a joiner (sched.c); never returns. (Not declared noreturn, so
+ * that the epilogue reaches it by a jump: see there.) */
+void lthread__exit_joined(struct lthread *self);
 
 /* ---- sched.c ---------------------------------------------------------- */
 

@@ -516,6 +516,60 @@ sched_bury_exited(struct lthread__sched *s, struct lthread *lt)
 }
 
 /*
+ * The return of self's function (lthread__entry_epilogue) when self has a
+ * joiner j, straight into j where j would be next anyway (of s, nothing
+ * else ready, an untimed join, its frames in place; self leaves as the
+ * common exit does, below): that exit (sched_exiting, the joiner's wake,
+ * the hand-over to the first ready lthread) but nothing that only lasts
+ * until j runs, since j runs now: self is not made a zombie in s->zombies
+ * (the join takes it straight: join_take), j is not queued as ready and
+ * popped again, and it holds no outcome (LTHREAD__F_JOIN_DONE: for a
+ * destroy before it runs, which cannot come). Anything else is
+ * lthread__exit_self's.
+ *
+ * Every step to the switch is a jump, not a call (the trampoline jumps
+ * to the epilogue, which jumps here; here the switch is a tail call), and
+ * the switch leaves with `ret` (x86-64: lthread__switch_drop_ret): j
+ * called the switch-out of its join, so the return stack buffer's top is
+ * that call's return address, where j resumes; then the join's own return
+ * is predicted too. With calls down to a `pop; jmp` switch, the join's
+ * return mispredicted on every create + join.
+ */
+void lthread__exit_joined(struct lthread *self)
+{
+    struct lthread__sched *s = self->sched;
+    struct lthread *j = self->joiner;
+
+    if (LTHREAD__HAVE_TSAN || lthread__tls_host != &s->host || s->ready.head ||
+        !s->round_left ||
+        (self->flags & (LTHREAD__F_PRIVATE | LTHREAD__F_XJOIN)) ||
+        (j->flags & LTHREAD__F_TIMER) || j->region->owner != j)
+        lthread__exit_self(self, NULL);
+    self->exit_value = NULL;
+    self->state = LTHREAD__EXITED;
+    s->nlive--;
+    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == self,
+                   "an lthread's joiner waits in join on it");
+    lthread__queue_remove(&s->joining, j);
+    j->wait = LTHREAD__WAIT_NONE;
+    j->wake_result = 0;
+    lthread__stamp(s, self);
+    s->round_left--;
+    hand_over_to(s, &s->host, self, j);
+    lthread__san_prepare(&s->host.san_pending, NULL, j->region->base,
+                         (size_t)(j->region->top - j->region->base),
+                         lthread__fiber_of(j));
+    sched_bury_exited(s, self);
+#if LTHREAD__HAVE_SWITCH_DROP
+    lthread__san_before_switch(&s->host.san_pending);
+    lthread__switch_drop_ret(j->sp); /* (a tail call: nothing after it) */
+#else
+    switch_go(self, &s->dead_sp, j->sp, true);
+    __builtin_unreachable();
+#endif
+}
+
+/*
  * The exit of the running lthread self (lthread_exit(), or the return of
  * its function), with value as its exit value: a zombie until joined (or
  * freed, if detached), never resumed. The common case alone: on its

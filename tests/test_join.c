@@ -202,6 +202,71 @@ static void canceled_joiner(lthread_t *lt, void *arg)
     done++;
 }
 
+/* The order lthreads ran in (joiner_direct). */
+static int order[8], norder;
+
+static void note_order(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    if (norder < 8)
+        order[norder++] = (int)(intptr_t)arg;
+}
+
+static size_t zombies_now(void)
+{
+    struct lthread_stats st;
+
+    CHECK_EQ(lthread_stats(&st), 0);
+    return st.exited;
+}
+
+/* An exit hands over straight to its joiner where the joiner would run
+ * next anyway (nothing else ready): the join gets the value, and the
+ * zombies left unjoined stay zombies, walked and joinable; where others
+ * are ready, they run before the joiner is back, as they would without
+ * that hand-over. */
+static void joiner_direct(lthread_t *lt, void *arg)
+{
+    lthread_t *z, *c, *b;
+    void *v = NULL;
+
+    (void)lt;
+    (void)arg;
+    norder = 0;
+    CHECK_EQ(lthread_create(&z, note_order, (void *)1), 0);
+    CHECK_EQ(lthread_sleep(0), 0); /* z runs and exits: a zombie */
+    CHECK_EQ(norder, 1);
+    CHECK_EQ(zombies_now(), 1);
+    for (int i = 0; i < 3; i++) { /* alone ready: straight back */
+        /* (by the return of its function: lthread_exit() goes the
+         * common way, the next) */
+        CHECK_EQ(lthread_create(&c, plain_return, (void *)0), 0);
+        v = (void *)1;
+        CHECK_EQ(lthread_join(c, &v, 0), 0);
+        CHECK(v == NULL);
+        CHECK_EQ(zombies_now(), 1);
+        CHECK_EQ(lthread_create(&c, sleep_then_exit, (void *)0), 0);
+        CHECK_EQ(lthread_join(c, &v, 0), 0);
+        CHECK(v == (void *)0x1234);
+        CHECK_EQ(zombies_now(), 1);
+    }
+    CHECK_EQ(lthread_create(&c, note_order, (void *)2), 0);
+    CHECK_EQ(lthread_create(&b, note_order, (void *)3), 0);
+    CHECK_EQ(lthread_join(c, NULL, 0), 0);
+    CHECK_EQ(norder, 3); /* b ran before we were back */
+    CHECK_EQ(order[1], 2);
+    CHECK_EQ(order[2], 3);
+    CHECK_EQ(zombies_now(), 2);
+    v = (void *)1;
+    CHECK_EQ(lthread_join(b, &v, 0), 0);
+    CHECK(v == NULL);
+    v = (void *)1;
+    CHECK_EQ(lthread_join(z, &v, 0), 0);
+    CHECK(v == NULL);
+    CHECK_EQ(zombies_now(), 0);
+    done++;
+}
+
 static void destroyer(lthread_t *lt, void *arg)
 {
     (void)lt;
@@ -253,6 +318,11 @@ int main(void)
     CHECK_EQ(lthread_create(&lt, destroyer, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
     CHECK_EQ(done, 2);
+
+    done = 0;
+    CHECK_EQ(lthread_create(&lt, joiner_direct, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(done, 1);
 
     return check_summary("test_join");
 }

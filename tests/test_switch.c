@@ -35,7 +35,8 @@ static void (*switch_fn)(void **, void *) = lthread__switch;
 static void *main_sp;   /* main's frame while a context runs */
 static void *ctx_sp[2]; /* each context's frame while it is parked */
 static void *dead_sp;   /* written by contexts leaving for good */
-static int drop_leave;  /* they leave by lthread__switch_drop instead */
+static int drop_leave;  /* they leave by lthread__switch_drop (1) or
+                         * lthread__switch_drop_ret (2) instead */
 static int nctx;        /* contexts in the ring now: 1 or 2 */
 static unsigned char *stacks[2];
 
@@ -65,8 +66,10 @@ static void main_hop(void)
 static void leave(int id)
 {
 #if LTHREAD__HAVE_SWITCH_DROP
-    if (drop_leave)
-        lthread__switch_drop(next_sp(id)); /* saves nothing */
+    if (drop_leave == 2)
+        lthread__switch_drop_ret(next_sp(id)); /* saves nothing */
+    else if (drop_leave)
+        lthread__switch_drop(next_sp(id));
     else
 #endif
         switch_fn(&dead_sp, next_sp(id));
@@ -717,10 +720,11 @@ int main(void)
     for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
         switch_fn = variants[v];
         /* Contexts leave for good by a switch into a scratch slot, and
-         * where there is one by lthread__switch_drop (which must restore
-         * what the resumed side had as a switch does: test_fenv's contexts
-         * leave with control words of their own). */
-        for (drop_leave = 0; drop_leave <= LTHREAD__HAVE_SWITCH_DROP;
+         * where there are the drops by lthread__switch_drop and
+         * lthread__switch_drop_ret (which must restore what the resumed
+         * side had as a switch does: test_fenv's contexts leave with
+         * control words of their own). */
+        for (drop_leave = 0; drop_leave <= 2 * LTHREAD__HAVE_SWITCH_DROP;
              drop_leave++) {
             test_pingpong();
             test_registers();

@@ -129,6 +129,10 @@ void lthread__switch_cross(void **save_sp, void *new_sp);
  * with __asan_handle_no_return, which warns on a stack it does not know;
  * the caller says __builtin_unreachable() after it instead.) */
 void lthread__switch_drop(void *new_sp);
+/* lthread__switch_drop() leaving with `ret`, as lthread__switch() does:
+ * for a context that switched out through a call whose return address
+ * is the return stack buffer's top now (lthread__exit_joined). */
+void lthread__switch_drop_ret(void *new_sp);
 #else
 #define LTHREAD__HAVE_SWITCH_DROP 0
 #endif

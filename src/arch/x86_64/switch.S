@@ -118,8 +118,12 @@
  * which is never resumed (an exiting lthread: its stack is given up). Its
  * control words are read in the red zone, for the comparison alone. Eight
  * instructions less than a switch into a scratch slot, on every exit.
+ * lthread__switch_drop_ret: the same, leaving with `ret` (as
+ * lthread__switch does), for the exit into a joiner whose call into its
+ * switch-out is the return stack buffer's top (lthread__exit_joined).
  */
-        LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_drop))
+        .macro  SWITCH_DROP name, leave
+        LT_FUNC_BEGIN(\name)
         endbr64
         stmxcsr -8(%rsp)
         fnstcw  -4(%rsp)
@@ -129,8 +133,12 @@
         orq     %rcx, %rax
         movq    %rdi, %rsp              /* from here on: the other stack */
         .cfi_def_cfa rsp, 64            /* (the resumed frame) */
-        SWITCH_RESUME jmp
-        LT_FUNC_END(LT_SYMBOL(lthread__switch_drop))
+        SWITCH_RESUME \leave
+        LT_FUNC_END(\name)
+        .endm
+
+        SWITCH_DROP LT_SYMBOL(lthread__switch_drop), jmp
+        SWITCH_DROP LT_SYMBOL(lthread__switch_drop_ret), ret
 
 /*
  * lthread__switch_via(save_sp, via_sp, fn, arg): saves the running context
@@ -216,8 +224,12 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
         movq    %r14, %rsi
         callq   *%r13                   /* body(ctx, arg) */
         movq    %rbx, %rdi
-        callq   *%r15                   /* epilogue(ctx): never returns */
-        ud2
+        /* epilogue(ctx), which never returns: a jump, with a null return
+         * address where a call would push one (alignment; backtraces end
+         * there), so that the return stack buffer does not keep an entry
+         * of ours (see lthread__exit_joined) */
+        pushq   $0
+        jmpq    *%r15
 LT_FUNC_END(LT_SYMBOL(lthread__trampoline))
 
 LT_FILE_END
