@@ -553,8 +553,8 @@ void lthread__exit_joined(struct lthread *self)
     lthread__queue_remove(&s->joining, j);
     j->wait = LTHREAD__WAIT_NONE;
     j->wake_result = 0;
+    s->round_left--; /* (the run j takes) */
     lthread__stamp(s, self);
-    s->round_left--;
     hand_over_to(s, &s->host, self, j);
     lthread__san_prepare(&s->host.san_pending, NULL, j->region->base,
                          (size_t)(j->region->top - j->region->base),
