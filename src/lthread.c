@@ -700,11 +700,8 @@ LTHREAD_API int lthread_sleep(uint64_t msecs)
 
     if (!self)
         return lthread__fail(-EPERM);
-    if (msecs == 0) {
-        /* Yield: to the back of the queue, behind everyone ready now. */
-        lthread__switch_yield(s, self);
-        return 0;
-    }
+    if (msecs == 0) /* yield: to the back of the queue, behind everyone */
+        return lthread__switch_yield(s, self); /* ready now; 0, a tail call */
     err = lthread__park(s, self, LTHREAD__WAIT_SLEEP, NULL, msecs);
     return err ? lthread__fail(err) : 0;
 }

@@ -357,10 +357,10 @@ void lthread__host_set(struct lthread__host *h);
  * from self takes two dependent loads (current, then sched) off the way
  * to the next lthread.
  */
-void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self);
+int lthread__switch_suspend(struct lthread__sched *s, struct lthread *self);
 /* lthread_sleep(0): self (RUNNING, on its scheduler) to the back of the
  * ready queue, and the switch. */
-void lthread__switch_yield(struct lthread__sched *s, struct lthread *self);
+int lthread__switch_yield(struct lthread__sched *s, struct lthread *self);
 static inline void lthread__switch_out(struct lthread *self)
 {
     lthread__switch_suspend(self->sched, self);

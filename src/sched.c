@@ -314,39 +314,44 @@ hand_over(struct lthread__sched *s, struct lthread__host *h,
 /*
  * The switch once decided (tail calls outside sanitizer builds, so that
  * every lthread switched out here resumes at the same return address, its
- * caller's, whichever way it left).
+ * caller's, whichever way it left). Returns 0, the switch's: every
+ * switch-out returns 0, so that the yield, which returns 0 to
+ * lthread_sleep()'s caller, can end in these tail calls too.
  */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) int
 switch_go(struct lthread *self, void **save, void *sp, bool cross)
 {
+    int r;
+
     lthread__san_before_switch(&lthread__tls_host->san_pending);
     if (cross)
-        lthread__switch_cross(save, sp);
+        r = lthread__switch_cross(save, sp);
     else
-        lthread__switch(save, sp);
+        r = lthread__switch(save, sp);
     /* (self may be freed memory when it exited: then this is never
      * reached.) */
     lthread__asan_finish_switch(lthread__fake_of(self), NULL, NULL);
     (void)self;
+    return r;
 }
 
 /* Everything but the common hand-over: its own function, so that the
  * common case keeps no frame (its registers, its calls). */
-static __attribute__((noinline)) void switch_out_slow(struct lthread *self,
-                                                      bool exiting)
+static __attribute__((noinline)) int switch_out_slow(struct lthread *self,
+                                                     bool exiting)
 {
     struct switch_to to = switch_target_slow(self, exiting);
 
     if (!to.sp)
-        return;
-    switch_go(self, (void **)((uintptr_t)to.save & ~(uintptr_t)1u), to.sp,
-              (uintptr_t)to.save & 1u);
+        return 0;
+    return switch_go(self, (void **)((uintptr_t)to.save & ~(uintptr_t)1u),
+                     to.sp, (uintptr_t)to.save & 1u);
 }
 
 /* A hand-over to a new lthread (next: first in the ready queue, never
  * run) whose region is free: it starts there without the loop. */
-static __attribute__((noinline)) void switch_out_new(struct lthread *self,
-                                                     struct lthread *next)
+static __attribute__((noinline)) int switch_out_new(struct lthread *self,
+                                                    struct lthread *next)
 {
     struct lthread__sched *s = self->sched;
 
@@ -355,26 +360,28 @@ static __attribute__((noinline)) void switch_out_new(struct lthread *self,
     lthread__stamp(s, self);
     hand_over(s, &s->host, self, next);
     /* Into a new call chain: cross. */
-    switch_go(self, &self->sp, next->sp, true);
+    return switch_go(self, &self->sp, next->sp, true);
 }
 
 #if VIA_MATES
 /* Memcheck takes the stack below the scheduler's sp for unaddressable:
  * its request (which needs a frame) before the switch, out of line. */
 #ifdef LTHREAD__VALGRIND
-static __attribute__((noinline, cold)) void
+static __attribute__((noinline, cold)) int
 switch_via_valgrind(struct lthread *self, struct lthread *next, char *via)
 {
     lthread__valgrind_make_writable(via - VIA_ROOM, VIA_ROOM);
-    lthread__switch_via(&self->sp, via, lthread__region_swap_valgrind, next);
+    return lthread__switch_via(&self->sp, via, lthread__region_swap_valgrind,
+                               next);
 }
 #endif
 
 /* A hand-over to a region-mate through the scheduler's stack, below its
  * suspended frame (lthread__region_swap runs there): a tail call, as the
  * switch to an owner is, so that the lthread resumes at the same return
- * address and no frame of ours is copied with its stack. */
-static inline __attribute__((always_inline)) void
+ * address and no frame of ours is copied with its stack. Returns 0 (the
+ * switch's). */
+static inline __attribute__((always_inline)) int
 switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next)
 {
     char *via = (char *)(((uintptr_t)s->host.sp & ~(uintptr_t)15) - VIA_GAP);
@@ -383,7 +390,7 @@ switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next)
     if (lthread__unlikely(lthread__on_valgrind))
         return switch_via_valgrind(self, next, via);
 #endif
-    lthread__switch_via(&self->sp, via, lthread__region_swap, next);
+    return lthread__switch_via(&self->sp, via, lthread__region_swap, next);
 }
 #endif
 
@@ -398,7 +405,7 @@ switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next)
  * in it, it kept a 64-byte frame. Everything else goes to
  * switch_out_slow, also by a tail call, so suspended images do not grow.
  */
-void lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
+int lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
 {
     struct lthread *next, *owner;
 
@@ -456,7 +463,7 @@ yield_queue(struct lthread__sched *s, struct lthread *self)
  * counted).
  * Everything else is lthread__ready() and the suspend.
  */
-void lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
+int lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
 {
     struct lthread *next = s->ready.head, *owner;
 

@@ -347,9 +347,34 @@ static void test_yield_budget(void)
     CHECK_EQ(spin_bad, 0);
 }
 
+/* lthread_sleep(0) returns 0 whichever way it went: here alone (nobody
+ * to yield to: no switch), then with one other lthread (the direct
+ * hand-over, which returns the switch's own 0) and past the round's
+ * budget (through the scheduler's loop). */
+static void lone_yielder(lthread_t *lt, void *arg)
+{
+    lthread_t *other;
+
+    (void)lt;
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(lthread_sleep(0), 0);
+    CHECK_EQ(lthread_create(&other, rr, (void *)0), 0);
+    for (int i = 0; i < RR_ROUNDS; i++)
+        CHECK_EQ(lthread_sleep(0), 0);
+    CHECK_EQ(lthread_join(other, NULL, 0), 0);
+    done++;
+}
+
 int main(void)
 {
     lthread_t *lt;
+
+    done = 0;
+    rr_len = 0;
+    CHECK_EQ(lthread_create(&lt, lone_yielder, NULL), 0);
+    CHECK_EQ(lthread_run(), 0);
+    CHECK_EQ(done, 1);
 
     test_yield_order(NULL);
     test_yield_budget();

@@ -30,7 +30,7 @@
 #define STACK_SIZE (64 * 1024)
 
 /* The switch under test: lthread__switch or lthread__switch_cross. */
-static void (*switch_fn)(void **, void *) = lthread__switch;
+static int (*switch_fn)(void **, void *) = lthread__switch;
 
 static void *main_sp;   /* main's frame while a context runs */
 static void *ctx_sp[2]; /* each context's frame while it is parked */
@@ -50,13 +50,14 @@ static void *next_sp(int id)
 /* Context id passes control to the next one in the ring. */
 static void hop(int id)
 {
-    switch_fn(&ctx_sp[id], next_sp(id));
+    /* Back here: the switch returns 0 (whoever resumed us, and how). */
+    CHECK_EQ(switch_fn(&ctx_sp[id], next_sp(id)), 0);
 }
 
 /* Main passes control to context 0. */
 static void main_hop(void)
 {
-    switch_fn(&main_sp, ctx_sp[0]);
+    CHECK_EQ(switch_fn(&main_sp, ctx_sp[0]), 0);
 }
 
 /* Context id hands on for the last time; its frame is never resumed. If
@@ -714,8 +715,8 @@ static void test_locals(void)
 int main(void)
 {
     /* Both ways of leaving the switch (ret, and pop + jmp on x86-64). */
-    void (*const variants[])(void **, void *) = {lthread__switch,
-                                                 lthread__switch_cross};
+    int (*const variants[])(void **, void *) = {lthread__switch,
+                                                lthread__switch_cross};
 
     for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
         switch_fn = variants[v];

@@ -107,13 +107,14 @@ _Static_assert(sizeof(struct lthread__switch_frame) == 208, "switch.S");
 
 /* Saves the running context on its stack, stores its sp in *save_sp and
  * resumes the context whose sp is new_sp. Returns when someone switches
- * back to *save_sp. */
-void lthread__switch(void **save_sp, void *new_sp);
+ * back to *save_sp, and returns 0 (so that a function returning 0 after
+ * its switch can end in a tail call of it: the yield). */
+int lthread__switch(void **save_sp, void *new_sp);
 
 /* The same, tuned for a switch between different call sites (see
  * x86_64/switch.S); elsewhere the same function. */
 #if defined(__x86_64__)
-void lthread__switch_cross(void **save_sp, void *new_sp);
+int lthread__switch_cross(void **save_sp, void *new_sp);
 #else
 #define lthread__switch_cross lthread__switch
 #endif
@@ -140,11 +141,12 @@ void lthread__switch_drop_ret(void *new_sp);
 /* Saves the running context as lthread__switch() does, then calls
  * fn(arg) on the stack via_sp (16-byte aligned free memory of a suspended
  * context's stack) and resumes the context whose sp fn returns (see
- * x86_64/switch.S). x86-64 only for now: LTHREAD__HAVE_SWITCH_VIA says. */
+ * x86_64/switch.S); returns 0, as lthread__switch(). x86-64 only for now:
+ * LTHREAD__HAVE_SWITCH_VIA says. */
 #if defined(__x86_64__)
 #define LTHREAD__HAVE_SWITCH_VIA 1
-void lthread__switch_via(void **save_sp, void *via_sp, void *(*fn)(void *),
-                         void *arg);
+int lthread__switch_via(void **save_sp, void *via_sp, void *(*fn)(void *),
+                        void *arg);
 #else
 #define LTHREAD__HAVE_SWITCH_VIA 0
 #endif

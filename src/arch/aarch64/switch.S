@@ -118,6 +118,7 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
          * instruction after a caller's bl is none. (The return predictor
          * still guesses the wrong context once per switch; x86-64's pop +
          * jmp has the same cost.) */
+        mov     x0, #0                  /* returns 0 (switch.h) */
         ret
 LT_FUNC_END(LT_SYMBOL(lthread__switch))
 

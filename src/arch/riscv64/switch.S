@@ -146,6 +146,7 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         .cfi_restore s10
         .cfi_restore s11
         .cfi_restore ra
+        li      a0, 0                   /* returns 0 (switch.h) */
         ret
 LT_FUNC_END(LT_SYMBOL(lthread__switch))
 

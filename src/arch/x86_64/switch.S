@@ -96,10 +96,12 @@
         popq    %rbp
         .cfi_adjust_cfa_offset -8
         .ifc    \leave, ret
+        xorl    %eax, %eax              /* lthread__switch returns 0 */
         ret
         .else
         popq    %rcx
         .cfi_adjust_cfa_offset -8
+        xorl    %eax, %eax              /* returns 0, as with ret */
         jmpq    *%rcx
         .endif
         .cfi_restore_state              /* back to the state at the jne */
@@ -200,6 +202,7 @@
         .cfi_adjust_cfa_offset -8
         popq    %rbp
         .cfi_adjust_cfa_offset -8
+        xorl    %eax, %eax              /* returns 0, as lthread__switch */
         ret
         .cfi_restore_state
 1:
