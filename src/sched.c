@@ -523,6 +523,36 @@ sched_bury_exited(struct lthread__sched *s, struct lthread *lt)
 }
 
 /*
+ * The end of an exit's direct hand-over to next (the bookkeeping done,
+ * next the running lthread). No fake stack of self's to keep: it is gone
+ * with self. Nothing runs between here and the switch: self's region is
+ * released (next's is another: next owns it) and self freed if detached;
+ * the switch saves nothing: lthread__switch_drop, or where next's call
+ * into its switch-out is the return stack buffer's top (`ret_predicted`:
+ * lthread__exit_joined) lthread__switch_drop_ret; into a scratch slot
+ * where the architecture has no drop. Never returns.
+ */
+static inline __attribute__((always_inline)) void
+exit_into(struct lthread__sched *s, struct lthread *self, struct lthread *next,
+          bool ret_predicted)
+{
+    lthread__san_prepare(&s->host.san_pending, NULL, next->region->base,
+                         (size_t)(next->region->top - next->region->base),
+                         lthread__fiber_of(next));
+    sched_bury_exited(s, self);
+#if LTHREAD__HAVE_SWITCH_DROP
+    lthread__san_before_switch(&s->host.san_pending);
+    if (ret_predicted)
+        lthread__switch_drop_ret(next->sp);
+    else
+        lthread__switch_drop(next->sp);
+#else
+    (void)ret_predicted;
+    switch_go(self, &s->dead_sp, next->sp, true);
+#endif
+}
+
+/*
  * The return of self's function (lthread__entry_epilogue) when self has a
  * joiner j, straight into j where j would be next anyway (of s, nothing
  * else ready, an untimed join, its frames in place; self leaves as the
@@ -563,17 +593,7 @@ void lthread__exit_joined(struct lthread *self)
     s->round_left--; /* (the run j takes) */
     lthread__stamp(s, self);
     hand_over_to(s, &s->host, self, j);
-    lthread__san_prepare(&s->host.san_pending, NULL, j->region->base,
-                         (size_t)(j->region->top - j->region->base),
-                         lthread__fiber_of(j));
-    sched_bury_exited(s, self);
-#if LTHREAD__HAVE_SWITCH_DROP
-    lthread__san_before_switch(&s->host.san_pending);
-    lthread__switch_drop_ret(j->sp); /* (a tail call: nothing after it) */
-#else
-    switch_go(self, &s->dead_sp, j->sp, true);
-    __builtin_unreachable();
-#endif
+    exit_into(s, self, j, true); /* (a tail call: nothing after it) */
 }
 
 /*
@@ -606,21 +626,7 @@ void lthread__exit_self(struct lthread *self, void *value)
     }
     lthread__stamp(s, self);
     hand_over(s, &s->host, self, next);
-    /* No fake stack of self's to keep: it is gone with self. */
-    lthread__san_prepare(&s->host.san_pending, NULL, next->region->base,
-                         (size_t)(next->region->top - next->region->base),
-                         lthread__fiber_of(next));
-    /* Nothing runs between here and the switch: self's region is
-     * released (next's is another: next owns it) and self freed if
-     * detached; the switch saves nothing (into a scratch slot where the
-     * architecture has no lthread__switch_drop). */
-    sched_bury_exited(s, self);
-#if LTHREAD__HAVE_SWITCH_DROP
-    lthread__san_before_switch(&s->host.san_pending);
-    lthread__switch_drop(next->sp);
-#else
-    switch_go(self, &s->dead_sp, next->sp, true);
-#endif
+    exit_into(s, self, next, false);
     __builtin_unreachable();
 }
 
