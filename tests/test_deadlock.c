@@ -65,7 +65,7 @@ static void nth_waiter(lthread_t *lt, void *arg)
 
     (void)lt;
     started++;
-    if (lthread_cond_wait(conds[i], i == 1 ? 200 : 0) == -2)
+    if (lthread_cond_wait(conds[i], i == 1 ? 1000 : 0) == -2)
         timeouts++;
     reached_end++;
 }
@@ -94,10 +94,11 @@ static void list_walker(lthread_t *lt, void *arg)
     (void)arg;
     lthread_sleep(1);
     /* Listed newest first: conds 3, 2, 1, 0. (Cond 1's timeout is long
-     * enough for the stalls of a loaded machine: at 20 ms, TSan builds
-     * sometimes fired it with the sleep's timer, the walker first.) */
+     * enough for a loaded machine's stalls, half a second: at 20 ms, TSan
+     * builds sometimes fired it with the sleep's timer, the walker
+     * first.) */
     CHECK_EQ(cond_waiters(), 4);
-    lthread_sleep(250); /* cond 1's waiter times out: the middle */
+    lthread_sleep(1100); /* cond 1's waiter times out: the middle */
     CHECK_EQ(timeouts, 1);
     CHECK_EQ(cond_waiters(), 3);
     CHECK_EQ(lthread_cond_signal(conds[3]), 0); /* the head */
