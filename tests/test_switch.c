@@ -29,7 +29,8 @@
 
 #define STACK_SIZE (64 * 1024)
 
-/* The switch under test: lthread__switch or lthread__switch_cross. */
+/* The switch under test: lthread__switch, lthread__switch_cross or, on
+ * x86-64, lthread__switch_via (switch_by_via). */
 static int (*switch_fn)(void **, void *) = lthread__switch;
 
 static void *main_sp;   /* main's frame while a context runs */
@@ -39,6 +40,24 @@ static int drop_leave;  /* they leave by lthread__switch_drop (1) or
                          * lthread__switch_drop_ret (2) instead */
 static int nctx;        /* contexts in the ring now: 1 or 2 */
 static unsigned char *stacks[2];
+
+#if LTHREAD__HAVE_SWITCH_VIA
+/* lthread__switch_via as a plain switch: its fn, called on a third stack,
+ * returns the sp it is given (the region-mates' swap returns the one of
+ * the mate it copied in), and the switch resumes there. */
+static _Alignas(16) unsigned char via_stack[16 * 1024];
+
+static void *via_next(void *sp)
+{
+    return sp;
+}
+
+static int switch_by_via(void **save_sp, void *new_sp)
+{
+    return lthread__switch_via(save_sp, via_stack + sizeof(via_stack), via_next,
+                               new_sp);
+}
+#endif
 
 /* ---- the ring ---------------------------------------------------------- */
 
@@ -714,9 +733,15 @@ static void test_locals(void)
 
 int main(void)
 {
-    /* Both ways of leaving the switch (ret, and pop + jmp on x86-64). */
-    int (*const variants[])(void **, void *) = {lthread__switch,
-                                                lthread__switch_cross};
+    /* Both ways of leaving the switch (ret, and pop + jmp on x86-64), and
+     * the switch through a borrowed stack where there is one. */
+    int (*const variants[])(void **, void *) = {
+        lthread__switch,
+        lthread__switch_cross,
+#if LTHREAD__HAVE_SWITCH_VIA
+        switch_by_via,
+#endif
+    };
 
     for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
         switch_fn = variants[v];

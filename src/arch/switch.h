@@ -189,8 +189,8 @@ lthread__frame_fill(void *stack_top, const struct lthread__entry *e)
     struct lthread__switch_frame *f =
         (struct lthread__switch_frame *)stack_top - 1;
 
-    /* Zeroed: the pad bytes the switch compares, and a frame pointer of 0
-     * that ends frame-pointer walks. */
+    /* Zeroed: the pad bytes, and a frame pointer of 0 that ends
+     * frame-pointer walks. */
     __builtin_memset(f, 0, sizeof(*f));
     /* A new context starts with the creator's rounding modes (and masks,
      * flush-to-zero), as a new pthread does. */

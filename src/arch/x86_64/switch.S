@@ -54,14 +54,7 @@
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
-        /* Both control words, ours, read back each as it was stored: one
-         * 8-byte load of the slot would span the three stores above and
-         * could not be forwarded from them (it would wait for them to
-         * reach the cache, every switch). */
-        movl    (%rsp), %eax
-        movzwl  4(%rsp), %ecx
-        shlq    $32, %rcx
-        orq     %rcx, %rax
+        movzwl  4(%rsp), %eax           /* our x87 control word, read back */
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* from here on: the other stack */
         .cfi_def_cfa rsp, 64            /* (for the rest: the resumed frame) */
@@ -71,13 +64,17 @@
 
 /*
  * The resume of every switch: rsp is the frame of the context to resume,
- * rax the running control words as SWITCH_BODY reads them. fldcw
- * serialises the FPU and ldmxcsr is not cheap either: load the control
- * words only when they differ, which is rare. (The slot's pad bytes are
- * zero: written by the pushq above or by lthread__frame_init.)
+ * ax the running x87 control word as SWITCH_BODY reads it back. MXCSR is
+ * loaded from the frame every time: reading the running one back for a
+ * comparison (stmxcsr, then a load) waits for that store, whose data is
+ * not forwarded (sleep(0) hand-off 8.8 -> 6.9 ns on AMD Zen 4 without it,
+ * BENCHMARKS.md), while ldmxcsr costs little. The x87 control word, whose
+ * store forwards, is compared and loaded only when it differs: fldcw
+ * serialises the FPU.
  */
         .macro  SWITCH_RESUME leave
-        cmpq    %rax, (%rsp)
+        ldmxcsr (%rsp)
+        cmpw    %ax, 4(%rsp)
         .cfi_remember_state
         jne     1f
 2:
@@ -106,7 +103,6 @@
         .endif
         .cfi_restore_state              /* back to the state at the jne */
 1:
-        ldmxcsr (%rsp)
         fldcw   4(%rsp)
         jmp     2b
         .endm
@@ -118,7 +114,7 @@
  * lthread__switch_drop(new_sp): resumes the context whose frame is at
  * new_sp as lthread__switch_cross does, saving nothing of the running one,
  * which is never resumed (an exiting lthread: its stack is given up). Its
- * control words are read in the red zone, for the comparison alone. Eight
+ * x87 control word is read in the red zone, for the comparison alone. Eight
  * instructions less than a switch into a scratch slot, on every exit.
  * lthread__switch_drop_ret: the same, leaving with `ret` (as
  * lthread__switch does), for the exit into a joiner whose call into its
@@ -127,12 +123,8 @@
         .macro  SWITCH_DROP name, leave
         LT_FUNC_BEGIN(\name)
         endbr64
-        stmxcsr -8(%rsp)
-        fnstcw  -4(%rsp)
-        movl    -8(%rsp), %eax
-        movzwl  -4(%rsp), %ecx
-        shlq    $32, %rcx
-        orq     %rcx, %rax
+        fnstcw  -8(%rsp)
+        movzwl  -8(%rsp), %eax
         movq    %rdi, %rsp              /* from here on: the other stack */
         .cfi_def_cfa rsp, 64            /* (the resumed frame) */
         SWITCH_RESUME \leave
@@ -151,7 +143,7 @@
  * hand-over between region-mates: fn copies the running lthread's frames
  * out of the region and the next one's in, which cannot be done on the
  * region itself, without a switch into the scheduler and one out of it.
- * rbx keeps our control words across the call (it is saved above).
+ * rbx keeps our x87 control word across the call (it is saved above).
  */
         LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_via))
         endbr64
@@ -171,10 +163,7 @@
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
-        movl    (%rsp), %ebx            /* both control words, ours, */
-        movzwl  4(%rsp), %eax           /* read back as lthread__switch */
-        shlq    $32, %rax               /* does */
-        orq     %rax, %rbx
+        movzwl  4(%rsp), %ebx           /* read back as lthread__switch does */
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* the borrowed stack */
         .cfi_remember_state
@@ -184,7 +173,8 @@
         movq    %rax, %rsp              /* from here on: the other stack */
         .cfi_restore_state
         .cfi_def_cfa rsp, 64            /* (the resumed frame) */
-        cmpq    %rbx, (%rsp)
+        ldmxcsr (%rsp)                  /* as SWITCH_RESUME */
+        cmpw    %bx, 4(%rsp)
         .cfi_remember_state
         jne     1f
 2:
@@ -206,7 +196,6 @@
         ret
         .cfi_restore_state
 1:
-        ldmxcsr (%rsp)
         fldcw   4(%rsp)
         jmp     2b
         LT_FUNC_END(LT_SYMBOL(lthread__switch_via))
