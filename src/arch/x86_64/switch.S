@@ -207,6 +207,13 @@
  * r15 epilogue. rsp is the 16-byte aligned stack top, as a call needs.
  * The body's frame sits right below our return address: nothing else.
  */
+        /* A 64-byte line of its own (LT_FUNC_BEGIN aligns to 16): on AMD
+         * Zen 4, create + run + join through the shared library took 20%
+         * longer with the trampoline at one offset the switches above
+         * happened to leave (..1b0) than at another (..1e0); at a line's
+         * start it was as fast as the best, static and shared
+         * (BENCHMARKS.md, "MXCSR loaded, not compared"). */
+        .p2align 6
 LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
         .cfi_undefined rip              /* the outermost frame: stop here */
         endbr64
