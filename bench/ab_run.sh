@@ -38,8 +38,8 @@ done
 [ -n "$A" ] && [ -n "$B_" ] || { sed -n '2,24p' "$0"; exit 2; }
 A=$(cd "$here" && cd "$A" && pwd) B_=$(cd "$here" && cd "$B_" && pwd) || exit 1
 case $OUT in "" | /*) ;; *) OUT=$here/$OUT ;; esac
-mkdir -p results
 [ -n "$OUT" ] || OUT=results/ab-$(date +%Y%m%d-%H%M%S).txt
+mkdir -p "$(dirname "$OUT")" || exit 1
 tmp=$(mktemp -d /tmp/ab_run.XXXXXX) || exit 1
 srv_pid=""
 trap '[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -15,6 +15,8 @@
 # for each ratio the median of the ratios paired within a repetition.
 #
 # Usage: bench/quick.sh [-n REPS] [-d SECONDS] [-o FILE]   (REPS 3, DUR 2)
+#        (a relative FILE is taken from bench/, as the default
+#        results/quick-<date>.txt is)
 #        LIBACO=DIR bench/quick.sh     also against libaco (its source,
 #                                      outside this tree)
 # Needs ../build/liblthread.a and .so (top-level make), taskset, wrk, curl.
@@ -29,6 +31,7 @@ while getopts "n:d:o:" o; do
 done
 mkdir -p results build/quick
 [ -n "$OUT" ] || OUT=results/quick-$(date +%Y%m%d-%H%M%S).txt
+mkdir -p "$(dirname "$OUT")" || exit 1
 [ -f ../build/liblthread.a ] && [ -f ../build/liblthread.so ] ||
     { echo "quick.sh: build the library first (make at the top)" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/quick.XXXXXX) || exit 1
@@ -127,4 +130,5 @@ done
 cat "$RAW" >>"$OUT"
 echo >>"$OUT"
 awk -f quick_summarize.awk "$RAW" | tee -a "$OUT"
-echo "results written to bench/$OUT" >&2
+case $OUT in /*) ;; *) OUT=bench/$OUT ;; esac
+echo "results written to $OUT" >&2

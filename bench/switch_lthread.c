@@ -8,6 +8,11 @@
  * regions) and "shared" when they sit in the same one (run with
  * LTHREAD_REGIONS=1, the library's cap on shared regions per scheduler).
  * It is read from the frame addresses, not assumed from the environment.
+ * Both players run the same code: each checks the turn after its
+ * sleep(0) (until 2026-12-02 only player 0 did, and gcc then split the
+ * loop in two, one lthread_sleep() call site per player, so that every
+ * hand-off returned to the call site the return stack buffer did not
+ * predict: 14-19 ns instead of 7-11 on AMD Zen 4, BENCHMARKS.md).
  * Usage: [LTHREAD_REGIONS=1] switch_lthread [rounds [reps]]
  */
 #include <lthread.h>
@@ -25,7 +30,7 @@ static lthread_cond_t *conds[2];
         } else {                                                               \
             S.turn = 1 - (me);                                                 \
             lthread_sleep(0);                                                  \
-            if ((me) == 0 && S.turn != 0)                                      \
+            if (S.turn != (me))                                                \
                 S.errors++;                                                    \
         }                                                                      \
     } while (0)

@@ -21,7 +21,7 @@ static st_cond_t conds[2];
         } else {                                                               \
             S.turn = 1 - (me);                                                 \
             st_usleep(0);                                                      \
-            if ((me) == 0 && S.turn != 0)                                      \
+            if (S.turn != (me))                                                \
                 S.errors++;                                                    \
         }                                                                      \
     } while (0)
