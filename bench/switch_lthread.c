@@ -3,6 +3,10 @@
  *   lthread.cond.padN.<regions>   - lthread_cond_wait / lthread_cond_signal
  *                                   with a turn variable
  *   lthread.sleep0.padN.<regions> - lthread_sleep(0)
+ *   lthread.sleep0sites.pad0.<regions> - lthread_sleep(0) called from a
+ *                                   call site of each player's own, as two
+ *                                   lthreads that yield in different places
+ *                                   do (pad 0 only)
  * <regions> is "sep" when the two players' frames sit in different stack
  * regions (the default: two lthreads created in a row get different
  * regions) and "shared" when they sit in the same one (run with
@@ -17,7 +21,7 @@
  */
 #include <lthread.h>
 
-static int mode; /* 0 cond, 1 sleep0 */
+static int mode; /* 0 cond, 1 sleep0, 2 sleep0 from two call sites */
 static lthread_cond_t *conds[2];
 
 #define HANDOFF(me)                                                            \
@@ -27,9 +31,21 @@ static lthread_cond_t *conds[2];
             lthread_cond_signal(conds[1 - (me)]);                              \
             while (S.turn != (me))                                             \
                 lthread_cond_wait(conds[me], 0);                               \
-        } else {                                                               \
+        } else if (mode == 1) {                                                \
             S.turn = 1 - (me);                                                 \
             lthread_sleep(0);                                                  \
+            if (S.turn != (me))                                                \
+                S.errors++;                                                    \
+        } else {                                                               \
+            S.turn = 1 - (me);                                                 \
+            /* (the asm statements differ: gcc cannot merge the calls) */      \
+            if ((me) == 0) {                                                   \
+                lthread_sleep(0);                                              \
+                __asm__ volatile("" ::: "memory");                             \
+            } else {                                                           \
+                lthread_sleep(0);                                              \
+                __asm__ volatile("nop" ::: "memory");                          \
+            }                                                                  \
             if (S.turn != (me))                                                \
                 S.errors++;                                                    \
         }                                                                      \
@@ -51,7 +67,7 @@ static void player(lthread_t *lt, void *arg)
 
 int main(int argc, char **argv)
 {
-    static const char *modes[] = {"cond", "sleep0"};
+    static const char *modes[] = {"cond", "sleep0", "sleep0sites"};
     long rounds = bench_arg(argc, argv, 1, 2000000);
     const char *env = getenv("LTHREAD_REGIONS");
     int reps = switch_reps(argc, argv, 2), m, p;
@@ -60,10 +76,12 @@ int main(int argc, char **argv)
             "switch_lthread: lthread %s, LTHREAD_REGIONS=%s, rounds %ld\n",
             lthread_version(), env ? env : "(unset)", rounds);
     for (int rep = 0; rep < reps; rep++)
-        for (m = 0; m < 2; m++)
+        for (m = 0; m < 3; m++)
             for (p = 0; p < NPADS; p++) {
                 lthread_t *t0, *t1;
                 char variant[64];
+                if (m == 2 && PADS[p].pad != 0)
+                    continue;
                 mode = m;
                 cur = PADS[p].fn;
                 switch_reset(rounds);

@@ -476,7 +476,12 @@ int lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
     if (lthread__likely(owner == next)) {
         yield_queue(s, self);
         hand_over_to(s, &s->host, self, next);
-        return switch_go(self, &self->sp, next->sp, false);
+        /* Cross: nothing of ours is left between the switch and the
+         * caller of lthread_sleep(0) (tail calls), so what the switch
+         * leaves for is the user's call site, which need not be the one
+         * self called from; `ret` mispredicted there, pop + jmp learns it
+         * (DESIGN.md, "How the switch leaves"). */
+        return switch_go(self, &self->sp, next->sp, true);
     }
 #if VIA_MATES
     if (owner == self) { /* a region-mate: as in lthread__switch_suspend */
