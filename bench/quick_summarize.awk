@@ -44,6 +44,7 @@ END {
     row("cond hand-off sep 0 B / fcontext jump (shared lib)", "so switch lthread.cond.pad0.sep", F "pad0", 3)
     row("sleep(0) sep 0 B / fcontext jump (static)", L "sleep0.pad0.sep", F "pad0", 3)
     row("sleep(0) sep 0 B / fcontext jump (shared lib)", "so switch lthread.sleep0.pad0.sep", F "pad0", 3)
+    row("sleep(0), two call sites, sep 0 B / fcontext jump (static)", L "sleep0sites.pad0.sep", F "pad0", 0)
     row("cond one region 0 B / libaco one stack 0 B", L "cond.pad0.shared", A "pad0.shared", 1.2)
     row("cond one region 1 KiB / libaco one stack 1 KiB", L "cond.pad1024.shared", A "pad1024.shared", 1.0)
     row("cond one region 4 KiB / libaco one stack 4 KiB", L "cond.pad4096.shared", A "pad4096.shared", 1.0)
