@@ -114,7 +114,7 @@
  * lthread__switch_drop(new_sp): resumes the context whose frame is at
  * new_sp as lthread__switch_cross does, saving nothing of the running one,
  * which is never resumed (an exiting lthread: its stack is given up). Its
- * x87 control word is read in the red zone, for the comparison alone. Eight
+ * x87 control word is read in the red zone, for the comparison alone. Nine
  * instructions less than a switch into a scratch slot, on every exit.
  * lthread__switch_drop_ret: the same, leaving with `ret` (as
  * lthread__switch does), for the exit into a joiner whose call into its
