@@ -67,7 +67,7 @@
  * ax the running x87 control word as SWITCH_BODY reads it back. MXCSR is
  * loaded from the frame every time: reading the running one back for a
  * comparison (stmxcsr, then a load) waits for that store, whose data is
- * not forwarded (sleep(0) hand-off 8.8 -> 6.9 ns on AMD Zen 4 without it,
+ * not forwarded (sleep(0) hand-off 8.6 -> 6.9 ns on AMD Zen 4 without it,
  * BENCHMARKS.md), while ldmxcsr costs little. The x87 control word, whose
  * store forwards, is compared and loaded only when it differs: fldcw
  * serialises the FPU.
