@@ -379,10 +379,12 @@ switch_via_valgrind(struct lthread *self, struct lthread *next, char *via)
 /* A hand-over to a region-mate through the scheduler's stack, below its
  * suspended frame (lthread__region_swap runs there): a tail call, as the
  * switch to an owner is, so that the lthread resumes at the same return
- * address and no frame of ours is copied with its stack. Returns 0 (the
- * switch's). */
+ * address and no frame of ours is copied with its stack. Leaves by pop +
+ * jmp when `cross` (the yield's, as its hand-over to an owner; under
+ * valgrind always by `ret`). Returns 0 (the switch's). */
 static inline __attribute__((always_inline)) int
-switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next)
+switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next,
+           bool cross)
 {
     char *via = (char *)(((uintptr_t)s->host.sp & ~(uintptr_t)15) - VIA_GAP);
 
@@ -390,6 +392,9 @@ switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next)
     if (lthread__unlikely(lthread__on_valgrind))
         return switch_via_valgrind(self, next, via);
 #endif
+    if (cross)
+        return lthread__switch_via_cross(&self->sp, via, lthread__region_swap,
+                                         next);
     return lthread__switch_via(&self->sp, via, lthread__region_swap, next);
 }
 #endif
@@ -432,7 +437,7 @@ int lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
     if (owner == self) {
         lthread__stamp(s, self);
         hand_over(s, &s->host, self, next);
-        return switch_via(s, self, next);
+        return switch_via(s, self, next, false);
     }
 #endif
     return switch_out_slow(self, false);
@@ -487,7 +492,7 @@ int lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
     if (owner == self) { /* a region-mate: as in lthread__switch_suspend */
         yield_queue(s, self);
         hand_over_to(s, &s->host, self, next);
-        return switch_via(s, self, next);
+        return switch_via(s, self, next, true); /* cross: see above */
     }
 #endif
 general:

@@ -30,7 +30,8 @@
 #define STACK_SIZE (64 * 1024)
 
 /* The switch under test: lthread__switch, lthread__switch_cross or, on
- * x86-64, lthread__switch_via (switch_by_via). */
+ * x86-64, lthread__switch_via or lthread__switch_via_cross (switch_by_via,
+ * switch_by_via_cross). */
 static int (*switch_fn)(void **, void *) = lthread__switch;
 
 static void *main_sp;   /* main's frame while a context runs */
@@ -56,6 +57,12 @@ static int switch_by_via(void **save_sp, void *new_sp)
 {
     return lthread__switch_via(save_sp, via_stack + sizeof(via_stack), via_next,
                                new_sp);
+}
+
+static int switch_by_via_cross(void **save_sp, void *new_sp)
+{
+    return lthread__switch_via_cross(save_sp, via_stack + sizeof(via_stack),
+                                     via_next, new_sp);
 }
 #endif
 
@@ -740,6 +747,7 @@ int main(void)
         lthread__switch_cross,
 #if LTHREAD__HAVE_SWITCH_VIA
         switch_by_via,
+        switch_by_via_cross,
 #endif
     };
 

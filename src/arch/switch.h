@@ -147,6 +147,9 @@ void lthread__switch_drop_ret(void *new_sp);
 #define LTHREAD__HAVE_SWITCH_VIA 1
 int lthread__switch_via(void **save_sp, void *via_sp, void *(*fn)(void *),
                         void *arg);
+/* lthread__switch_via() leaving as lthread__switch_cross() does. */
+int lthread__switch_via_cross(void **save_sp, void *via_sp, void *(*fn)(void *),
+                              void *arg);
 #else
 #define LTHREAD__HAVE_SWITCH_VIA 0
 #endif

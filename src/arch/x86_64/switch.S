@@ -144,8 +144,11 @@
  * out of the region and the next one's in, which cannot be done on the
  * region itself, without a switch into the scheduler and one out of it.
  * rbx keeps our x87 control word across the call (it is saved above).
+ * lthread__switch_via_cross: the same, leaving with pop + jmp (as
+ * lthread__switch_cross does), for the yield (see sched.c).
  */
-        LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_via))
+        .macro  SWITCH_VIA name, leave
+        LT_FUNC_BEGIN(\name)
         endbr64
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
@@ -173,32 +176,13 @@
         movq    %rax, %rsp              /* from here on: the other stack */
         .cfi_restore_state
         .cfi_def_cfa rsp, 64            /* (the resumed frame) */
-        ldmxcsr (%rsp)                  /* as SWITCH_RESUME */
-        cmpw    %bx, 4(%rsp)
-        .cfi_remember_state
-        jne     1f
-2:
-        addq    $8, %rsp
-        .cfi_adjust_cfa_offset -8
-        popq    %r15
-        .cfi_adjust_cfa_offset -8
-        popq    %r14
-        .cfi_adjust_cfa_offset -8
-        popq    %r13
-        .cfi_adjust_cfa_offset -8
-        popq    %r12
-        .cfi_adjust_cfa_offset -8
-        popq    %rbx
-        .cfi_adjust_cfa_offset -8
-        popq    %rbp
-        .cfi_adjust_cfa_offset -8
-        xorl    %eax, %eax              /* returns 0, as lthread__switch */
-        ret
-        .cfi_restore_state
-1:
-        fldcw   4(%rsp)
-        jmp     2b
-        LT_FUNC_END(LT_SYMBOL(lthread__switch_via))
+        movl    %ebx, %eax              /* our x87 word, for the resume */
+        SWITCH_RESUME \leave
+        LT_FUNC_END(\name)
+        .endm
+
+        SWITCH_VIA LT_SYMBOL(lthread__switch_via), ret
+        SWITCH_VIA LT_SYMBOL(lthread__switch_via_cross), jmp
 
 /*
  * First code of a new context, reached by the first switch into it. The
