@@ -23,21 +23,12 @@
         .text
 
 /*
- * Two entry points, one body: they differ only in how they leave.
- *   lthread__switch        returns with `ret`. For a hand-over between two
- *                          lthreads that both switched out through the same
- *                          call site: the return stack buffer then predicts
- *                          every return that follows (cond hand-off 33 ->
- *                          21 ns).
- *   lthread__switch_cross  returns with pop + jmp. For switches between
- *                          different call sites (scheduler <-> lthread, into
- *                          a new context): the indirect predictor learns
- *                          those targets, where `ret` would mispredict
- *                          (create + join 106 -> 84 ns).
+ * The frame every saving switch pushes (the layout above): the
+ * callee-saved registers, then the control-word slot with MXCSR and the
+ * x87 control word; the x87 word is read back into \cw (a 32-bit
+ * register) for SWITCH_RESUME's comparison.
  */
-        .macro  SWITCH_BODY name, leave
-        LT_FUNC_BEGIN(\name)
-        endbr64
+        .macro  SWITCH_SAVE cw
         pushq   %rbp
         .cfi_adjust_cfa_offset 8
         pushq   %rbx
@@ -54,7 +45,27 @@
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
-        movzwl  4(%rsp), %eax           /* our x87 control word, read back */
+        movzwl  4(%rsp), \cw           /* our x87 control word, read back */
+        .endm
+
+/*
+ * Two entry points, one body: they differ only in how they leave.
+ *   lthread__switch        returns with `ret`. For a hand-over between two
+ *                          lthreads that both switched out through the same
+ *                          call site: the return stack buffer then predicts
+ *                          every return that follows (cond hand-off 33 ->
+ *                          21 ns).
+ *   lthread__switch_cross  returns with pop + jmp. For switches between
+ *                          different call sites (scheduler <-> lthread, into
+ *                          a new context, the yield: see sched.c): the
+ *                          indirect predictor learns those targets, where
+ *                          `ret` would mispredict (create + join 106 -> 84
+ *                          ns).
+ */
+        .macro  SWITCH_BODY name, leave
+        LT_FUNC_BEGIN(\name)
+        endbr64
+        SWITCH_SAVE %eax
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* from here on: the other stack */
         .cfi_def_cfa rsp, 64            /* (for the rest: the resumed frame) */
@@ -150,23 +161,7 @@
         .macro  SWITCH_VIA name, leave
         LT_FUNC_BEGIN(\name)
         endbr64
-        pushq   %rbp
-        .cfi_adjust_cfa_offset 8
-        pushq   %rbx
-        .cfi_adjust_cfa_offset 8
-        pushq   %r12
-        .cfi_adjust_cfa_offset 8
-        pushq   %r13
-        .cfi_adjust_cfa_offset 8
-        pushq   %r14
-        .cfi_adjust_cfa_offset 8
-        pushq   %r15
-        .cfi_adjust_cfa_offset 8
-        pushq   $0                      /* control-word slot, pad zeroed */
-        .cfi_adjust_cfa_offset 8
-        stmxcsr (%rsp)
-        fnstcw  4(%rsp)
-        movzwl  4(%rsp), %ebx           /* read back as lthread__switch does */
+        SWITCH_SAVE %ebx
         movq    %rsp, (%rdi)            /* *save_sp = our frame */
         movq    %rsi, %rsp              /* the borrowed stack */
         .cfi_remember_state
