@@ -103,6 +103,15 @@ fresh() { # fresh FILE: path of a copy of FILE made for this repetition
 }
 RAW=$tmp/raw
 : >"$RAW"
+# How much of the core was ours before each job: ALU adds per cycle
+# (build/core_probe: about 4 with the physical core to ourselves, fewer
+# while a hyperthread of another tenant takes its share). The summary
+# says how contended the run was; the figures are all the samples'.
+core_probe() {
+    [ -x build/core_probe ] || return 0
+    taskset -c 1 build/core_probe alu 2>/dev/null |
+        awk -v r="$r" '$1 == "PROBE" { print "PROBE", r, $2, $3 }' >>"$RAW"
+}
 for ((r = 1; r <= REPS; r++)); do
     rm -rf "$tmp/fresh.$((r - 1))"
     lib=$(fresh ../build/liblthread.so.1) || exit 1
@@ -113,6 +122,7 @@ for ((r = 1; r <= REPS; r++)); do
             for w in $cmd; do case $w in ./build/* | build/*) bin=$w; break ;; esac; done
             [ -x "$bin" ] || continue
             echo "[$r/$REPS] $cmd" >&2
+            core_probe
             copy=$(fresh "$bin") || exit 1
             # shellcheck disable=SC2086
             LD_LIBRARY_PATH=${lib%/*} taskset -c 1 ${cmd/"$bin"/"$copy"} 2>/dev/null |

@@ -25,6 +25,7 @@ function row(label, a, b, target,    n, r, p, ma, mb, mp, verdict) {
     verdict = target ? (mp <= target ? "met (<= " target ")" : "MISSED (<= " target ")") : ""
     printf "| %s | %.3g | %.3g | %.2f | %.2f (%.2f-%.2f) | %s |\n", label, ma, mb, ma / mb, mp, p[1], p[n], verdict
 }
+$1 == "PROBE" { probe[++np] = $4 + 0; next }
 $1 == "RESULT" {
     k = $3 " " $4 " " $5
     v[k, $2] = $6 + 0
@@ -58,6 +59,15 @@ END {
     row("hello server CPU/req: lthread / epoll", "lthread server cpu_us_per_req", "epoll server cpu_us_per_req", 1.1)
     row("hello server CPU/req: ST / epoll", "st server cpu_us_per_req", "epoll server cpu_us_per_req", 0)
     print ""
+    if (np) {
+        # (the best: the 90th percentile, as core_probe's own table)
+        for (i = 1; i <= np; i++) sp[i] = probe[i]
+        m = median(sp, np); best = sp[int((np - 1) * 9 / 10) + 1]
+        nc = 0
+        for (i = 1; i <= np; i++) if (probe[i] < 0.87 * best) nc++
+        printf "Core contention (bench/core_probe alu before each job: ALU adds per cycle, about 4 with the core to ourselves): median %.2f, best %.2f; %d of %d probes below 0.87 x best (%.0f%%)%s\n", m, best, nc, np, 100 * nc / np, (100 * nc / np >= 25 ? ": a contended run, whose ratios against fcontext read high (BENCHMARKS.md, \"What the slow phases are\")" : "")
+        print ""
+    }
     print "Raw medians:"
     print ""
     print "| tag | name | variant | median |"
