@@ -41,6 +41,19 @@ void *lthread__realloc(void *p, size_t size)
     return alloc_should_fail() ? NULL : realloc(p, size);
 }
 
+void *lthread__malloc_aligned(size_t align, size_t size)
+{
+    void *p;
+
+    if (alloc_should_fail())
+        return NULL;
+    if (posix_memalign(&p, align, size)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
 void lthread__free(void *p)
 {
     free(p);

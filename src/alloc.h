@@ -13,6 +13,9 @@ void *lthread__malloc(size_t size);
 void *lthread__calloc(size_t size);
 /* realloc(); on failure p is left untouched. */
 void *lthread__realloc(void *p, size_t size);
+/* size bytes at a multiple of align (a power of two, at least
+ * sizeof(void *)), freed by lthread__free(); same failure rule. */
+void *lthread__malloc_aligned(size_t align, size_t size);
 void lthread__free(void *p);
 
 /*

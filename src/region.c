@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "arch/copy.h"
 #include "arch/switch.h"
 #include "debug_hooks.h"
 #include "lthread_int.h"
@@ -270,24 +271,6 @@ static struct lthread__region *region_choose(struct lthread__sched *s,
 }
 
 /*
- * Copies n bytes between a stack region and an image. It reads and writes
- * frames wholesale, redzones included, so ASan must not check it; and the
- * compiler must not turn the loop into a call to the intercepted memcpy.
- */
-LTHREAD__NO_ASAN static void *stack_copy(void *dst, const void *src, size_t n)
-{
-#ifdef LTHREAD__ASAN
-    volatile const char *from = src;
-
-    for (size_t i = 0; i < n; i++)
-        ((char *)dst)[i] = from[i];
-    return dst;
-#else
-    return memcpy(dst, src, n);
-#endif
-}
-
-/*
  * An image of 1 KiB or more holds its lthread's frames from sp or from the
  * 16 bytes below it, whichever puts the stack side and the image side of
  * the copies at one offset modulo 32 (image_skew: both are 16-byte
@@ -303,9 +286,37 @@ LTHREAD__NO_ASAN static void *stack_copy(void *dst, const void *src, size_t n)
  * length decides whether there is one), so the restore finds it again.
  * Smaller images (below every libc's threshold for `rep movsb` we know
  * of) keep their exact size: the 16 bytes would be 7% of a typical
- * suspended lthread's memory.
+ * suspended lthread's memory. An image of 1 KiB or more also starts at a
+ * multiple of IMAGE_ALIGN (image_grow), so that, at one offset mod 32
+ * with it, the stack side is aligned too: on x86-64 with AVX2 both are
+ * then copied with aligned 32-byte moves (arch/x86_64/copy.c).
  */
 #define IMAGE_SKEW_MIN 1024
+#define IMAGE_ALIGN 32
+
+/*
+ * Copies n bytes between a stack region and an image. It reads and writes
+ * frames wholesale, redzones included, so ASan must not check it; and the
+ * compiler must not turn the loop into a call to the intercepted memcpy.
+ */
+LTHREAD__NO_ASAN static void *stack_copy(void *dst, const void *src, size_t n)
+{
+#ifdef LTHREAD__ASAN
+    volatile const char *from = src;
+
+    for (size_t i = 0; i < n; i++)
+        ((char *)dst)[i] = from[i];
+    return dst;
+#else
+#if defined(LTHREAD__STACK_COPY_WIDE) && !defined(LTHREAD__TSAN)
+    /* (Under TSan, memcpy: its interceptor is what it knows.) */
+    LTHREAD__CHECK(n % 16 == 0, "a stack image is a multiple of 16 bytes");
+    if (n >= IMAGE_SKEW_MIN && lthread__have_wide_copy)
+        return lthread__stack_copy_wide(dst, src, n);
+#endif
+    return memcpy(dst, src, n);
+#endif
+}
 
 /* 16 bytes of a stack or an image (both 16-byte aligned; 8 is all this
  * asks of the allocator). */
@@ -395,13 +406,23 @@ static inline void make_writable(void *addr, size_t len)
 #endif
 }
 
-/* Makes o's image hold len bytes. Returns 0 or -ENOMEM. */
+/* Makes o's image hold len bytes (what it held is not kept: it is about
+ * to be written whole). Returns 0 or -ENOMEM, o's image unchanged. */
 static __attribute__((noinline)) int image_grow(struct lthread *o, size_t len)
 {
     /* Rounded to 16: malloc's granule, so nothing is wasted. */
     size_t cap = (len + 15) & ~(size_t)15;
-    char *img = lthread__realloc(o->image, cap);
+    char *img;
 
+    if (cap < IMAGE_SKEW_MIN) {
+        img = lthread__realloc(o->image, cap);
+    } else {
+        /* Aligned (see IMAGE_SKEW_MIN): a new block, as realloc() keeps
+         * only malloc's 16. */
+        img = lthread__malloc_aligned(IMAGE_ALIGN, cap);
+        if (img)
+            lthread__free(o->image);
+    }
     if (!img)
         return -ENOMEM;
     o->image = img;

@@ -1,7 +1,8 @@
 /* Detached lthreads give their memory back: after 10,000 detached lthreads
  * of each kind (returning, calling lthread_exit(), detached by
  * lthread_detach(), exiting after a compute section, returning inside
- * one, on a private stack), the heap in use and the number of mappings are
+ * one, on a private stack, growing their saved stack image past 1 KiB
+ * step by step), the heap in use and the number of mappings are
  * back where they were. This runs in every build: the plain suite has no
  * leak checker, so a detached lthread that is never freed (120 bytes, or a
  * private stack's mapping, each) passes it unless something counts.
@@ -47,6 +48,8 @@ enum kind {
     K_RETURN_COMPUTE,  /* detached, returns inside a compute section */
     K_PRIVATE,         /* detached, private stack, returns */
     K_PRIVATE_COMPUTE, /* detached, private stack, compute, lthread_detach */
+    K_GROW,            /* detached, one region, images grown from about 1.7
+                        * to 12 KiB in four steps, then returns */
     K_N
 };
 static const char *kind_names[] = {"return",
@@ -55,7 +58,8 @@ static const char *kind_names[] = {"return",
                                    "compute+exit",
                                    "return inside compute",
                                    "private stack",
-                                   "private stack+compute"};
+                                   "private stack+compute",
+                                   "growing images"};
 
 static int finished, begin_failures;
 
@@ -90,6 +94,30 @@ static long mappings(void)
             n++;
     fclose(f);
     return n;
+}
+
+/* Yields with about `depth` bytes of live stack, deeper each time: the
+ * image saved when a mate runs grows, past 1 KiB each step (a new,
+ * aligned block: src/region.c, image_grow), and the old one must go. */
+static __attribute__((noinline)) void grow_from(size_t depth)
+{
+    volatile char *buf = __builtin_alloca(depth);
+
+    buf[0] = buf[depth - 1] = 1;
+    lthread_sleep(0);
+    if (depth < 4500)
+        grow_from(depth + 1000);
+    CHECK_EQ(buf[0] + buf[depth - 1], 2);
+}
+
+/* K_GROW's own function: `body` computes in other kinds, and lthreads of
+ * a function seen computing get stacks of their own (no mates). */
+static void grow_body(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    grow_from(1500);
+    finished++;
 }
 
 static void body(lthread_t *lt, void *arg)
@@ -129,7 +157,8 @@ static void body(lthread_t *lt, void *arg)
         finished++;
         if (lthread_compute_begin() != 0)
             begin_failures++;
-        return; /* inside the section: the library takes it home */
+        return;  /* inside the section: the library takes it home */
+    case K_GROW: /* (grow_body) */
     case K_N:
         break;
     }
@@ -154,7 +183,8 @@ static void run_kind(enum kind k, int n)
 
         finished = 0;
         while (made < want &&
-               lthread_create_ex(&lt, body, (void *)(intptr_t)k, &attr) == 0)
+               lthread_create_ex(&lt, k == K_GROW ? grow_body : body,
+                                 (void *)(intptr_t)k, &attr) == 0)
             made++;
         CHECK_EQ(made, want); /* ENOMEM: a leak ran out of room */
         CHECK_EQ(lthread_run(), 0);
@@ -173,6 +203,12 @@ int main(void)
 
     for (int k = 0; k < K_N; k++) {
         size_t heap0, heap1;
+
+        /* Growing images: all on one region, so that every yield hands
+         * over to a mate and saves the image (read by each scheduler,
+         * that is each lthread_run(), when it is made). */
+        if (k == K_GROW)
+            setenv("LTHREAD_REGIONS", "1", 1);
         long maps0, maps1;
         long heap_grew, maps_grew;
 

@@ -165,10 +165,15 @@ static void starved_mate(void)
  * image_skew): both cases, every time. Two mates hand over at live depths
  * that step by 16 bytes (so that sp's offset mod 32 alternates while each
  * image, grown to the deepest first, stays where it is); each checks its
- * bytes after every hand-over.
+ * bytes after every hand-over. Run at three depths: around 1.2 KiB; across
+ * 1 KiB, where an image grown for the large copies (32-byte aligned,
+ * image_grow) is then used for small ones and the other way round; and
+ * above 4 KiB, where the copies (with 32-byte moves on x86-64 with AVX2,
+ * stack_copy_avx2) run many rounds and end in every remainder mod 128.
  */
 enum { SKEW_STEPS = 8, SKEW_ROUNDS = 4 };
 static int skew_bad;
+static size_t skew_base;
 
 static __attribute__((noinline)) void skew_at(int id, size_t n)
 {
@@ -192,14 +197,15 @@ static void skew_mate(lthread_t *lt, void *arg)
 
     (void)lt;
     for (int k = SKEW_STEPS - 1; k >= 0; k--)
-        skew_at(id, 1200 + 16 * (size_t)k);
+        skew_at(id, skew_base + 16 * (size_t)k);
 }
 
-static void skewed_images(void)
+static void skewed_images(size_t base)
 {
     lthread_t *a, *b;
 
     skew_bad = 0;
+    skew_base = base;
     CHECK_EQ(lthread_create(&a, skew_mate, (void *)1), 0);
     CHECK_EQ(lthread_create(&b, skew_mate, (void *)2), 0);
     CHECK_EQ(lthread_run(), 0);
@@ -213,6 +219,8 @@ int main(void)
     ring();
     ring(); /* a second scheduler lifetime */
     starved_mate();
-    skewed_images();
+    skewed_images(1200);
+    skewed_images(800); /* images from about 0.95 to 1.1 KiB */
+    skewed_images(4200);
     return check_summary("test_mates");
 }
