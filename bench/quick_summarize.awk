@@ -1,6 +1,9 @@
 # quick_summarize.awk: "RESULT rep tag name variant value" lines
 # (quick.sh) -> medians and ratios, each ratio also as the median of the
-# ratios paired within a repetition, against the issue #14 targets.
+# ratios paired within a repetition, against the issue #14 targets; with
+# quick.sh's "PROBE rep adds_per_cycle N" lines (bench/core_probe, one
+# before each job), also the paired ratio over the pairs whose two jobs
+# both started on a quiet core, and how contended the run was.
 function median(arr, n,    i, j, t) {
     for (i = 2; i <= n; i++) {
         t = arr[i]
@@ -17,18 +20,26 @@ function med(k,    n, r, a) {
 # One line: a / b, medians and paired, with the target (0: none).
 function row(label, a, b, target,    n, r, p, ma, mb, mp, verdict) {
     ma = med(a); mb = med(b)
-    if (ma < 0 || mb < 0) { printf "| %s | %s | %s | - | - | missing |\n", label, ma < 0 ? "-" : sprintf("%.3g", ma), mb < 0 ? "-" : sprintf("%.3g", mb); return }
+    if (ma < 0 || mb < 0) { printf "| %s | %s | %s | - | - | - | missing |\n", label, ma < 0 ? "-" : sprintf("%.3g", ma), mb < 0 ? "-" : sprintf("%.3g", mb); return }
     n = 0
     for (r = 1; r <= maxrep; r++)
         if (((a, r) in v) && ((b, r) in v) && v[b, r] > 0) p[++n] = v[a, r] / v[b, r]
     mp = median(p, n)
     verdict = target ? (mp <= target ? "met (<= " target ")" : "MISSED (<= " target ")") : ""
-    printf "| %s | %.3g | %.3g | %.2f | %.2f (%.2f-%.2f) | %s |\n", label, ma, mb, ma / mb, mp, p[1], p[n], verdict
+    # The pairs whose two jobs both found the core quiet (see the END block)
+    nq = 0
+    for (r = 1; r <= maxrep; r++)
+        if (((a, r) in v) && ((b, r) in v) && v[b, r] > 0 && ((a, r) in pr) && ((b, r) in pr) &&
+            pr[a, r] >= quiet_min && pr[b, r] >= quiet_min) pq[++nq] = v[a, r] / v[b, r]
+    qcol = nq ? sprintf("%.2f (%d)", median(pq, nq), nq) : "-"
+    printf "| %s | %.3g | %.3g | %.2f | %.2f (%.2f-%.2f) | %s | %s |\n", label, ma, mb, ma / mb, mp, p[1], p[n], qcol, verdict
 }
-$1 == "PROBE" { probe[++np] = $4 + 0; next }
+$1 == "PROBE" { probe[++np] = $4 + 0; last_probe = $4 + 0; next }
 $1 == "RESULT" {
     k = $3 " " $4 " " $5
     v[k, $2] = $6 + 0
+    # (the probe before its job; the servers' jobs have none)
+    if (last_probe && $4 != "server") pr[k, $2] = last_probe
     if ($2 > maxrep) maxrep = $2
 }
 END {
@@ -36,8 +47,16 @@ END {
     A = "aco switch aco.yield."
     print "### bench-quick: lthread against its peers (ns, us for servers)"
     print ""
-    print "| ratio | lthread (or first) | peer | of medians | paired: median (min-max) | target |"
-    print "|---|---:|---:|---:|---:|---|"
+    # A probe is quiet at 0.87 of the run's best (its 90th percentile) or
+    # more, as in core_probe's own table.
+    quiet_min = 0
+    if (np) {
+        for (i = 1; i <= np; i++) sq[i] = probe[i]
+        median(sq, np)
+        quiet_min = 0.87 * sq[int((np - 1) * 9 / 10) + 1]
+    }
+    print "| ratio | lthread (or first) | peer | of medians | paired: median (min-max) | paired, both jobs after a quiet probe: median (pairs) | target (on all pairs) |"
+    print "|---|---:|---:|---:|---:|---:|---|"
     row("cond hand-off sep 0 B / ST cond (static)", L "cond.pad0.sep", S "cond.pad0", 0.8)
     row("cond hand-off sep 0 B / ST cond (shared lib)", "so switch lthread.cond.pad0.sep", S "cond.pad0", 0.8)
     row("cond hand-off sep 0 B / ST cond (shared lib, -fno-plt)", "noplt switch lthread.cond.pad0.sep", S "cond.pad0", 0.8)
