@@ -318,12 +318,12 @@ static int post_call(struct lthread *lt, void (*handle)(struct lthread__sched *,
     return 0;
 }
 
-/* Unlinks a joiner whose wait ends without the joinee's exit (timeout,
+/* Ends a join whose wait ends without the joinee's exit (timeout,
  * destroy of the joiner): the joinee becomes joinable again. */
 static bool join_cancel(struct lthread__sched *s, struct lthread *lt)
 {
     ((struct lthread *)lt->wait_obj)->joiner = NULL;
-    lthread__queue_remove(&s->joining, lt);
+    (void)s; /* (the joiner is on no list: lthread__join_waiter) */
     return true;
 }
 
@@ -540,9 +540,8 @@ join_wait(struct lthread__sched *s, struct lthread *self, struct lthread *lt,
 {
     int err;
 
+    /* (On no list: lt names us, lthread__join_waiter.) */
     lt->joiner = self;
-    /* Listed so a deadlocked scheduler can still free us. */
-    lthread__queue_push(&s->joining, self);
     err = lthread__park(s, self, LTHREAD__WAIT_JOIN, lt, timeout);
     lthread__outcome_taken(self);
     return err;

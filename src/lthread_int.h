@@ -455,8 +455,10 @@ struct lthread__sched {
     uint64_t switches_before;
     size_t round_runs;
     struct lthread__queue zombies; /* exited, not yet joined */
-    /* lthreads waiting in lthread_join(), and conds that have waiters:
-     * with the zombies, all a deadlocked scheduler must free. */
+    /* lthreads waiting in lthread_join() on an lthread of another
+     * scheduler, and conds that have waiters: with the zombies, and the
+     * joiners of lthreads found there (lthread__join_waiter), all a
+     * deadlocked scheduler must free. */
     struct lthread__queue joining;
     struct lthread__cond_link busy_conds; /* (empty: links to itself) */
     /* Counts that decide whether lthread_run() can still make progress. */
@@ -667,6 +669,23 @@ void lthread__sched_release_if_idle(struct lthread__sched *s);
 /* lt exits and its joiner waits in lthread_join(): wakes the joiner, which
  * takes lt when it runs (lthread.c). Defined below (it needs the queues);
  * inline in the exit. */
+/*
+ * The lthread waiting in lthread_join() on lt, of lt's scheduler, or NULL.
+ * Such a joiner is on no list: its joinee names it (a push and an unlink
+ * per join were 20 of create + run + join's 387 instructions), so walks
+ * and a deadlocked scheduler's teardown find it from its joinee, which
+ * is found where it is (or through its own joinee).
+ */
+static inline struct lthread *lthread__join_waiter(const struct lthread *lt)
+{
+    struct lthread *j = lt->joiner;
+
+    if (!j || (lt->flags & LTHREAD__F_XJOIN) || j->wait != LTHREAD__WAIT_JOIN ||
+        j->wait_obj != lt)
+        return NULL;
+    return j;
+}
+
 static inline void lthread__join_exited(struct lthread__sched *s,
                                         struct lthread *lt);
 /* The same for a joiner of another scheduler: completes its join and frees
@@ -1038,7 +1057,6 @@ static inline void lthread__join_exited(struct lthread__sched *s,
 
     LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == lt,
                    "an lthread's joiner waits in join on it");
-    lthread__queue_remove(&s->joining, j);
     lthread__unpark(s, j, 0);
     /* Until j runs, the pair stays tied both ways, so that destroying
      * either side can untie it (lthread_destroy). */

@@ -597,7 +597,6 @@ void lthread__exit_joined(struct lthread *self)
     s->nlive--;
     LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == self,
                    "an lthread's joiner waits in join on it");
-    lthread__queue_remove(&s->joining, j);
     j->wait = LTHREAD__WAIT_NONE;
     j->wake_result = 0;
     s->round_left--; /* (the run j takes) */
@@ -673,7 +672,8 @@ void lthread__lt_release(struct lthread__sched *s, struct lthread *lt)
     lthread__free(lt);
 }
 
-void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
+/* lthread__lt_free() of lt alone. */
+static void lt_free_one(struct lthread__sched *s, struct lthread *lt)
 {
     if (lthread__unlikely(lt->flags & LTHREAD__F_XJOIN))
         lthread__xjoin_orphan(s, lt); /* (a teardown's leftovers) */
@@ -688,6 +688,20 @@ void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
         return;
     }
     lthread__lt_release(s, lt);
+}
+
+void lthread__lt_free(struct lthread__sched *s, struct lthread *lt)
+{
+    /* An lthread still waiting to join lt goes with it: only a deadlocked
+     * scheduler's teardown frees an lthread that has one (a destroy or
+     * an exit ends the join first), and that joiner is on no list of
+     * its own (lthread__join_waiter). So does its joiner, and so on. */
+    do {
+        struct lthread *j = lthread__join_waiter(lt);
+
+        lt_free_one(s, lt);
+        lt = j;
+    } while (lthread__unlikely(lt != NULL));
 }
 
 /* Runs lt until it switches out, then deals with why it did. */
@@ -892,8 +906,10 @@ static void sched_free(struct lthread__sched *s)
     /*
      * What can be left when the loop ends: zombies (exited, never joined)
      * and, after a deadlock, lthreads waiting forever on a cond or a join
-     * (no timer, no fd, no compute section: else it was no deadlock). A
-     * scheduler that failed its first create has nothing at all.
+     * (no timer, no fd, no compute section: else it was no deadlock); the
+     * joiners of an lthread of this scheduler go with their joinee
+     * (lthread__lt_free), the others are in `joining`. A scheduler that
+     * failed its first create has nothing at all.
      */
     lthread__inbox_close(s);
     sched_list_remove(s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "heap_util.h"
 
 static lthread_cond_t *cond;
 static int reached_end, started;
@@ -122,6 +123,80 @@ static void list_walker_after(lthread_t *lt, void *arg)
     CHECK_EQ(cond_waiters(), 0);
 }
 
+/*
+ * Chains of joiners: each joins the one before it, the first waits on a
+ * cond. A joiner is on no list of the scheduler's (its joinee names it):
+ * lthread_walk() must still list every one once, and a deadlock's
+ * teardown must still free them all.
+ */
+enum { CHAIN = 10, CHAINS = 200 };
+static int chain_walked[3]; /* join, cond, anything else */
+
+static void chain_joiner(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    started++;
+    lthread_join(arg, NULL, 0);
+    reached_end++;
+}
+
+static int count_chain(const struct lthread_info *i, void *arg)
+{
+    (void)arg;
+    if (!strcmp(i->wait, "join"))
+        chain_walked[0]++;
+    else if (!strcmp(i->wait, "cond"))
+        chain_walked[1]++;
+    else
+        chain_walked[2]++;
+    return 0;
+}
+
+static void chain_walker(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+    lthread_sleep(1); /* every chain is waiting by now */
+    memset(chain_walked, 0, sizeof(chain_walked));
+    CHECK_EQ(lthread_walk(count_chain, NULL), 0);
+}
+
+/* `chains` chains of CHAIN (the walker too when `walk`); a deadlock. */
+static void chains_deadlock(int chains, int walk)
+{
+    lthread_t *lt;
+
+    started = reached_end = 0;
+    for (int c = 0; c < chains; c++) {
+        CHECK_EQ(lthread_create(&lt, cond_waiter, NULL), 0);
+        for (int k = 1; k < CHAIN; k++)
+            CHECK_EQ(lthread_create(&lt, chain_joiner, lt), 0);
+    }
+    if (walk)
+        CHECK_EQ(lthread_create(&lt, chain_walker, NULL), 0);
+    errno = 0;
+    CHECK_EQ(lthread_run(), -1);
+    CHECK_EQ(errno, EDEADLK);
+    CHECK_EQ(started, chains * CHAIN);
+    CHECK_EQ(reached_end, 0);
+}
+
+static void joiner_chains(void)
+{
+    size_t heap0, heap1;
+
+    chains_deadlock(2, 1);
+    CHECK_EQ(chain_walked[0], 2 * (CHAIN - 1));
+    CHECK_EQ(chain_walked[1], 2);
+    CHECK_EQ(chain_walked[2], 1); /* the walker */
+    heap0 = heap_in_use();
+    chains_deadlock(CHAINS, 0);
+    heap1 = heap_in_use();
+    /* A joiner left behind is a 120-byte control block (and its image):
+     * far above a few bytes per lthread. */
+    CHECK((long)heap1 - (long)heap0 < CHAINS * CHAIN * 8);
+}
+
 int main(void)
 {
     lthread_t *lt;
@@ -210,6 +285,8 @@ int main(void)
     /* And the next run's list starts empty. */
     CHECK_EQ(lthread_create(&lt, list_walker_after, NULL), 0);
     CHECK_EQ(lthread_run(), 0);
+
+    joiner_chains();
 
     CHECK_EQ(lthread_cond_destroy(cond), 0);
     CHECK_EQ(lthread_run(), 0);

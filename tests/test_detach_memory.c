@@ -14,24 +14,12 @@
  * mappings) adds. */
 #include <lthread.h>
 
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "check.h"
-
-#if defined(__SANITIZE_ADDRESS__) || CHECK_TSAN
-#define USE_SANITIZER_STATS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define USE_SANITIZER_STATS 1
-#endif
-#endif
-#ifdef USE_SANITIZER_STATS
-/* From the sanitizer runtime (its header is not installed everywhere). */
-size_t __sanitizer_get_current_allocated_bytes(void);
-#endif
+#include "heap_util.h"
 
 /* Lthreads of each kind: fewer where everything is slower (sanitizers,
  * valgrind, qemu), still far more than the bounds allow to leak. */
@@ -68,17 +56,6 @@ static int total(void)
     long n = TOTAL / check_slow();
 
     return n < 1000 ? 1000 : (int)n;
-}
-
-static size_t heap_in_use(void)
-{
-#ifdef USE_SANITIZER_STATS
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    struct mallinfo2 m = mallinfo2();
-
-    return m.uordblks + m.hblkhd;
-#endif
 }
 
 static long mappings(void)

@@ -58,9 +58,8 @@ static const char *state_name(const struct lthread *lt)
     return "dead";
 }
 
-static int visit(struct lthread *lt, void *arg)
+static int visit_one(struct lthread *lt, struct walk *w)
 {
-    struct walk *w = arg;
     struct lthread_info i;
 
     if (lt->state == LTHREAD__DEAD)
@@ -105,6 +104,18 @@ static int visit(struct lthread *lt, void *arg)
         i.state_ms = d < 0x80000000u ? d : 0;
     }
     return w->fn(&i, w->arg);
+}
+
+/* lt, then the lthreads waiting to join it, each joining the one before
+ * (they are on no list: lthread__join_waiter). */
+static int visit(struct lthread *lt, void *arg)
+{
+    struct walk *w = arg;
+    int r = visit_one(lt, w);
+
+    while (!r && (lt = lthread__join_waiter(lt)))
+        r = visit_one(lt, w);
+    return r;
 }
 
 static int each_in(struct lthread__queue *q, struct walk *w)

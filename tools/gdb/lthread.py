@@ -145,7 +145,26 @@ def _lthreads_of(s):
         g = g["snext"]
     for lt in _queue(s["zombies"]):
         add(lt)
+    # An lthread waiting to join one of its own scheduler is on no list:
+    # its joinee names it (src/lthread_int.h, lthread__join_waiter).
+    i = 0
+    while i < len(out):
+        j = _join_waiter(out[i])
+        if j is not None:
+            add(j)
+        i += 1
     return [lt for lt in out if _state(lt) != "dead"]
+
+
+def _join_waiter(lt):
+    """The lthread of lt's scheduler waiting in lthread_join() on lt."""
+    j = lt["joiner"]
+    if not int(j) or int(lt["flags"]) & _flag("XJOIN"):
+        return None
+    kind = _enum_name(j["wait"], "enum lthread__wait", "LTHREAD__WAIT_")
+    if kind != "join" or int(j["wait_obj"]) != int(lt):
+        return None
+    return j
 
 
 def _state(lt):
@@ -159,6 +178,7 @@ def _flag(name):
     return {
         "PRIVATE": 0x2,
         "SAVED": 0x10,
+        "XJOIN": 0x40,
     }[name]
 
 
