@@ -666,9 +666,6 @@ const char *lthread__wait_name(const struct lthread *lt);
 /* Frees s if no lthread was ever added to it (after a failed create). */
 void lthread__sched_release_if_idle(struct lthread__sched *s);
 
-/* lt exits and its joiner waits in lthread_join(): wakes the joiner, which
- * takes lt when it runs (lthread.c). Defined below (it needs the queues);
- * inline in the exit. */
 /*
  * The lthread waiting in lthread_join() on lt, of lt's scheduler, or NULL.
  * Such a joiner is on no list: its joinee names it (a push and an unlink
@@ -686,6 +683,9 @@ static inline struct lthread *lthread__join_waiter(const struct lthread *lt)
     return j;
 }
 
+/* lt exits and its joiner waits in lthread_join(): wakes the joiner, which
+ * takes lt when it runs (lthread.c). Defined below (it needs the queues);
+ * inline in the exit. */
 static inline void lthread__join_exited(struct lthread__sched *s,
                                         struct lthread *lt);
 /* The same for a joiner of another scheduler: completes its join and frees
