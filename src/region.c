@@ -519,6 +519,14 @@ swap_small(struct lthread__region *r, struct lthread *o, struct lthread *lt,
            size_t out, size_t in, bool vg)
 {
     lt->sched->stats.bytes_copied += out + in;
+#if defined(LTHREAD__STACK_COPY_WIDE) && !defined(LTHREAD__TSAN) &&            \
+    !defined(LTHREAD__ASAN)
+    /* (Both copies in one call: nothing between them outside ASan and
+     * valgrind.) */
+    if (!vg && lthread__have_wide_copy)
+        return lthread__swap_small_wide(o->image, o->sp, out, lt->sp, lt->image,
+                                        in);
+#endif
     small_copy(o->image, o->sp, out);
     lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
     if (vg)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "arch/copy.h"
 #include "check.h"
 
 enum { NMATES = 6, ROUNDS = 3000 };
@@ -165,11 +166,13 @@ static void starved_mate(void)
  * image_skew): both cases, every time. Two mates hand over at live depths
  * that step by 16 bytes (so that sp's offset mod 32 alternates while each
  * image, grown to the deepest first, stays where it is); each checks its
- * bytes after every hand-over. Run at three depths: around 1.2 KiB; across
- * 1 KiB, where an image grown for the large copies (32-byte aligned,
- * image_grow) is then used for small ones and the other way round; and
- * above 4 KiB, where the copies (with 32-byte moves on x86-64 with AVX2,
- * stack_copy_avx2) run many rounds and end in every remainder mod 128.
+ * bytes after every hand-over. Run at small depths (images copied, on
+ * x86-64 with AVX2, 32 bytes at a time and then 16 when their length is
+ * an odd multiple of 16: lthread__swap_small_wide), around 1.2 KiB,
+ * across 1 KiB (an image grown for the large copies, 32-byte aligned by
+ * image_grow, then used for small ones and the other way round) and above
+ * 4 KiB (32-byte moves again, lthread__stack_copy_wide, many rounds of
+ * them, ending in every remainder mod 128).
  */
 enum { SKEW_STEPS = 8, SKEW_ROUNDS = 4 };
 static int skew_bad;
@@ -212,15 +215,31 @@ static void skewed_images(size_t base)
     CHECK_EQ(skew_bad, 0);
 }
 
+static void all_cases(void)
+{
+    ring();
+    ring(); /* a second scheduler lifetime */
+    starved_mate();
+    skewed_images(64); /* small images: 16 bytes past 32 or not */
+    skewed_images(600);
+    skewed_images(1200);
+    skewed_images(800); /* images from about 0.95 to 1.1 KiB */
+    skewed_images(4200);
+}
+
 int main(void)
 {
     /* Read when the scheduler is made: one shared region for all. */
     CHECK_EQ(setenv("LTHREAD_REGIONS", "1", 1), 0);
-    ring();
-    ring(); /* a second scheduler lifetime */
-    starved_mate();
-    skewed_images(1200);
-    skewed_images(800); /* images from about 0.95 to 1.1 KiB */
-    skewed_images(4200);
+    all_cases();
+#if defined(LTHREAD__STACK_COPY_WIDE)
+    /* Again with the baseline copies, as on a CPU without AVX2 (and as
+     * under valgrind, for the small images). */
+    if (lthread__have_wide_copy) {
+        lthread__have_wide_copy = 0;
+        all_cases();
+        lthread__have_wide_copy = 1;
+    }
+#endif
     return check_summary("test_mates");
 }
