@@ -1132,7 +1132,7 @@ static inline void lthread__region_release_shared(struct lthread__sched *s,
     if (r->owner == lt)
         r->owner = NULL;
     if (--r->nbound == 0)
-        s->region_free = r; /* the next start's (lthread__region_start) */
+        s->region_free = r; /* the next start's (lthread__region_start_fast) */
 }
 
 /* lt is gone for good (exited or destroyed): release its region and its

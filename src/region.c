@@ -30,6 +30,7 @@
 #include "debug_hooks.h"
 #include "lthread_int.h"
 #include "os/maps.h"
+#include "region_start.h"
 
 /* Not every system has these (FreeBSD dropped MAP_NORESERVE, its anonymous
  * mappings are never reserved; macOS has no MAP_STACK): without one, what
@@ -618,18 +619,7 @@ region_first_frame(struct lthread__region *r, struct lthread *lt)
 {
     make_writable(r->top - sizeof(struct lthread__switch_frame),
                   sizeof(struct lthread__switch_frame));
-    /* fn is called as void (*)(void *, void *): same ABI as lthread_func
-     * (both arguments are pointers), which the switch code cannot name. */
-    lt->sp = lthread__frame_fill(
-        r->top, &(struct lthread__entry){
-                    .prologue = lthread__entry_prologue,
-                    .body = lt->io_fd == LTHREAD__ENTRY_ARG
-                                ? lthread__entry_arg
-                                : (void (*)(void *, void *))lt->fn,
-                    .epilogue = lthread__entry_epilogue,
-                    .ctx = lt,
-                    .arg = lt->arg,
-                });
+    lthread__region_first_frame(r, lt);
 }
 
 /* lthread__region_start() but for its common case. */
@@ -668,32 +658,14 @@ region_start_slow(struct lthread__sched *s, struct lthread *lt, bool may_copy)
     return 0;
 }
 
-/*
- * The common start: a new lthread (not bound to a region yet: no private
- * stack), no entry function learned to compute, and a shared region that
- * no lthread is bound to at hand (s->region_free, the last one emptied,
- * checked: a hint). region_choose() would take any region with none bound
- * first too. Everything else, and the search, in region_start_slow. No
- * frame, no call: the first frame is written inline.
- */
+/* The common start inline (region_start.h, as in sched.c's hand-over to
+ * a new lthread), the rest and the search in region_start_slow. */
 int lthread__region_start(struct lthread__sched *s, struct lthread *lt,
                           bool may_copy)
 {
-    struct lthread__region *r = s->region_free;
-
-    if (lthread__unlikely(!r || r->nbound || (lt->flags & LTHREAD__F_BOUND) ||
-                          atomic_load_explicit(&lthread__compute_learned_any,
-                                               memory_order_relaxed)))
-        return region_start_slow(s, lt, may_copy);
-    LTHREAD__CHECK(!r->owner && !r->is_private,
-                   "a region no lthread is bound to is shared and unowned");
-    lt->region = r;
-    lt->flags |= LTHREAD__F_BOUND;
-    r->nbound = 1;
-    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
-    r->owner = lt;
-    region_first_frame(r, lt);
-    return 0;
+    if (lthread__region_start_fast(s, lt))
+        return 0;
+    return region_start_slow(s, lt, may_copy);
 }
 
 void lthread__region_release(struct lthread__sched *s, struct lthread *lt)

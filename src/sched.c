@@ -30,6 +30,7 @@
 #include "hook/iface.h"
 #include "lthread_int.h"
 #include "poller.h"
+#include "region_start.h"
 
 LTHREAD__TLS struct lthread__sched *lthread__tls_sched;
 LTHREAD__TLS struct lthread__host *lthread__tls_host;
@@ -122,7 +123,10 @@ struct lthread *lthread__switch_in(struct lthread__host *h, struct lthread *lt)
 static inline __attribute__((always_inline)) int
 sched_start(struct lthread__sched *s, struct lthread *lt, bool may_copy)
 {
-    int err = lthread__region_start(s, lt, may_copy);
+    /* (The common start inline: no call, no frame.) */
+    int err = lthread__region_start_fast(s, lt)
+                  ? 0
+                  : lthread__region_start(s, lt, may_copy);
 
     if (!err)
         lthread__fiber_set(lt, lthread__tsan_create_fiber());

@@ -1,0 +1,71 @@
+/*
+ * The common first run of an lthread, inline where the scheduler hands
+ * over to a new one (sched.c: switch_out_new): a free shared region at
+ * hand and the first frame written there. region.c's
+ * lthread__region_start() does the rest, and the same when called.
+ */
+#ifndef LTHREAD_REGION_START_H
+#define LTHREAD_REGION_START_H
+
+#include "arch/switch.h"
+#include "debug_hooks.h"
+#include "lthread_int.h"
+
+static inline bool lthread__region_start_on_valgrind(void)
+{
+#ifdef LTHREAD__VALGRIND
+    return lthread__on_valgrind != 0;
+#else
+    return false;
+#endif
+}
+
+/* Writes lt's first frame at the top of its region r, which it owns (the
+ * bytes writable for memcheck already, where it runs). */
+static inline __attribute__((always_inline)) void
+lthread__region_first_frame(struct lthread__region *r, struct lthread *lt)
+{
+    /* fn is called as void (*)(void *, void *): same ABI as lthread_func
+     * (both arguments are pointers), which the switch code cannot name. */
+    lt->sp = lthread__frame_fill(
+        r->top, &(struct lthread__entry){
+                    .prologue = lthread__entry_prologue,
+                    .body = lt->io_fd == LTHREAD__ENTRY_ARG
+                                ? lthread__entry_arg
+                                : (void (*)(void *, void *))lt->fn,
+                    .epilogue = lthread__entry_epilogue,
+                    .ctx = lt,
+                    .arg = lt->arg,
+                });
+}
+
+/*
+ * The common start: a new lthread (not bound to a region yet: no private
+ * stack), no entry function learned to compute, not under valgrind, and a
+ * shared region that no lthread is bound to at hand (s->region_free, the
+ * last one emptied, checked: a hint; region_choose() would take any
+ * region with none bound first too). Returns true when lt was started so,
+ * false (nothing done) for lthread__region_start() to do it.
+ */
+static inline __attribute__((always_inline)) bool
+lthread__region_start_fast(struct lthread__sched *s, struct lthread *lt)
+{
+    struct lthread__region *r = s->region_free;
+
+    if (lthread__unlikely(!r || r->nbound || (lt->flags & LTHREAD__F_BOUND) ||
+                          atomic_load_explicit(&lthread__compute_learned_any,
+                                               memory_order_relaxed) ||
+                          lthread__region_start_on_valgrind()))
+        return false;
+    LTHREAD__CHECK(!r->owner && !r->is_private,
+                   "a region no lthread is bound to is shared and unowned");
+    lt->region = r;
+    lt->flags |= LTHREAD__F_BOUND;
+    r->nbound = 1;
+    lthread__asan_unpoison(r->base, (size_t)(r->top - r->base));
+    r->owner = lt;
+    lthread__region_first_frame(r, lt);
+    return true;
+}
+
+#endif /* LTHREAD_REGION_START_H */
