@@ -14,15 +14,31 @@ static __attribute__((constructor)) void wide_copy_detect(void)
     lthread__have_wide_copy = __builtin_cpu_supports("avx2") != 0;
 }
 
+/* n bytes (a multiple of 16) with 32-byte moves, a 16-byte one last. */
+__attribute__((target("avx2"))) static inline void
+copy_by_32(char *d, const char *f, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 32 <= n; i += 32)
+        _mm256_storeu_si256(
+            (__m256i *)(void *)(d + i),
+            _mm256_loadu_si256((const __m256i *)(const void *)(f + i)));
+    if (i < n)
+        _mm_storeu_si128(
+            (__m128i *)(void *)(d + i),
+            _mm_loadu_si128((const __m128i *)(const void *)(f + i)));
+}
+
 /*
- * 128 bytes a round, then 16 at a time. Region.c keeps both sides 32-byte
- * aligned (images of 1 KiB or more start at a multiple of 32, the stack
- * side at one offset mod 32 with them): on AMD EPYC Zen 4 a 4.3 KB copy
- * took 37 ns this way against 45-55 for glibc's memcpy (which copies that
- * much with `rep movsb`), and a one-region hand-off with 4 KiB of live
- * stack 0.80-0.81x as long (BENCHMARKS.md, "Stack copies with 32-byte
- * moves"). Leaves the upper halves clean (vzeroupper), as the ABI expects
- * of a call.
+ * 128 bytes a round, then 32 at a time and 16 last (copy_by_32). Region.c
+ * keeps both sides 32-byte aligned (images of 1 KiB or more start at a
+ * multiple of 32, the stack side at one offset mod 32 with them): on AMD
+ * EPYC Zen 4 a 4.3 KB copy took 37 ns this way against 45-55 for glibc's
+ * memcpy (which copies that much with `rep movsb`), and a one-region
+ * hand-off with 4 KiB of live stack 0.80-0.81x as long (BENCHMARKS.md,
+ * "Stack copies with 32-byte moves"). Leaves the upper halves clean
+ * (vzeroupper), as the ABI expects of a call.
  */
 __attribute__((target("avx2"))) void *
 lthread__stack_copy_wide(void *dst, const void *src, size_t n)
@@ -45,28 +61,9 @@ lthread__stack_copy_wide(void *dst, const void *src, size_t n)
         _mm256_storeu_si256((__m256i *)(void *)(d + i + 64), c);
         _mm256_storeu_si256((__m256i *)(void *)(d + i + 96), e);
     }
-    for (; i < n; i += 16)
-        _mm_storeu_si128(
-            (__m128i *)(void *)(d + i),
-            _mm_loadu_si128((const __m128i *)(const void *)(f + i)));
+    copy_by_32(d + i, f + i, n - i);
     _mm256_zeroupper();
     return dst;
-}
-
-/* n bytes (a multiple of 16) with 32-byte moves, a 16-byte one last. */
-__attribute__((target("avx2"))) static inline void
-copy_by_32(char *d, const char *f, size_t n)
-{
-    size_t i = 0;
-
-    for (; i + 32 <= n; i += 32)
-        _mm256_storeu_si256(
-            (__m256i *)(void *)(d + i),
-            _mm256_loadu_si256((const __m256i *)(const void *)(f + i)));
-    if (i < n)
-        _mm_storeu_si128(
-            (__m128i *)(void *)(d + i),
-            _mm_loadu_si128((const __m128i *)(const void *)(f + i)));
 }
 
 /*
