@@ -180,14 +180,14 @@ int main(void)
 
     for (int k = 0; k < K_N; k++) {
         size_t heap0, heap1;
+        long maps0, maps1;
+        long heap_grew, maps_grew;
 
         /* Growing images: all on one region, so that every yield hands
          * over to a mate and saves the image (read by each scheduler,
          * that is each lthread_run(), when it is made). */
         if (k == K_GROW)
             setenv("LTHREAD_REGIONS", "1", 1);
-        long maps0, maps1;
-        long heap_grew, maps_grew;
 
         /* Warm up: the compute pool, malloc's arenas, stdio. */
         run_kind((enum kind)k, 2 * BATCH);
