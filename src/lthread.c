@@ -520,7 +520,7 @@ join_take(struct lthread__sched *s, struct lthread *lt, void **ptr)
     if (ptr)
         *ptr = lt->exit_value;
     /* A zombie unless its exit handed over straight to us (then it was
-     * never queued: its links are those it ran with, NULL). */
+     * never queued: out of every queue, an lthread's prev is NULL). */
     if (lt->prev || s->zombies.head == lt)
         lthread__queue_remove(&s->zombies, lt);
     lthread__lt_free_joined(s, lt);
@@ -700,7 +700,7 @@ LTHREAD_API int lthread_sleep(uint64_t msecs)
     if (!self)
         return lthread__fail(-EPERM);
     if (msecs == 0) /* yield: to the back of the queue, behind everyone */
-        return lthread__switch_yield(s, self); /* ready now; 0, a tail call */
+        return lthread__switch_yield(self, s); /* ready now; 0, a tail call */
     err = lthread__park(s, self, LTHREAD__WAIT_SLEEP, NULL, msecs);
     return err ? lthread__fail(err) : 0;
 }

@@ -57,7 +57,11 @@ void lthread__check_failed(const char *invariant, const char *file, int line)
 /* A FIFO of lthreads linked through their next/prev fields. An lthread is
  * in at most one queue at a time: the ready queue, a condition variable's
  * waiters, a region's waiters, an fd's waiters (io.c) or the scheduler's
- * zombies. */
+ * zombies. In a queue, the head's prev and the tail's next are NULL. Out
+ * of every queue an lthread's prev is NULL (it left as the head, or
+ * through lthread__queue_remove, or was never queued) and its next means
+ * nothing: a pop leaves it as it was (clearing both links was two of
+ * every hand-off's instructions). */
 struct lthread__queue {
     struct lthread *head;
     struct lthread *tail;
@@ -357,13 +361,13 @@ void lthread__host_set(struct lthread__host *h);
  * from self takes two dependent loads (current, then sched) off the way
  * to the next lthread.
  */
-int lthread__switch_suspend(struct lthread__sched *s, struct lthread *self);
+int lthread__switch_suspend(struct lthread *self, struct lthread__sched *s);
 /* lthread_sleep(0): self (RUNNING, on its scheduler) to the back of the
  * ready queue, and the switch. */
-int lthread__switch_yield(struct lthread__sched *s, struct lthread *self);
+int lthread__switch_yield(struct lthread *self, struct lthread__sched *s);
 static inline void lthread__switch_out(struct lthread *self)
 {
-    lthread__switch_suspend(self->sched, self);
+    lthread__switch_suspend(self, self->sched);
 }
 
 /* Switches from host h into lt, whose frames are in place. Returns the
@@ -814,6 +818,8 @@ void lthread__sched_back(struct lthread__sched *s, struct lthread *lt);
 #define LTHREAD__QUEUE_IN(lt, q)                                               \
     ((void)(q),                                                                \
      LTHREAD__CHECK(!(lt)->queued, "an lthread is in at most one queue"),      \
+     LTHREAD__CHECK(!(lt)->prev, "out of every queue an lthread's prev is "    \
+                                 "NULL"),                                      \
      (lt)->queued = true)
 #define LTHREAD__QUEUE_OUT(lt, q)                                              \
     ((void)(q),                                                                \
@@ -848,7 +854,8 @@ static inline struct lthread *lthread__queue_pop(struct lthread__queue *q)
             q->head->prev = NULL;
         else
             q->tail = NULL;
-        lt->next = lt->prev = NULL;
+        /* (lt->prev is NULL, the head's; lt->next is left stale: see
+         * struct lthread__queue) */
     }
     return lt;
 }
@@ -1005,7 +1012,7 @@ static inline int lthread__park(struct lthread__sched *s, struct lthread *self,
     self->wake_result = 0;
     /* (Not through lthread__switch_out: one inline level less in the
      * backtrace of every suspended lthread.) */
-    lthread__switch_suspend(s, self);
+    lthread__switch_suspend(self, s);
     return self->wake_result;
 }
 
@@ -1036,17 +1043,24 @@ void lthread__unpark_timed(struct lthread__sched *s, struct lthread *lt,
                            int result);
 
 /* Wakes a WAITING lthread with `result`: stops its timer and queues it.
- * The caller has already unlinked it from what it waited on. */
-static inline void lthread__unpark(struct lthread__sched *s, struct lthread *lt,
-                                   int result)
+ * The caller has already unlinked it from what it waited on. A parked
+ * lthread's result is already 0 (lthread__park), so a wake with a
+ * constant 0 (most: a cond's signal, a join's exit) stores none; its
+ * wait_obj is left as it was (read only while it waits, or with an
+ * outcome held, which sets it: lthread__outcome_hold). Two instructions
+ * of every cond hand-off. */
+static inline __attribute__((always_inline)) void
+lthread__unpark(struct lthread__sched *s, struct lthread *lt, int result)
 {
     if (lt->flags & LTHREAD__F_TIMER) {
         lthread__unpark_timed(s, lt, result);
         return;
     }
+    LTHREAD__CHECK(lt->state == LTHREAD__WAITING && lt->wake_result == 0,
+                   "a parked lthread's result is 0 until it is woken");
     lt->wait = LTHREAD__WAIT_NONE;
-    lt->wait_obj = NULL;
-    lt->wake_result = result;
+    if (!__builtin_constant_p(result) || result != 0)
+        lt->wake_result = (int16_t)result;
     lthread__ready(s, lt);
 }
 
@@ -1058,9 +1072,9 @@ static inline void lthread__join_exited(struct lthread__sched *s,
     LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == lt,
                    "an lthread's joiner waits in join on it");
     lthread__unpark(s, j, 0);
-    /* Until j runs, the pair stays tied both ways, so that destroying
-     * either side can untie it (lthread_destroy). */
-    j->wait_obj = lt;
+    /* Until j runs, the pair stays tied both ways (its wait_obj still
+     * names lt), so that destroying either side can untie it
+     * (lthread_destroy). */
     lthread__outcome_hold(j, LTHREAD__DONE_JOIN);
 }
 

@@ -414,7 +414,7 @@ switch_via(struct lthread__sched *s, struct lthread *self, struct lthread *next,
  * in it, it kept a 64-byte frame. Everything else goes to
  * switch_out_slow, also by a tail call, so suspended images do not grow.
  */
-int lthread__switch_suspend(struct lthread__sched *s, struct lthread *self)
+int lthread__switch_suspend(struct lthread *self, struct lthread__sched *s)
 {
     struct lthread *next, *owner;
 
@@ -472,7 +472,7 @@ yield_queue(struct lthread__sched *s, struct lthread *self)
  * counted).
  * Everything else is lthread__ready() and the suspend.
  */
-int lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
+int lthread__switch_yield(struct lthread *self, struct lthread__sched *s)
 {
     struct lthread *next = s->ready.head, *owner;
 
@@ -501,7 +501,7 @@ int lthread__switch_yield(struct lthread__sched *s, struct lthread *self)
 #endif
 general:
     lthread__ready(s, self);
-    return lthread__switch_suspend(s, self);
+    return lthread__switch_suspend(self, s);
 }
 
 /* The running lthread is exiting: counts it out, makes it a zombie (unless
@@ -599,10 +599,10 @@ void lthread__exit_joined(struct lthread *self)
     self->exit_value = NULL;
     self->state = LTHREAD__EXITED;
     s->nlive--;
-    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == self,
-                   "an lthread's joiner waits in join on it");
+    LTHREAD__CHECK(j->wait == LTHREAD__WAIT_JOIN && j->wait_obj == self &&
+                       j->wake_result == 0,
+                   "an lthread's joiner waits in join on it (parked: 0)");
     j->wait = LTHREAD__WAIT_NONE;
-    j->wake_result = 0;
     s->round_left--; /* (the run j takes) */
     lthread__stamp(s, self);
     hand_over_to(s, &s->host, self, j);

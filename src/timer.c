@@ -129,7 +129,6 @@ void lthread__unpark_timed(struct lthread__sched *s, struct lthread *lt,
 {
     lthread__timer_remove(s, lt);
     lt->wait = LTHREAD__WAIT_NONE;
-    lt->wait_obj = NULL;
-    lt->wake_result = result;
+    lt->wake_result = result; /* (wait_obj as it was: lthread__unpark) */
     lthread__ready(s, lt);
 }
