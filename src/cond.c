@@ -32,7 +32,7 @@ struct lthread_cond {
      * scheduler (or, from NULL, by the first waiter's); read by others to
      * find where to post. */
     _Atomic(struct lthread__sched *) home;
-    struct lthread__queue waiters; /* oldest first */
+    struct lthread__queue waiters; /* oldest first (tail stale if empty) */
     _Atomic unsigned long xs;      /* signals in flight, | COND_DOOMED */
 };
 
@@ -57,9 +57,11 @@ cond_busy(struct lthread_cond *c, struct lthread__sched *s)
     struct lthread__cond_link *h = &s->busy_conds, *n = h->next;
 
     atomic_store_explicit(&c->home, s, memory_order_relaxed);
+    /* (n's link between c's two: gcc's SLP vectorizer otherwise packs
+     * c's two into one 16-byte store, four instructions for two) */
     c->busy.next = n;
-    c->busy.prev = h;
     n->prev = &c->busy;
+    c->busy.prev = h;
     h->next = &c->busy;
 }
 
@@ -121,11 +123,17 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
     if (!self)
         return lthread__fail(-EPERM);
     home = atomic_load_explicit(&c->home, memory_order_relaxed);
-    if (!home)
+    if (!home) {
         cond_busy(c, s);
-    else if (home != s)
+        /* No home, no waiters: the first is queued without a look at the
+         * queue's tail, which the signal that took the last one left
+         * stale (one store less per signal, three per wait). */
+        lthread__queue_push_empty(&c->waiters, self);
+    } else if (home == s) {
+        lthread__queue_push(&c->waiters, self);
+    } else {
         return lthread__fail(-EPERM);
-    lthread__queue_push(&c->waiters, self);
+    }
     err = lthread__park(s, self, LTHREAD__WAIT_COND, c, timeout);
     return err ? lthread__fail(err) : 0;
 }
@@ -148,12 +156,10 @@ cond_wake(struct lthread_cond *c, struct lthread__sched *s, bool all)
         LTHREAD__QUEUE_OUT(lt, &c->waiters);
         n = lt->next;
         c->waiters.head = n;
-        if (n) {
+        if (n)
             n->prev = NULL;
-        } else {
-            c->waiters.tail = NULL;
-            cond_idle(c);
-        }
+        else
+            cond_idle(c); /* (tail left stale: see lthread_cond_wait) */
         lthread__unpark(s, lt, 0);
         if (!all || !n)
             return;

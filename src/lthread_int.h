@@ -843,6 +843,18 @@ static inline void lthread__queue_push(struct lthread__queue *q,
     q->tail = lt;
 }
 
+/* lthread__queue_push() onto q known to be empty (its tail not read: it
+ * may be stale, as a cond's is): lt's prev is NULL already (out of every
+ * queue), and there is no tail to link. */
+static inline void lthread__queue_push_empty(struct lthread__queue *q,
+                                             struct lthread *lt)
+{
+    LTHREAD__CHECK(!q->head, "the queue is empty");
+    LTHREAD__QUEUE_IN(lt, q);
+    lt->next = NULL;
+    q->head = q->tail = lt;
+}
+
 static inline struct lthread *lthread__queue_pop(struct lthread__queue *q)
 {
     struct lthread *lt = q->head;
