@@ -32,7 +32,7 @@ struct lthread_cond {
      * scheduler (or, from NULL, by the first waiter's); read by others to
      * find where to post. */
     _Atomic(struct lthread__sched *) home;
-    struct lthread__queue waiters; /* oldest first (tail stale if empty) */
+    struct lthread__queue waiters; /* oldest first */
     _Atomic unsigned long xs;      /* signals in flight, | COND_DOOMED */
 };
 
@@ -125,9 +125,8 @@ LTHREAD_API int lthread_cond_wait(lthread_cond_t *c, uint64_t timeout)
     home = atomic_load_explicit(&c->home, memory_order_relaxed);
     if (!home) {
         cond_busy(c, s);
-        /* No home, no waiters: the first is queued without a look at the
-         * queue's tail, which the signal that took the last one left
-         * stale (one store less per signal, three per wait). */
+        /* No home, no waiters: the first is queued without a look at
+         * the queue. */
         lthread__queue_push_empty(&c->waiters, self);
     } else if (home == s) {
         lthread__queue_push(&c->waiters, self);
@@ -159,7 +158,7 @@ cond_wake(struct lthread_cond *c, struct lthread__sched *s, bool all)
         if (n)
             n->prev = NULL;
         else
-            cond_idle(c); /* (tail left stale: see lthread_cond_wait) */
+            cond_idle(c); /* (the tail left stale: lthread__queue_push) */
         lthread__unpark(s, lt, 0);
         if (!all || !n)
             return;

@@ -57,11 +57,13 @@ void lthread__check_failed(const char *invariant, const char *file, int line)
 /* A FIFO of lthreads linked through their next/prev fields. An lthread is
  * in at most one queue at a time: the ready queue, a condition variable's
  * waiters, a region's waiters, an fd's waiters (io.c) or the scheduler's
- * zombies. In a queue, the head's prev and the tail's next are NULL. Out
- * of every queue an lthread's prev is NULL (it left as the head, or
- * through lthread__queue_remove, or was never queued) and its next means
- * nothing: a pop leaves it as it was (clearing both links was two of
- * every hand-off's instructions). */
+ * zombies. In a queue, the head's prev and the tail's next are NULL; an
+ * empty queue's head is NULL and its tail means nothing (left as it was
+ * by the pop or removal that emptied it). Out of every queue an lthread's
+ * prev is NULL (it left as the head, or through lthread__queue_remove, or
+ * was never queued) and its next means nothing: a pop leaves it as it
+ * was. (Clearing what means nothing was four of every cond hand-off's
+ * instructions.) */
 struct lthread__queue {
     struct lthread *head;
     struct lthread *tail;
@@ -833,19 +835,20 @@ void lthread__sched_back(struct lthread__sched *s, struct lthread *lt);
 static inline void lthread__queue_push(struct lthread__queue *q,
                                        struct lthread *lt)
 {
+    struct lthread *tail = q->tail; /* (stale when empty) */
+
     LTHREAD__QUEUE_IN(lt, q);
     lt->next = NULL;
-    lt->prev = q->tail;
-    if (q->tail)
-        q->tail->next = lt;
-    else
-        q->head = lt;
+    if (q->head) {
+        lt->prev = tail;
+        tail->next = lt;
+    } else {
+        q->head = lt; /* (lt->prev is NULL: out of every queue) */
+    }
     q->tail = lt;
 }
 
-/* lthread__queue_push() onto q known to be empty (its tail not read: it
- * may be stale, as a cond's is): lt's prev is NULL already (out of every
- * queue), and there is no tail to link. */
+/* lthread__queue_push() onto q known to be empty: no look at its head. */
 static inline void lthread__queue_push_empty(struct lthread__queue *q,
                                              struct lthread *lt)
 {
@@ -864,10 +867,8 @@ static inline struct lthread *lthread__queue_pop(struct lthread__queue *q)
         q->head = lt->next;
         if (q->head)
             q->head->prev = NULL;
-        else
-            q->tail = NULL;
-        /* (lt->prev is NULL, the head's; lt->next is left stale: see
-         * struct lthread__queue) */
+        /* (The tail is left stale when q is empty; lt->prev is NULL, the
+         * head's; lt->next is left stale: see struct lthread__queue.) */
     }
     return lt;
 }
