@@ -113,7 +113,13 @@ create_ready(struct lthread__sched *s, struct lthread *lt, lthread_t **new_lt)
                    "a create has an id of its scheduler's block at hand");
     lt->id = s->id_next++;
     s->nlive++;
-    lthread__ready(s, lt);
+    /* lthread__ready() but for what a zeroed block is already: READY (0),
+     * its next NULL (two stores of every create) */
+    _Static_assert(LTHREAD__READY == 0, "a zeroed lthread is READY");
+    LTHREAD__CHECK(lt->state == LTHREAD__READY && s == lthread__tls_sched,
+                   "a new lthread is READY, created on its scheduler");
+    lthread__queue_push_clear(&s->ready, lt);
+    s->nready++;
     *new_lt = lt;
 }
 

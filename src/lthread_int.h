@@ -727,6 +727,38 @@ static inline __attribute__((always_inline)) void lthread__zero(void *p,
     if (n % 16)
         *(uint64_t __attribute__((may_alias)) *)((char *)p + n - 8) = 0;
 }
+/* X(i) for i = 0 .. n/16 - 1 (n a constant of at most 256): straight
+ * code, no loop to be made a memset. */
+#define LTHREAD__ZERO_STEP(k, v, n)                                            \
+    if ((k) < (n) / 16)                                                        \
+        (v)[k] = (lthread__zero16)                                             \
+        {                                                                      \
+            0                                                                  \
+        }
+static inline __attribute__((always_inline)) void lthread__zero_small(void *p,
+                                                                      size_t n)
+{
+    lthread__zero16 *v = p;
+
+    LTHREAD__ZERO_STEP(0, v, n);
+    LTHREAD__ZERO_STEP(1, v, n);
+    LTHREAD__ZERO_STEP(2, v, n);
+    LTHREAD__ZERO_STEP(3, v, n);
+    LTHREAD__ZERO_STEP(4, v, n);
+    LTHREAD__ZERO_STEP(5, v, n);
+    LTHREAD__ZERO_STEP(6, v, n);
+    LTHREAD__ZERO_STEP(7, v, n);
+    LTHREAD__ZERO_STEP(8, v, n);
+    LTHREAD__ZERO_STEP(9, v, n);
+    LTHREAD__ZERO_STEP(10, v, n);
+    LTHREAD__ZERO_STEP(11, v, n);
+    LTHREAD__ZERO_STEP(12, v, n);
+    LTHREAD__ZERO_STEP(13, v, n);
+    LTHREAD__ZERO_STEP(14, v, n);
+    LTHREAD__ZERO_STEP(15, v, n);
+    if (n % 16)
+        *(uint64_t __attribute__((may_alias)) *)((char *)p + n - 8) = 0;
+}
 
 /* A recycled control block, zeroed; the recycling list must not be empty
  * (s->lt_cache). Inline: the common create calls nothing. */
@@ -737,7 +769,10 @@ static inline struct lthread *lthread__lt_reuse(struct lthread__sched *s)
     _Static_assert(sizeof(struct lthread) % 8 == 0, "lthread__zero");
     s->lt_cache = lt->next;
     s->nlt_cache--;
-    lthread__zero(lt, sizeof(*lt));
+    if (sizeof(*lt) <= 256)
+        lthread__zero_small(lt, sizeof(*lt));
+    else
+        lthread__zero(lt, sizeof(*lt));
     return lt;
 }
 /* Gives back a control block (to the recycling list, or to malloc). */
@@ -831,6 +866,24 @@ void lthread__sched_back(struct lthread__sched *s, struct lthread *lt);
 #define LTHREAD__QUEUE_IN(lt, q) ((void)0)
 #define LTHREAD__QUEUE_OUT(lt, q) ((void)0)
 #endif
+
+/* lthread__queue_push() of lt whose next is NULL already (a zeroed
+ * control block). */
+static inline void lthread__queue_push_clear(struct lthread__queue *q,
+                                             struct lthread *lt)
+{
+    struct lthread *tail = q->tail; /* (stale when empty) */
+
+    LTHREAD__QUEUE_IN(lt, q);
+    LTHREAD__CHECK(!lt->next, "a cleared lthread's next is NULL");
+    if (q->head) {
+        lt->prev = tail;
+        tail->next = lt;
+    } else {
+        q->head = lt; /* (lt->prev is NULL: out of every queue) */
+    }
+    q->tail = lt;
+}
 
 static inline void lthread__queue_push(struct lthread__queue *q,
                                        struct lthread *lt)
@@ -979,11 +1032,12 @@ static inline void lthread__outcome_hold(struct lthread *lt, int kind)
     lt->flags |= LTHREAD__F_JOIN_DONE;
 }
 
-/* lt took its outcome (it ran), or it was undone: nothing is held. */
+/* lt took its outcome (it ran), or it was undone: nothing is held. Its
+ * wait_obj goes stale, read again only once it is set anew (by a park, or
+ * by a wake that holds an outcome): one store of every join. */
 static inline void lthread__outcome_taken(struct lthread *lt)
 {
     lt->flags &= (uint8_t)~LTHREAD__F_JOIN_DONE;
-    lt->wait_obj = NULL;
 }
 
 /* Appends lt to the ready queue and sets it READY. */

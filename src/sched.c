@@ -1126,11 +1126,8 @@ uint64_t lthread__poll_max_ns(void)
  * releases that (the LTHREAD__DONE_POLL mark). */
 static void sched_poll_wake(struct lthread__sched *s, struct lthread *lt)
 {
-    void *obj = lt->wait_obj;
-
     lthread__queue_remove(&s->pollers, lt);
-    lthread__unpark(s, lt, 0);
-    lt->wait_obj = obj;
+    lthread__unpark(s, lt, 0); /* (its wait_obj still names what it polled) */
     lthread__outcome_hold(lt, LTHREAD__DONE_POLL);
 }
 
