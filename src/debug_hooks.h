@@ -214,7 +214,7 @@ static inline unsigned lthread__valgrind_stack_register(void *lo, void *hi)
 /* Whether the process runs under valgrind, read once at load (region.c):
  * a client request costs a dozen instructions natively, with a chain of
  * dependent rotates, on every image restored and every lthread started. */
-extern int lthread__on_valgrind;
+extern __attribute__((visibility("hidden"))) int lthread__on_valgrind;
 #endif
 
 /* Memcheck marks stack memory below a stack's lowest sp as unaddressable;

@@ -400,7 +400,7 @@ struct lthread__inbox {
 };
 
 /* Guards what pthreads share about schedulers: their list, and `closing`. */
-extern pthread_mutex_t lthread__xs_lock;
+extern __attribute__((visibility("hidden"))) pthread_mutex_t lthread__xs_lock;
 
 /* s, if it has not begun to finish, ready to take a post (as below). The
  * caller holds lthread__xs_lock. */
@@ -1350,7 +1350,8 @@ void lthread__cond_abandon(struct lthread__sched *s);
 /* Set once any entry function has been learned: until then a new
  * lthread's start looks nothing up (the lookup hashes fn, some 17
  * instructions and a call on every create). */
-extern _Atomic bool lthread__compute_learned_any;
+extern __attribute__((visibility("hidden"))) _Atomic bool
+    lthread__compute_learned_any;
 bool lthread__compute_lookup(lthread_func fn);
 
 /* True once an lthread running fn has entered a compute section. */

@@ -14,7 +14,7 @@
 #define LTHREAD__STACK_COPY_WIDE 1
 /* Non-zero when lthread__stack_copy_wide() may be called: the CPU has AVX2
  * and the kernel saves its registers. Set before main. */
-extern int lthread__have_wide_copy;
+extern __attribute__((visibility("hidden"))) int lthread__have_wide_copy;
 /* Copies n bytes (a multiple of 16) with 32-byte moves; fastest with both
  * sides 32-byte aligned, correct at any alignment. */
 void *lthread__stack_copy_wide(void *dst, const void *src, size_t n);
