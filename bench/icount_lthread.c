@@ -13,10 +13,10 @@
  * Under valgrind the library takes its memcheck paths (requests that
  * mark stack bytes writable, the region-mates' swap through a function
  * of its own): not what runs natively. Linked statically, this program
- * turns them off (lthread__on_valgrind, the library's own flag), so
- * that callgrind counts the native path; callgrind needs none of
- * memcheck's requests. Through the shared library (where the flag is
- * not exported) the counts include them.
+ * turns them off (lthread__on_valgrind and lthread__start_slow, the
+ * library's own flags), so that callgrind counts the native path; callgrind
+ * needs none of memcheck's requests. Through the shared library (where the flag
+ * is not exported) the counts include them.
  */
 #include <lthread.h>
 #include <stdio.h>
@@ -27,6 +27,7 @@ static volatile int turn;
 static long N;
 static int mode;
 extern int lthread__on_valgrind __attribute__((weak));
+extern unsigned char lthread__start_slow __attribute__((weak));
 static void empty(lthread_t *lt, void *a)
 {
     (void)lt;
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
     }
     if (&lthread__on_valgrind)
         lthread__on_valgrind = 0; /* (see above) */
+    if (&lthread__start_slow)
+        lthread__start_slow = 0;
     mode = atoi(argv[1]);
     N = atol(argv[2]);
     lthread_cond_create(&c[0]);

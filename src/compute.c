@@ -101,6 +101,8 @@ static void learn(lthread_func fn)
                 expected == fn) {
                 atomic_store_explicit(&lthread__compute_learned_any, true,
                                       memory_order_relaxed);
+                atomic_store_explicit(&lthread__start_slow, 1,
+                                      memory_order_relaxed);
                 return;
             }
         }

@@ -614,8 +614,10 @@ void lthread__entry_arg(void *lt, void *arg);
 void lthread__exit_self(struct lthread *self, void *value)
     __attribute__((noreturn));
 /* lthread__exit_self(self, NULL) at the return of self's function, self
- * having a joiner (sched.c); never returns. (Not declared noreturn, so
- * that the epilogue reaches it by a jump: see there.) */
+ * having a joiner (sched.c), on self's scheduler's pthread (the epilogue
+ * came home from any compute section first); never returns. (Not
+ * declared noreturn, so that the epilogue reaches it by a jump: see
+ * there.) */
 void lthread__exit_joined(struct lthread *self);
 
 /* ---- sched.c ---------------------------------------------------------- */
@@ -1198,9 +1200,13 @@ void *lthread__mate_undo(struct lthread__sched *s, struct lthread *lt);
 void lthread__region_release(struct lthread__sched *s, struct lthread *lt);
 
 /* lthread__region_release() of lt bound to a shared region (not
- * private) with no image and none saved: the exit's case, inline. */
-static inline void lthread__region_release_shared(struct lthread__sched *s,
-                                                  struct lthread *lt)
+ * private) with no image and none saved: the exit's case, inline. `owns`
+ * (a constant): lt is known to own r, as an exiting lthread does (its
+ * stack is there): r's owner is cleared without a look (3 instructions of
+ * every exit: a compare, a branch out of line and one back). */
+static inline __attribute__((always_inline)) void
+lthread__region_release_shared(struct lthread__sched *s, struct lthread *lt,
+                               bool owns)
 {
     struct lthread__region *r = lt->region;
 
@@ -1208,9 +1214,11 @@ static inline void lthread__region_release_shared(struct lthread__sched *s,
                        (lt->flags & (LTHREAD__F_BOUND | LTHREAD__F_SAVED |
                                      LTHREAD__F_PRIVATE)) == LTHREAD__F_BOUND,
                    "a plain release: a shared region, no image");
+    LTHREAD__CHECK(!owns || r->owner == lt,
+                   "a running lthread owns its shared region");
     lt->flags &= (uint8_t)~LTHREAD__F_BOUND;
     lt->region = NULL;
-    if (r->owner == lt)
+    if (owns || r->owner == lt)
         r->owner = NULL;
     if (--r->nbound == 0)
         s->region_free = r; /* the next start's (lthread__region_start_fast) */
@@ -1350,8 +1358,17 @@ void lthread__cond_abandon(struct lthread__sched *s);
 /* Set once any entry function has been learned: until then a new
  * lthread's start looks nothing up (the lookup hashes fn, some 17
  * instructions and a call on every create). */
-extern __attribute__((visibility("hidden"))) _Atomic bool
-    lthread__compute_learned_any;
+extern __attribute__((
+    visibility("hidden"))) _Atomic bool lthread__compute_learned_any;
+/* Non-zero once every start must take region.c's path, for a reason of the
+ * whole process: under valgrind (whose memcheck is told of the first
+ * frame's bytes there: a call to its request from the inline start cost a
+ * saved register and a frame natively, 6 instructions per create + run +
+ * join), or once an entry function has been learned to compute (the start
+ * looks fn up). One load per start for both (region.c; set before main, or
+ * with lthread__compute_learned_any). */
+extern __attribute__((
+    visibility("hidden"))) _Atomic unsigned char lthread__start_slow;
 bool lthread__compute_lookup(lthread_func fn);
 
 /* True once an lthread running fn has entered a compute section. */

@@ -46,6 +46,8 @@
 #define DEFAULT_MAX_REGIONS 16
 #define MAX_MAX_REGIONS 1024
 
+_Atomic unsigned char lthread__start_slow;
+
 #ifdef LTHREAD__VALGRIND
 int lthread__on_valgrind;
 
@@ -53,6 +55,8 @@ int lthread__on_valgrind;
 static __attribute__((constructor)) void valgrind_detect(void)
 {
     lthread__on_valgrind = RUNNING_ON_VALGRIND != 0;
+    if (lthread__on_valgrind)
+        atomic_store_explicit(&lthread__start_slow, 1, memory_order_relaxed);
 }
 #endif
 
@@ -681,7 +685,7 @@ void lthread__region_release(struct lthread__sched *s, struct lthread *lt)
     if (!(lt->flags & LTHREAD__F_BOUND))
         return; /* `region` was only a hint */
     if (!r->is_private)
-        return lthread__region_release_shared(s, lt);
+        return lthread__region_release_shared(s, lt, false);
     lt->flags &= ~LTHREAD__F_BOUND;
     lt->region = NULL;
     region_unmap(r);

@@ -11,19 +11,6 @@
 #include "debug_hooks.h"
 #include "lthread_int.h"
 
-/* Under valgrind every start takes region.c's path, which makes memcheck's
- * request for the first frame's bytes: a call from the hand-over would
- * cost it a saved register and a frame (6 instructions per create + run +
- * join, callgrind) even natively, where it never runs. */
-static inline bool lthread__region_start_on_valgrind(void)
-{
-#ifdef LTHREAD__VALGRIND
-    return lthread__on_valgrind != 0;
-#else
-    return false;
-#endif
-}
-
 /* Writes lt's first frame at the top of its region r, which it owns (the
  * bytes writable for memcheck already, where it runs). */
 static inline __attribute__((always_inline)) void
@@ -45,7 +32,9 @@ lthread__region_first_frame(struct lthread__region *r, struct lthread *lt)
 
 /*
  * The common start: a new lthread (not bound to a region yet: no private
- * stack), no entry function learned to compute, not under valgrind, and a
+ * stack), no reason of the whole process for region.c's path
+ * (lthread__start_slow: no entry function learned to compute, not under
+ * valgrind), and a
  * shared region that no lthread is bound to at hand (s->region_free, the
  * last one emptied, checked: a hint; region_choose() would take any
  * region with none bound first too). Returns true when lt was started so,
@@ -56,10 +45,9 @@ lthread__region_start_fast(struct lthread__sched *s, struct lthread *lt)
 {
     struct lthread__region *r = s->region_free;
 
-    if (lthread__unlikely(!r || r->nbound || (lt->flags & LTHREAD__F_BOUND) ||
-                          atomic_load_explicit(&lthread__compute_learned_any,
-                                               memory_order_relaxed) ||
-                          lthread__region_start_on_valgrind()))
+    if (lthread__unlikely(
+            !r || r->nbound || (lt->flags & LTHREAD__F_BOUND) ||
+            atomic_load_explicit(&lthread__start_slow, memory_order_relaxed)))
         return false;
     LTHREAD__CHECK(!r->owner && !r->is_private,
                    "a region no lthread is bound to is shared and unowned");

@@ -533,7 +533,7 @@ sched_bury_exited(struct lthread__sched *s, struct lthread *lt)
              (LTHREAD__F_BOUND | LTHREAD__F_SAVED | LTHREAD__F_PRIVATE |
               LTHREAD__F_DETACHED | LTHREAD__F_XJOIN)) != LTHREAD__F_BOUND))
         return sched_bury(s, lt);
-    lthread__region_release_shared(s, lt);
+    lthread__region_release_shared(s, lt, true); /* (it runs there) */
 }
 
 /*
@@ -591,8 +591,13 @@ void lthread__exit_joined(struct lthread *self)
     struct lthread__sched *s = self->sched;
     struct lthread *j = self->joiner;
 
-    if (LTHREAD__HAVE_TSAN || lthread__tls_host != &s->host || s->ready.head ||
-        !s->round_left ||
+    /* (At home: its epilogue saw the pthread's scheduler. A pthread's
+     * scheduler is set with its host, and an lthread runs on no other
+     * scheduler's pthread: lthread__exit_self's look at the host is not
+     * needed here, three instructions of every create + run + join.) */
+    LTHREAD__CHECK(lthread__tls_host == &s->host,
+                   "an lthread runs on its scheduler's pthread or computes");
+    if (LTHREAD__HAVE_TSAN || s->ready.head || !s->round_left ||
         (self->flags & (LTHREAD__F_PRIVATE | LTHREAD__F_XJOIN)) ||
         (j->flags & LTHREAD__F_TIMER) || j->region->owner != j)
         lthread__exit_self(self, NULL);

@@ -212,6 +212,26 @@ static void learned_main(lthread_t *lt, void *arg)
     stop = 1;
 }
 
+static void nothing(lthread_t *lt, void *arg)
+{
+    (void)lt;
+    (void)arg;
+}
+
+/* A learner started where a new lthread's start is inline: a region that
+ * no lthread is bound to, just emptied by the exit of `nothing` (main is
+ * on the other one). Learned, it must still look fn up there. */
+static void learned_on_free_region(lthread_t *lt, void *arg)
+{
+    lthread_t *kid;
+
+    (void)lt;
+    CHECK_EQ(lthread_create(&kid, nothing, NULL), 0);
+    CHECK_EQ(lthread_join(kid, NULL, 0), 0);
+    CHECK_EQ(lthread_create(&kid, learner, arg), 0);
+    CHECK_EQ(lthread_join(kid, NULL, 0), 0);
+}
+
 static void test_learning(void)
 {
     struct computer first, later[3];
@@ -250,6 +270,20 @@ static void test_learning(void)
         CHECK_EQ(later[i].nwatch, 1);
     }
     CHECK(atomic_load(&t->ticks) >= TICKS_PER_SECTION);
+
+    /* Two regions, one of them free when the learner starts. */
+    {
+        struct computer solo;
+
+        memset(&solo, 0, sizeof(solo));
+        learner_ntickers = 0;
+        setenv("LTHREAD_REGIONS", "2", 1);
+        CHECK_EQ(lthread_create(&lt, learned_on_free_region, &solo), 0);
+        CHECK_EQ(lthread_run(), 0);
+        unsetenv("LTHREAD_REGIONS");
+        check_computer(&solo);
+        CHECK(solo.was_private);
+    }
     printf("learned: 3 later lthreads of a computing function on private "
            "stacks; the ticker on the shared region ticked %d times, at "
            "most %.2f ms late\n",

@@ -687,6 +687,30 @@ static void test_entry(void)
     CHECK(rep.sp > rep.stack_lo && rep.sp < rep.stack_hi);
     CHECK(rep.stack_hi - rep.sp < 4096);
     CHECK_EQ(rep.aligned_local % 16, 0);
+
+    /* A new frame's frame pointer is 0, whatever the stack held before:
+     * frame-pointer walks end at the entry. */
+    {
+        _Alignas(
+            16) unsigned char old[2 * sizeof(struct lthread__switch_frame)];
+        struct lthread__switch_frame *f;
+
+        memset(old, 0xa5, sizeof(old));
+        f = lthread__frame_init(old + sizeof(old), &(struct lthread__entry){
+                                                       .prologue = no_prologue,
+                                                       .body = call_entry,
+                                                       .epilogue = no_epilogue,
+                                                   });
+#if defined(__x86_64__)
+        CHECK_EQ(f->rbp, 0);
+#elif defined(__aarch64__)
+        CHECK_EQ(f->fp, 0);
+#else
+        CHECK_EQ(f->s0, 0);
+#endif
+        CHECK(f->LTHREAD__FRAME_RESUME ==
+              (uint64_t)(uintptr_t)lthread__trampoline);
+    }
 }
 
 /* ---- 5. pointers to locals across a switch ----------------------------- */

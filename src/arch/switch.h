@@ -192,9 +192,9 @@ lthread__frame_fill(void *stack_top, const struct lthread__entry *e)
     struct lthread__switch_frame *f =
         (struct lthread__switch_frame *)stack_top - 1;
 
-    /* Zeroed: the pad bytes, and a frame pointer of 0 that ends
-     * frame-pointer walks. */
-    __builtin_memset(f, 0, sizeof(*f));
+    /* A frame pointer of 0 that ends frame-pointer walks (and, where
+     * cheap, every other byte the fields below leave). */
+    lthread__frame_clear(f);
     /* A new context starts with the creator's rounding modes (and masks,
      * flush-to-zero), as a new pthread does. */
     lthread__frame_control(f);

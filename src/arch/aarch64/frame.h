@@ -13,4 +13,13 @@ lthread__frame_control(struct lthread__switch_frame *f)
     f->fpcr = fpcr;
 }
 
+/* What of a new frame f no field of struct lthread__entry fills: all of
+ * it is zeroed (the pad, and a frame pointer of 0 that ends frame-pointer
+ * walks). */
+static inline __attribute__((always_inline)) void
+lthread__frame_clear(struct lthread__switch_frame *f)
+{
+    __builtin_memset(f, 0, sizeof(*f));
+}
+
 #endif /* LTHREAD_ARCH_AARCH64_FRAME_H */
