@@ -177,6 +177,18 @@ struct switch_to {
 #define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
 
 /*
+ * The start of a new lthread without a first frame (lthread__switch_start),
+ * where the switch has it: not in sanitizer builds, whose new stacks
+ * begin with the prologue's fiber notification (lthread__entry_prologue,
+ * empty otherwise: the start calls none).
+ */
+#if LTHREAD__HAVE_SWITCH_START && !defined(LTHREAD__ASAN) && !LTHREAD__HAVE_TSAN
+#define SWITCH_START 1
+#else
+#define SWITCH_START 0
+#endif
+
+/*
  * Hand-overs between region-mates without the scheduler loop, where the
  * switch can borrow a stack: not in sanitizer builds (their fiber
  * notifications know of two stacks per switch, not three); they go
@@ -359,6 +371,21 @@ static __attribute__((noinline)) int switch_out_new(struct lthread *self,
 {
     struct lthread__sched *s = self->sched;
 
+#if SWITCH_START
+    /* The common start: no first frame written for the switch to read
+     * back, next started straight on its region (lthread__switch_start).
+     * Its sp, until it first switches out, only says it has started. */
+    if (lthread__likely(lthread__region_bind_fast(s, next))) {
+        char *top = next->region->top;
+
+        next->sp = top;
+        lthread__stamp(s, self);
+        hand_over(s, &s->host, self, next);
+        return lthread__switch_start(&self->sp, top, next,
+                                     lthread__entry_body(next), next->arg,
+                                     lthread__entry_epilogue);
+    }
+#endif
     if (lthread__unlikely(sched_start(s, next, false)))
         return switch_out_slow(self, false); /* (to the loop) */
     lthread__stamp(s, self);

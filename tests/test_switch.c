@@ -762,6 +762,84 @@ static void test_locals(void)
     CHECK_EQ(x.ctx_saw, 11);
 }
 
+/* ---- 6. a new context started without a frame (x86-64) ----------------- */
+
+#if LTHREAD__HAVE_SWITCH_START
+static struct {
+    void *ctx, *arg;    /* what the body received */
+    uintptr_t sp;       /* probe_sp() in the body */
+    int round;          /* fegetround() in the body */
+    int resumed;        /* the body ran on after main resumed it */
+    void *epilogue_ctx; /* what the epilogue received */
+} started;
+
+/* The body's frame pointer at entry (start_body_fp, below, reads it
+ * before start_body's own code can change it). */
+uintptr_t test_switch_start_fp;
+
+void start_body(void *ctx, void *arg);
+void start_body_fp(void *ctx, void *arg);
+__asm__(".text\n"
+        ".type start_body_fp, @function\n"
+        "start_body_fp:\n"
+        "    movq %rbp, test_switch_start_fp(%rip)\n"
+        "    jmp start_body\n"
+        ".size start_body_fp, .-start_body_fp\n");
+
+void start_body(void *ctx, void *arg)
+{
+    started.ctx = ctx;
+    started.arg = arg;
+    started.sp = probe_sp();
+    started.round = fegetround();
+    CHECK_EQ(lthread__switch(&ctx_sp[0], main_sp), 0);
+    started.resumed = 1;
+}
+
+static void start_epilogue(void *ctx)
+{
+    started.epilogue_ctx = ctx;
+    lthread__switch_drop(main_sp);
+    CHECK(!"a dropped context was resumed");
+    exit(1);
+}
+
+static void test_start(void)
+{
+    unsigned char *stack = malloc(STACK_SIZE), *top;
+    static int arg;
+
+    if (!stack) {
+        CHECK(!"malloc failed");
+        exit(1);
+    }
+    top = stack + STACK_SIZE;
+    memset(&started, 0, sizeof(started));
+    memset(stack, 0xa5, STACK_SIZE);
+    test_switch_start_fp = 1;
+    CHECK_EQ(fesetround(FE_TOWARDZERO), 0);
+    /* Back when the body switches out; it saw main's control words. */
+    CHECK_EQ(lthread__switch_start(&main_sp, top, &started, start_body_fp, &arg,
+                                   start_epilogue),
+             0);
+    /* A frame pointer of 0: frame-pointer walks end at the entry. */
+    CHECK_EQ(test_switch_start_fp, 0);
+    CHECK(started.ctx == &started && started.arg == &arg);
+    CHECK_EQ(started.round, FE_TOWARDZERO);
+    CHECK_EQ(started.sp % 16, 0);
+    CHECK(started.sp > (uintptr_t)stack && started.sp < (uintptr_t)top);
+    CHECK((uintptr_t)top - started.sp < 4096);
+    CHECK_EQ(fesetround(FE_TONEAREST), 0);
+    /* Resumed by a plain switch; its return leads into the epilogue,
+     * which leaves for main. */
+    CHECK_EQ(lthread__switch(&main_sp, ctx_sp[0]), 0);
+    CHECK(started.resumed);
+    CHECK(started.epilogue_ctx == &started);
+    CHECK_EQ(fegetround(), FE_TONEAREST);
+    free(stack);
+}
+#endif
+
 int main(void)
 {
     /* Both ways of leaving the switch (ret, and pop + jmp on x86-64), and
@@ -791,5 +869,9 @@ int main(void)
             test_locals();
         }
     }
+#if LTHREAD__HAVE_SWITCH_START
+    for (int i = 0; i < 3; i++)
+        test_start();
+#endif
     return check_summary("test_switch");
 }

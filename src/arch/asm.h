@@ -11,6 +11,9 @@
  *   LT_FUNC_END(sym)      closes its CFI and, on ELF, records its size
  *   LT_HIDDEN(sym)        the visibility directive alone (.hidden on ELF,
  *                         .private_extern on Mach-O)
+ *   LT_LOCAL(name)        a label local to the file, which a jump from
+ *                         another function may name (.L on ELF, L on
+ *                         Mach-O: neither starts a new atom there)
  *   LT_FILE_END           last line of a file: ELF's non-executable stack
  *                         note, Mach-O's permission to dead-strip by symbol
  *
@@ -33,6 +36,7 @@
 
 #if defined(__ELF__)
 #define LT_SYMBOL(name)         name
+#define LT_LOCAL(name)          LT_PASTE(.L, name)
 #define LT_HIDDEN(sym)          .hidden sym
 #define LT_TYPE_FUNCTION(sym)   .type sym, %function
 #define LT_SIZE(sym)            .size sym, .-sym
@@ -40,6 +44,7 @@
 #define LT_FILE_END             .section .note.GNU-stack, "", %progbits
 #elif defined(__APPLE__) && defined(__MACH__)
 #define LT_SYMBOL(name)         LT_PASTE(_, name)
+#define LT_LOCAL(name)          LT_PASTE(L, name)
 #define LT_HIDDEN(sym)          .private_extern sym
 #define LT_TYPE_FUNCTION(sym)
 #define LT_SIZE(sym)

@@ -138,6 +138,21 @@ void lthread__switch_drop_ret(void *new_sp);
 #define LTHREAD__HAVE_SWITCH_DROP 0
 #endif
 
+/* Saves the running context as lthread__switch() does (*save_sp), then
+ * starts a new one on the stack whose 16-byte aligned top is `top`:
+ * body(ctx, arg), then epilogue(ctx), which must not return, as from a
+ * frame of lthread__frame_init() with no prologue, but without writing
+ * one (see x86_64/switch.S). Returns 0 when the saved context is resumed.
+ * x86-64 only for now: LTHREAD__HAVE_SWITCH_START says. */
+#if defined(__x86_64__)
+#define LTHREAD__HAVE_SWITCH_START 1
+int lthread__switch_start(void **save_sp, void *top, void *ctx,
+                          void (*body)(void *ctx, void *arg), void *arg,
+                          void (*epilogue)(void *ctx));
+#else
+#define LTHREAD__HAVE_SWITCH_START 0
+#endif
+
 /* Saves the running context as lthread__switch() does, then calls
  * fn(arg) on the stack via_sp (16-byte aligned free memory of a suspended
  * context's stack) and resumes the context whose sp fn returns (see
