@@ -261,7 +261,7 @@ CLANG ?= clang
 
 .PHONY: all lib hook man examples demo tests check check-unit check-shared check-asan check-tsan \
         check-valgrind check-aarch64 check-riscv64 check-install check-man check-targets \
-        print-target run-tests fuzz fuzz-run mutants \
+        print-target run-tests fuzz fuzz-run mutants check-mutants-list \
         install uninstall clean bench format format-check help platform FORCE
 
 all: lib
@@ -582,6 +582,12 @@ fuzz:
 mutants:
 	@MAKE='$(MAKE)' MUTANTS='$(MUTANTS)' bash tests/mutants.sh
 
+# Only plants them (seconds): every find block still matches its file
+# once. Part of check, so that the list follows the code it mutates.
+check-mutants-list:
+	@echo "== mutants list"
+	@MUTANTS_PLANT_ONLY=1 MUTANTS='$(MUTANTS)' bash tests/mutants.sh
+
 # FreeBSD and macOS targets, with clang and no system headers: the switch
 # assembled for each (ELF and Mach-O), the C files that need no system
 # header compiled with -fsyntax-only; tests/targets_check.sh says which.
@@ -621,6 +627,7 @@ check-man: man
 # each phase builds in parallel.
 check: export WERROR := -Werror
 check:
+	@$(MAKE) --no-print-directory check-mutants-list
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory check-shared
 	@$(MAKE) --no-print-directory check-asan
@@ -791,6 +798,7 @@ help:
 	@echo '                    $(FUZZ_TSAN_MC_SEEDS) of -m under TSan'
 	@echo 'make mutants [MUTANTS=a,b]  plant each bug of tests/mutants.txt in a'
 	@echo '                    copy of the tree; fails if the tests miss one (slow)'
+	@echo 'make check-mutants-list  only plant them: fails if one no longer matches'
 	@echo 'make LIBURING=no    build without io_uring: disk I/O on the I/O thread pool'
 	@echo '                    (this build: $(if $(LIBURING_USE),io_uring and the pool,the pool only))'
 	@echo 'make OPENSSL=no     do not build the TLS examples (examples/https_*.c)'

@@ -27,6 +27,8 @@
 #                  removed afterwards; kept if given, with a log per mutant)
 #   FUZZ_SEEDS     fuzzer seeds per run (default 300)
 #   TEST_TIMEOUT   seconds a test may run (default 60)
+#   MUTANTS_PLANT_ONLY=1  only plant each mutant and report the stale ones
+#                  (seconds: no build, no tests; make check-mutants-list)
 #   LTHREAD_TEST_SLOW  passed on to the tests
 
 set -u
@@ -194,30 +196,7 @@ all_tests() {
     echo fuzz
 }
 
-# ---- baseline ---------------------------------------------------------------
-
-echo "== mutants: ${#selected[@]} of $total from tests/mutants.txt, copy in $tree"
-build "$logs/baseline-build.log" ||
-    die "the unmutated copy does not build (see $logs/baseline-build.log)"
-tests=()
-fuzz_skip=
-for t in $(all_tests); do
-    if run_test "$t" "$logs/baseline-$t.log"; then
-        tests+=("$t")
-    elif [ "$t" = fuzz ]; then
-        # Rerun without stopping, to learn every failing seed.
-        timeout "$((timeout_s * 3))" "$tree/build/tests/fuzz_lifecycle" \
-            -n "$seeds" -j 4 -w 10 >"$logs/baseline-fuzz.log" 2>&1
-        fuzz_skip=$(sed -n 's/^FAIL seed \([0-9]*\) .*/\1/p' \
-            "$logs/baseline-fuzz.log" | paste -sd, -)
-        echo "== WARNING: fuzzer seeds $fuzz_skip fail unmutated; skipped"
-        tests+=(fuzz)
-    else
-        echo "== WARNING: $t fails unmutated; left out"
-    fi
-done
-
-# ---- the mutants ------------------------------------------------------------
+# ---- planting ---------------------------------------------------------------
 
 # Writes file $1 with the lines of block $2 replaced by block $3; fails
 # with status 3 (and the match count on stdout) unless $2 occurs once.
@@ -243,6 +222,46 @@ plant() {
             for (i = at + nf; i <= NR; i++) print line[i] > ENVIRON["OUT"]
         }' "$f"
 }
+
+if [ "${MUTANTS_PLANT_ONLY:-0}" = 1 ]; then
+    stale=0
+    for i in "${selected[@]}"; do
+        count=$(OUT=$work/mutated plant "$tree/${files[i]}" "${finds[i]}" \
+            "${repls[i]}")
+        if [ $? -ne 0 ]; then
+            echo "STALE     ${names[i]}: find block matches ${count:-?} times in ${files[i]}"
+            stale=$((stale + 1))
+        fi
+    done
+    echo "== mutants: ${#selected[@]} planted, $stale stale"
+    [ "$stale" -eq 0 ]
+    exit
+fi
+
+# ---- baseline ---------------------------------------------------------------
+
+echo "== mutants: ${#selected[@]} of $total from tests/mutants.txt, copy in $tree"
+build "$logs/baseline-build.log" ||
+    die "the unmutated copy does not build (see $logs/baseline-build.log)"
+tests=()
+fuzz_skip=
+for t in $(all_tests); do
+    if run_test "$t" "$logs/baseline-$t.log"; then
+        tests+=("$t")
+    elif [ "$t" = fuzz ]; then
+        # Rerun without stopping, to learn every failing seed.
+        timeout "$((timeout_s * 3))" "$tree/build/tests/fuzz_lifecycle" \
+            -n "$seeds" -j 4 -w 10 >"$logs/baseline-fuzz.log" 2>&1
+        fuzz_skip=$(sed -n 's/^FAIL seed \([0-9]*\) .*/\1/p' \
+            "$logs/baseline-fuzz.log" | paste -sd, -)
+        echo "== WARNING: fuzzer seeds $fuzz_skip fail unmutated; skipped"
+        tests+=(fuzz)
+    else
+        echo "== WARNING: $t fails unmutated; left out"
+    fi
+done
+
+# ---- the mutants ------------------------------------------------------------
 
 killed=0
 survived=0
