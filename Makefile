@@ -126,7 +126,13 @@ SAN_FLAGS_asan := -fsanitize=address,undefined -fno-omit-frame-pointer \
 SAN_FLAGS_tsan := -fsanitize=thread -fno-omit-frame-pointer
 SAN_FLAGS := $(SAN_FLAGS_$(SAN))
 
-BASE_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread
+# Unwind tables in .eh_frame for every function, as x86-64 and aarch64
+# compilers emit by default and riscv64's gcc does not (only .debug_frame,
+# which gdb reads but the runtime unwinder does not): backtrace(), perf's
+# DWARF call graphs and exceptions through an lthread's frames then walk
+# to its entry on every architecture (test_switch checks it).
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc -pthread \
+               -fasynchronous-unwind-tables
 # A frame larger than a page could step over a stack's guard page into a
 # neighbouring region: probe it page by page where the compiler can. No
 # cost measured here (the library's .text is identical with and without:

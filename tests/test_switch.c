@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unwind.h>
 
 #include "check.h"
 
@@ -762,15 +763,36 @@ static void test_locals(void)
     CHECK_EQ(x.ctx_saw, 11);
 }
 
-/* ---- 6. a new context started without a frame (x86-64) ----------------- */
+/* ---- 6. a new context started without a frame ---------------------------- */
 
 #if LTHREAD__HAVE_SWITCH_START
+/* A walk of the stack by the unwinder (the CFI: what gdb, perf's DWARF
+ * mode and C++ exceptions read). */
+struct unwound {
+    int depth;
+    uintptr_t last_ip; /* the outermost frame's */
+};
+
+/* (libgcc's walk reports, after the outermost frame, one whose return
+ * address is undefined: ip 0.) */
+static _Unwind_Reason_Code unwind_step(struct _Unwind_Context *uc, void *arg)
+{
+    struct unwound *u = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(uc);
+
+    if (ip)
+        u->last_ip = ip;
+    return ++u->depth < 64 ? _URC_NO_REASON : _URC_NORMAL_STOP;
+}
+
 static struct {
     void *ctx, *arg;    /* what the body received */
     uintptr_t sp;       /* probe_sp() in the body */
     int round;          /* fegetround() in the body */
     int resumed;        /* the body ran on after main resumed it */
     void *epilogue_ctx; /* what the epilogue received */
+    struct unwound uw;  /* the body's walk of its stack */
+    _Unwind_Reason_Code uw_end;
 } started;
 
 /* The body's frame pointer at entry (start_body_fp, below, reads it
@@ -779,11 +801,27 @@ uintptr_t test_switch_start_fp;
 
 void start_body(void *ctx, void *arg);
 void start_body_fp(void *ctx, void *arg);
+#if defined(__x86_64__)
+#define START_BODY_FP                                                          \
+    "    movq %rbp, test_switch_start_fp(%rip)\n"                              \
+    "    jmp start_body\n"
+#elif defined(__aarch64__)
+#define START_BODY_FP                                                          \
+    "    hint #34\n" /* bti c: called through blr */                           \
+    "    adrp x9, test_switch_start_fp\n"                                      \
+    "    str x29, [x9, :lo12:test_switch_start_fp]\n"                          \
+    "    b start_body\n"
+#else /* riscv64 */
+#define START_BODY_FP                                                          \
+    "    lla t0, test_switch_start_fp\n"                                       \
+    "    sd s0, 0(t0)\n"                                                       \
+    "    j start_body\n"
+#endif
 __asm__(".text\n"
-        ".type start_body_fp, @function\n"
-        "start_body_fp:\n"
-        "    movq %rbp, test_switch_start_fp(%rip)\n"
-        "    jmp start_body\n"
+        ".globl start_body_fp\n"
+        ".type start_body_fp, %function\n"
+        ".p2align 4\n"
+        "start_body_fp:\n" START_BODY_FP
         ".size start_body_fp, .-start_body_fp\n");
 
 void start_body(void *ctx, void *arg)
@@ -792,6 +830,7 @@ void start_body(void *ctx, void *arg)
     started.arg = arg;
     started.sp = probe_sp();
     started.round = fegetround();
+    started.uw_end = _Unwind_Backtrace(unwind_step, &started.uw);
     CHECK_EQ(lthread__switch(&ctx_sp[0], main_sp), 0);
     started.resumed = 1;
 }
@@ -799,7 +838,11 @@ void start_body(void *ctx, void *arg)
 static void start_epilogue(void *ctx)
 {
     started.epilogue_ctx = ctx;
+#if LTHREAD__HAVE_SWITCH_DROP
     lthread__switch_drop(main_sp);
+#else
+    lthread__switch(&dead_sp, main_sp);
+#endif
     CHECK(!"a dropped context was resumed");
     exit(1);
 }
@@ -829,6 +872,13 @@ static void test_start(void)
     CHECK_EQ(started.sp % 16, 0);
     CHECK(started.sp > (uintptr_t)stack && started.sp < (uintptr_t)top);
     CHECK((uintptr_t)top - started.sp < 4096);
+    /* The unwinder's walk ends cleanly in the trampoline (its CFI says
+     * the outermost frame), as for a context started from a frame: the
+     * body (and its unwinder's frames), then the trampoline's call. */
+    CHECK_EQ(started.uw_end, _URC_END_OF_STACK);
+    CHECK(started.uw.depth >= 2 && started.uw.depth <= 8);
+    CHECK(started.uw.last_ip > (uintptr_t)lthread__trampoline &&
+          started.uw.last_ip < (uintptr_t)lthread__trampoline + 64);
     CHECK_EQ(fesetround(FE_TONEAREST), 0);
     /* Resumed by a plain switch; its return leads into the epilogue,
      * which leaves for main. */

@@ -143,8 +143,10 @@ void lthread__switch_drop_ret(void *new_sp);
  * body(ctx, arg), then epilogue(ctx), which must not return, as from a
  * frame of lthread__frame_init() with no prologue, but without writing
  * one (see x86_64/switch.S). Returns 0 when the saved context is resumed.
- * x86-64 only for now: LTHREAD__HAVE_SWITCH_START says. */
-#if defined(__x86_64__)
+ * Every architecture of the library has it; LTHREAD__HAVE_SWITCH_START
+ * says so for code that must build on one without. */
+#if defined(__x86_64__) || defined(__aarch64__) ||                             \
+    (defined(__riscv) && __riscv_xlen == 64)
 #define LTHREAD__HAVE_SWITCH_START 1
 int lthread__switch_start(void **save_sp, void *top, void *ctx,
                           void (*body)(void *ctx, void *arg), void *arg,

@@ -32,8 +32,12 @@
 
         .text
 
-LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
-        hint    #34                     /* bti c: a NOP on cores without BTI */
+/*
+ * The frame every saving switch stores (the layout above), FPCR left in x9
+ * for the resume's comparison. Only the CFA's offset is described here:
+ * the switch adds where each register was saved.
+ */
+        .macro  SWITCH_SAVE
         stp     d8, d9, [sp, #-176]!
         .cfi_def_cfa_offset 176
         stp     d10, d11, [sp, #16]
@@ -47,6 +51,11 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         stp     x29, x30, [sp, #144]
         mrs     x9, fpcr                /* kept in x9 for the compare below */
         stp     x9, xzr, [sp, #160]     /* zero pad: stack images are exact */
+        .endm
+
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
+        hint    #34                     /* bti c: a NOP on cores without BTI */
+        SWITCH_SAVE
         /* Every saved register now equals its slot, so these rules hold for
          * our own frame here and, after the sp swap, for the resumed one.
          * Unlike x86-64 the return address is a register (x30), not implied
@@ -129,12 +138,42 @@ LT_FUNC_END(LT_SYMBOL(lthread__switch))
  * epilogue. sp is the 16-byte aligned stack top and x29 is 0, which ends
  * frame-pointer walks. The body's frame is the first on the stack: nothing
  * of ours stays there while it runs.
- * No BTI landing pad: only ever reached by `ret`.
+ * No BTI landing pad: only ever reached by `ret` (and, past the
+ * prologue's call, by lthread__switch_start's direct branch).
  */
+/*
+ * lthread__switch_start(save_sp, top, ctx, body, arg, epilogue): saves the
+ * running context as lthread__switch does (*save_sp = its frame, resumed
+ * by any switch as if it had left by lthread__switch), then starts a new
+ * context on the empty stack whose 16-byte aligned top is `top`, as if a
+ * frame of lthread__frame_init (without a prologue) had been switched
+ * into: body(ctx, arg), then epilogue(ctx), from the trampoline, so that
+ * backtraces end there as for every context. Nothing is written to the
+ * new stack or read back from it first (see x86_64/switch.S). The new
+ * context runs with the running FPCR, as one started from a frame that
+ * copied it (lthread__frame_fill).
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_start))
+        hint    #34                     /* bti c */
+        SWITCH_SAVE
+        mov     x10, sp
+        str     x10, [x0]               /* *save_sp = our frame */
+        mov     sp, x1                  /* the new stack, empty */
+        .cfi_def_cfa sp, 0
+        .cfi_undefined x30              /* the outermost frame from here */
+        mov     x19, x2                 /* what the trampoline keeps */
+        mov     x21, x3
+        mov     x22, x4
+        mov     x23, x5
+        mov     x29, #0                 /* frame-pointer walks end here */
+        b       LT_LOCAL(trampoline_body)
+LT_FUNC_END(LT_SYMBOL(lthread__switch_start))
+
 LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
         .cfi_undefined x30              /* the outermost frame: stop here */
         mov     x0, x19
         blr     x20                     /* prologue(ctx) */
+LT_LOCAL(trampoline_body):              /* (lthread__switch_start's) */
         mov     x0, x19
         mov     x1, x22
         blr     x21                     /* body(ctx, arg) */
@@ -148,8 +187,8 @@ LT_FUNC_END(LT_SYMBOL(lthread__trampoline))
  * ELF program must say it is BTI-compatible or the linker marks the
  * program as not, silently dropping the protection for all of it (Mach-O
  * has no such note). This file is:
- * lthread__switch has its landing pad and the trampoline is only returned
- * to. It also never signs or strips a return address, so it is as
+ * lthread__switch and lthread__switch_start have their landing pads and
+ * the trampoline is only returned to or branched to directly. It also never signs or strips a return address, so it is as
  * compatible with pac-ret as any code that saves lr unsigned.
  */
 #if defined(__ELF__) && (defined(__ARM_FEATURE_BTI_DEFAULT) || \

@@ -26,7 +26,12 @@
 
         .text
 
-LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
+/*
+ * The frame every saving switch stores (the layout above), frm left in t0
+ * for the resume's comparison. Only the CFA's offset is described here:
+ * the switch adds where each register was saved.
+ */
+        .macro  SWITCH_SAVE
         addi    sp, sp, -208
         .cfi_def_cfa_offset 208
         fsd     fs0, 0(sp)
@@ -56,6 +61,10 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         sd      ra, 192(sp)
         frrm    t0                      /* kept in t0 for the compare below */
         sd      t0, 200(sp)
+        .endm
+
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
+        SWITCH_SAVE
         /* Every saved register now equals its slot, so these rules hold for
          * our own frame here and, after the sp swap, for the resumed one.
          * As on aarch64 the return address is a register (ra), so an
@@ -158,10 +167,37 @@ LT_FUNC_END(LT_SYMBOL(lthread__switch))
  * ends frame-pointer walks. The body's frame is the first on the stack:
  * nothing of ours stays there while it runs.
  */
+/*
+ * lthread__switch_start(save_sp, top, ctx, body, arg, epilogue): saves the
+ * running context as lthread__switch does (*save_sp = its frame, resumed
+ * by any switch as if it had left by lthread__switch), then starts a new
+ * context on the empty stack whose 16-byte aligned top is `top`, as if a
+ * frame of lthread__frame_init (without a prologue) had been switched
+ * into: body(ctx, arg), then epilogue(ctx), from the trampoline, so that
+ * backtraces end there as for every context. Nothing is written to the
+ * new stack or read back from it first (see x86_64/switch.S). The new
+ * context runs with the running rounding mode, as one started from a
+ * frame that copied it (lthread__frame_fill).
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_start))
+        SWITCH_SAVE
+        sd      sp, 0(a0)               /* *save_sp = our frame */
+        mv      sp, a1                  /* the new stack, empty */
+        .cfi_def_cfa sp, 0
+        .cfi_undefined ra               /* the outermost frame from here */
+        mv      s1, a2                  /* what the trampoline keeps */
+        mv      s3, a3
+        mv      s4, a4
+        mv      s5, a5
+        li      s0, 0                   /* frame-pointer walks end here */
+        j       LT_LOCAL(trampoline_body)
+LT_FUNC_END(LT_SYMBOL(lthread__switch_start))
+
 LT_FUNC_BEGIN(LT_SYMBOL(lthread__trampoline))
         .cfi_undefined ra               /* the outermost frame: stop here */
         mv      a0, s1
         jalr    s2                      /* prologue(ctx) */
+LT_LOCAL(trampoline_body):              /* (lthread__switch_start's) */
         mv      a0, s1
         mv      a1, s4
         jalr    s3                      /* body(ctx, arg) */
