@@ -56,7 +56,7 @@ fail() {
 symbols() {
     case $1 in
     x86_64) echo "lthread__switch lthread__switch_cross lthread__switch_via lthread__switch_via_cross lthread__switch_drop lthread__switch_drop_ret lthread__switch_start lthread__trampoline" ;;
-    *) echo "lthread__switch lthread__switch_start lthread__trampoline" ;;
+    *) echo "lthread__switch lthread__switch_drop lthread__switch_via lthread__switch_start lthread__trampoline" ;;
     esac
 }
 

@@ -30,9 +30,10 @@
 
 #define STACK_SIZE (64 * 1024)
 
-/* The switch under test: lthread__switch, lthread__switch_cross or, on
- * x86-64, lthread__switch_via or lthread__switch_via_cross (switch_by_via,
- * switch_by_via_cross). */
+/* The switch under test: lthread__switch, lthread__switch_cross,
+ * lthread__switch_via or lthread__switch_via_cross (switch_by_via,
+ * switch_by_via_cross; the cross variants are the plain ones except on
+ * x86-64). */
 static int (*switch_fn)(void **, void *) = lthread__switch;
 
 static void *main_sp;   /* main's frame while a context runs */

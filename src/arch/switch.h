@@ -121,10 +121,12 @@ int lthread__switch_cross(void **save_sp, void *new_sp);
 
 /* Resumes the context whose sp is new_sp as lthread__switch_cross() does,
  * saving nothing of the running context, which must never be resumed (its
- * stack is given up: an exiting lthread); never returns. x86-64 only for now:
- * LTHREAD__HAVE_SWITCH_DROP says; elsewhere a switch into a scratch slot
- * does it. */
-#if defined(__x86_64__)
+ * stack is given up: an exiting lthread); never returns. Every
+ * architecture of the library has it (LTHREAD__HAVE_SWITCH_DROP says so
+ * for code that must build without: a switch into a scratch slot does the
+ * same). */
+#if defined(__x86_64__) || defined(__aarch64__) ||                             \
+    (defined(__riscv) && __riscv_xlen == 64)
 #define LTHREAD__HAVE_SWITCH_DROP 1
 /* (Not declared noreturn: ASan instruments a call of a noreturn function
  * with __asan_handle_no_return, which warns on a stack it does not know;
@@ -132,8 +134,13 @@ int lthread__switch_cross(void **save_sp, void *new_sp);
 void lthread__switch_drop(void *new_sp);
 /* lthread__switch_drop() leaving with `ret`, as lthread__switch() does:
  * for a context that switched out through a call whose return address
- * is the return stack buffer's top now (lthread__exit_joined). */
+ * is the return stack buffer's top now (lthread__exit_joined). The same
+ * function where every switch leaves by `ret`. */
+#if defined(__x86_64__)
 void lthread__switch_drop_ret(void *new_sp);
+#else
+#define lthread__switch_drop_ret lthread__switch_drop
+#endif
 #else
 #define LTHREAD__HAVE_SWITCH_DROP 0
 #endif
@@ -158,15 +165,22 @@ int lthread__switch_start(void **save_sp, void *top, void *ctx,
 /* Saves the running context as lthread__switch() does, then calls
  * fn(arg) on the stack via_sp (16-byte aligned free memory of a suspended
  * context's stack) and resumes the context whose sp fn returns (see
- * x86_64/switch.S); returns 0, as lthread__switch(). x86-64 only for now:
- * LTHREAD__HAVE_SWITCH_VIA says. */
-#if defined(__x86_64__)
+ * x86_64/switch.S); returns 0, as lthread__switch(). Every architecture
+ * of the library has it: LTHREAD__HAVE_SWITCH_VIA says so for code that
+ * must build without. */
+#if defined(__x86_64__) || defined(__aarch64__) ||                             \
+    (defined(__riscv) && __riscv_xlen == 64)
 #define LTHREAD__HAVE_SWITCH_VIA 1
 int lthread__switch_via(void **save_sp, void *via_sp, void *(*fn)(void *),
                         void *arg);
-/* lthread__switch_via() leaving as lthread__switch_cross() does. */
+/* lthread__switch_via() leaving as lthread__switch_cross() does (the same
+ * function where that is lthread__switch()). */
+#if defined(__x86_64__)
 int lthread__switch_via_cross(void **save_sp, void *via_sp, void *(*fn)(void *),
                               void *arg);
+#else
+#define lthread__switch_via_cross lthread__switch_via
+#endif
 #else
 #define LTHREAD__HAVE_SWITCH_VIA 0
 #endif

@@ -35,7 +35,7 @@
 /*
  * The frame every saving switch stores (the layout above), FPCR left in x9
  * for the resume's comparison. Only the CFA's offset is described here:
- * the switch adds where each register was saved.
+ * SWITCH_FRAME_CFI adds where each register was saved.
  */
         .macro  SWITCH_SAVE
         stp     d8, d9, [sp, #-176]!
@@ -53,13 +53,14 @@
         stp     x9, xzr, [sp, #160]     /* zero pad: stack images are exact */
         .endm
 
-LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
-        hint    #34                     /* bti c: a NOP on cores without BTI */
-        SWITCH_SAVE
-        /* Every saved register now equals its slot, so these rules hold for
-         * our own frame here and, after the sp swap, for the resumed one.
-         * Unlike x86-64 the return address is a register (x30), not implied
-         * by the CFA, so an unwinder needs to be told where it is. */
+/*
+ * Where the frame at the CFA - 176 keeps each register: true of our own
+ * frame once SWITCH_SAVE has stored it (every saved register then equals
+ * its slot), and of a resumed one until SWITCH_RESUME loads it. Unlike
+ * x86-64 the return address is a register (x30), not implied by the CFA,
+ * so an unwinder needs to be told where it is.
+ */
+        .macro  SWITCH_FRAME_CFI
         .cfi_offset d8, -176
         .cfi_offset d9, -168
         .cfi_offset d10, -160
@@ -80,10 +81,14 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         .cfi_offset x28, -40
         .cfi_offset x29, -32
         .cfi_offset x30, -24
-        mov     x10, sp                 /* str cannot take sp as its source */
-        str     x10, [x0]               /* *save_sp = our frame */
-        mov     sp, x1                  /* from here on: the other stack */
-        .cfi_def_cfa sp, 176            /* (for the rest: the resumed frame) */
+        .endm
+
+/*
+ * The resume of every switch: sp is the frame of the context to resume
+ * (the CFA sp + 176, SWITCH_FRAME_CFI's rules in effect), x9 the running
+ * FPCR. Returns 0 (switch.h) to where the frame says.
+ */
+        .macro  SWITCH_RESUME
         /* Writing FPCR can stall the pipeline on some cores, and contexts
          * nearly always share one FPCR: skip the write when it would not
          * change anything (glibc's fesetenv does the same). */
@@ -129,7 +134,61 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
          * jmp has the same cost.) */
         mov     x0, #0                  /* returns 0 (switch.h) */
         ret
+        .endm
+
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
+        hint    #34                     /* bti c: a NOP on cores without BTI */
+        SWITCH_SAVE
+        SWITCH_FRAME_CFI
+        mov     x10, sp                 /* str cannot take sp as its source */
+        str     x10, [x0]               /* *save_sp = our frame */
+        mov     sp, x1                  /* from here on: the other stack */
+        .cfi_def_cfa sp, 176            /* (for the rest: the resumed frame) */
+        SWITCH_RESUME
 LT_FUNC_END(LT_SYMBOL(lthread__switch))
+
+/*
+ * lthread__switch_drop(new_sp): resumes the context whose frame is at
+ * new_sp as lthread__switch does, saving nothing of the running one,
+ * which is never resumed (an exiting lthread: its stack is given up).
+ * (switch.h names it lthread__switch_drop_ret too: on aarch64 every
+ * switch leaves by `ret`.)
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_drop))
+        hint    #34                     /* bti c */
+        mrs     x9, fpcr                /* for the resume's compare */
+        mov     sp, x0                  /* from here on: the other stack */
+        .cfi_def_cfa sp, 176            /* (the resumed frame) */
+        SWITCH_FRAME_CFI
+        SWITCH_RESUME
+LT_FUNC_END(LT_SYMBOL(lthread__switch_drop))
+
+/*
+ * lthread__switch_via(save_sp, via_sp, fn, arg): saves the running context
+ * as lthread__switch does (*save_sp = its frame), then, on the stack
+ * via_sp (16-byte aligned free memory of another stack: the suspended
+ * scheduler's, below its frame), calls fn(arg), which returns the sp of
+ * the context to resume, and resumes it. For a hand-over between
+ * region-mates (see x86_64/switch.S). x19 keeps our FPCR across the call
+ * (it is saved above). (switch.h names it lthread__switch_via_cross too.)
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_via))
+        hint    #34                     /* bti c */
+        SWITCH_SAVE
+        SWITCH_FRAME_CFI
+        mov     x19, x9                 /* our FPCR, kept across the call */
+        mov     x10, sp
+        str     x10, [x0]               /* *save_sp = our frame */
+        mov     sp, x1                  /* the borrowed stack */
+        .cfi_remember_state
+        .cfi_undefined x30              /* fn's backtrace ends here */
+        mov     x0, x3
+        blr     x2                      /* x0 = fn(arg): where to go */
+        mov     sp, x0                  /* from here on: the other stack */
+        .cfi_restore_state              /* (the resumed frame: same rules) */
+        mov     x9, x19                 /* our FPCR, for the resume */
+        SWITCH_RESUME
+LT_FUNC_END(LT_SYMBOL(lthread__switch_via))
 
 /*
  * First code of a new context, reached by the first switch into it. The

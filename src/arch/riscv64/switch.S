@@ -29,7 +29,7 @@
 /*
  * The frame every saving switch stores (the layout above), frm left in t0
  * for the resume's comparison. Only the CFA's offset is described here:
- * the switch adds where each register was saved.
+ * SWITCH_FRAME_CFI adds where each register was saved.
  */
         .macro  SWITCH_SAVE
         addi    sp, sp, -208
@@ -63,12 +63,14 @@
         sd      t0, 200(sp)
         .endm
 
-LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
-        SWITCH_SAVE
-        /* Every saved register now equals its slot, so these rules hold for
-         * our own frame here and, after the sp swap, for the resumed one.
-         * As on aarch64 the return address is a register (ra), so an
-         * unwinder must be told where it is. */
+/*
+ * Where the frame at the CFA - 208 keeps each register: true of our own
+ * frame once SWITCH_SAVE has stored it (every saved register then equals
+ * its slot), and of a resumed one until SWITCH_RESUME loads it. As on
+ * aarch64 the return address is a register (ra), so an unwinder must be
+ * told where it is.
+ */
+        .macro  SWITCH_FRAME_CFI
         .cfi_offset fs0, -208
         .cfi_offset fs1, -200
         .cfi_offset fs2, -192
@@ -94,9 +96,14 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         .cfi_offset s10, -32
         .cfi_offset s11, -24
         .cfi_offset ra, -16
-        sd      sp, 0(a0)               /* *save_sp = our frame */
-        mv      sp, a1                  /* from here on: the other stack */
-        .cfi_def_cfa sp, 208            /* (for the rest: the resumed frame) */
+        .endm
+
+/*
+ * The resume of every switch: sp is the frame of the context to resume
+ * (the CFA sp + 208, SWITCH_FRAME_CFI's rules in effect), t0 the running
+ * rounding mode. Returns 0 (switch.h) to where the frame says.
+ */
+        .macro  SWITCH_RESUME
         /* Contexts nearly always share one rounding mode: write frm only
          * when it changes. */
         ld      t1, 200(sp)
@@ -157,7 +164,57 @@ LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
         .cfi_restore ra
         li      a0, 0                   /* returns 0 (switch.h) */
         ret
+        .endm
+
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch))
+        SWITCH_SAVE
+        SWITCH_FRAME_CFI
+        sd      sp, 0(a0)               /* *save_sp = our frame */
+        mv      sp, a1                  /* from here on: the other stack */
+        .cfi_def_cfa sp, 208            /* (for the rest: the resumed frame) */
+        SWITCH_RESUME
 LT_FUNC_END(LT_SYMBOL(lthread__switch))
+
+/*
+ * lthread__switch_drop(new_sp): resumes the context whose frame is at
+ * new_sp as lthread__switch does, saving nothing of the running one,
+ * which is never resumed (an exiting lthread: its stack is given up).
+ * (switch.h names it lthread__switch_drop_ret too: on riscv64 every
+ * switch leaves by `ret`.)
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_drop))
+        frrm    t0                      /* for the resume's compare */
+        mv      sp, a0                  /* from here on: the other stack */
+        .cfi_def_cfa sp, 208            /* (the resumed frame) */
+        SWITCH_FRAME_CFI
+        SWITCH_RESUME
+LT_FUNC_END(LT_SYMBOL(lthread__switch_drop))
+
+/*
+ * lthread__switch_via(save_sp, via_sp, fn, arg): saves the running context
+ * as lthread__switch does (*save_sp = its frame), then, on the stack
+ * via_sp (16-byte aligned free memory of another stack: the suspended
+ * scheduler's, below its frame), calls fn(arg), which returns the sp of
+ * the context to resume, and resumes it. For a hand-over between
+ * region-mates (see x86_64/switch.S). s1 keeps our rounding mode across
+ * the call (it is saved above). (switch.h names it
+ * lthread__switch_via_cross too.)
+ */
+LT_FUNC_BEGIN(LT_SYMBOL(lthread__switch_via))
+        SWITCH_SAVE
+        SWITCH_FRAME_CFI
+        mv      s1, t0                  /* our rounding mode, kept */
+        sd      sp, 0(a0)               /* *save_sp = our frame */
+        mv      sp, a1                  /* the borrowed stack */
+        .cfi_remember_state
+        .cfi_undefined ra               /* fn's backtrace ends here */
+        mv      a0, a3
+        jalr    a2                      /* a0 = fn(arg): where to go */
+        mv      sp, a0                  /* from here on: the other stack */
+        .cfi_restore_state              /* (the resumed frame: same rules) */
+        mv      t0, s1                  /* our rounding mode, for the resume */
+        SWITCH_RESUME
+LT_FUNC_END(LT_SYMBOL(lthread__switch_via))
 
 /*
  * First code of a new context, reached by the first switch into it. The
