@@ -240,8 +240,8 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 VALGRIND ?= valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite
 # The lifecycle fuzzer (tests/fuzz_lifecycle.c): run-tests runs FUZZ_SEEDS
-# seeds, FUZZ_JOBS at a time, in the plain and ASan+UBSan builds (under
-# TSan, valgrind or qemu they would take minutes), then FUZZ_MC_SEEDS seeds
+# seeds, FUZZ_JOBS at a time, in the plain, ASan+UBSan and qemu builds
+# (under TSan or valgrind they would take minutes), then FUZZ_MC_SEEDS seeds
 # of its multi-scheduler mode (-m), FUZZ_TSAN_MC_SEEDS under TSan; `make
 # fuzz SEEDS=N [MC_SEEDS=N] [FIRST=S]` runs more, from a random first seed
 # unless FIRST is given.
@@ -494,11 +494,19 @@ GDB_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(wildcard tests/test_gdb.sh))
 # The hook library's tests: plain native build only (ASan and TSan
 # intercept the same libc calls; qemu builds have no hook library).
 HOOK_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(HOOK_TEST_BINS))
-FUZZ_CHECK := $(if $(strip $(TEST_WRAPPER))$(filter tsan,$(SAN)),,$(FUZZ_BIN))
+# The lifecycle fuzzer: the plain, ASan and qemu builds (not TSan's, which
+# runs its -m mode alone, nor valgrind's: minutes). Under qemu it drives
+# the architecture's own switch entries (the mates' swap, the frameless
+# start, the exit's drop) through random lifecycles.
+FUZZ_CHECK := $(strip $(if $(filter tsan,$(SAN)),,\
+                $(if $(strip $(TEST_WRAPPER)),\
+                $(if $(filter qemu-%,$(firstword $(TEST_WRAPPER))),\
+                $(FUZZ_BIN)),$(FUZZ_BIN))))
 FUZZ_MC_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(FUZZ_BIN))
 FUZZ_MC_N := $(if $(filter tsan,$(SAN)),$(FUZZ_TSAN_MC_SEEDS),$(FUZZ_MC_SEEDS))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
-    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_MC_CHECK) $(HOOK_CHECK)
+    $(if $(EXAMPLES_CHECK),$(EXAMPLE_BINS)) $(FUZZ_CHECK) $(FUZZ_MC_CHECK) \
+    $(HOOK_CHECK)
 	@test -n "$(TEST_BINS)" || { echo "no tests/test_*.c to run" >&2; \
 	    exit 1; }
 	@echo "== tests: $(BUILD)$(if $(SAN), ($(SAN)))$(if \
@@ -520,8 +528,8 @@ run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
 	$(if $(HOOK_CHECK),echo "== tests: $(BUILD)/tests-hook (liblthread_hook)"; \
 	    EXAMPLES_DIR=$(abspath $(BUILD))/examples \
 	    $(RUN_TESTS) $(HOOK_CHECK) || status=1;) \
-	$(if $(FUZZ_CHECK),./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) -j $(FUZZ_JOBS) \
-	    || status=1;) \
+	$(if $(FUZZ_CHECK),$(TEST_WRAPPER) ./$(FUZZ_CHECK) -n $(FUZZ_SEEDS) \
+	    -j $(FUZZ_JOBS) || status=1;) \
 	$(if $(FUZZ_MC_CHECK),./$(FUZZ_MC_CHECK) -m -D -n $(FUZZ_MC_N) \
 	    -j $(FUZZ_JOBS) || status=1;) \
 	exit $$status
