@@ -177,26 +177,22 @@ struct switch_to {
 #define CROSS(p) ((void **)((uintptr_t)(p) | 1u))
 
 /*
- * The start of a new lthread without a first frame (lthread__switch_start),
- * where the switch has it: not in sanitizer builds, whose new stacks
- * begin with the prologue's fiber notification (lthread__entry_prologue,
- * empty otherwise: the start calls none).
+ * Two hand-overs of plain builds only; sanitizer builds take the general
+ * paths instead:
+ *   SWITCH_START  a new lthread started without a first frame
+ *                 (lthread__switch_start): their new stacks begin with
+ *                 the prologue's fiber notification (lthread__entry_prologue,
+ *                 empty otherwise: the start calls none);
+ *   VIA_MATES     hand-overs between region-mates on a borrowed stack
+ *                 without the scheduler loop (lthread__switch_via): their
+ *                 fiber notifications know of two stacks per switch, not
+ *                 three.
  */
-#if LTHREAD__HAVE_SWITCH_START && !defined(LTHREAD__ASAN) && !LTHREAD__HAVE_TSAN
+#if !defined(LTHREAD__ASAN) && !LTHREAD__HAVE_TSAN
 #define SWITCH_START 1
-#else
-#define SWITCH_START 0
-#endif
-
-/*
- * Hand-overs between region-mates without the scheduler loop, where the
- * switch can borrow a stack: not in sanitizer builds (their fiber
- * notifications know of two stacks per switch, not three); they go
- * through the loop as before.
- */
-#if LTHREAD__HAVE_SWITCH_VIA && !defined(LTHREAD__ASAN) && !LTHREAD__HAVE_TSAN
 #define VIA_MATES 1
 #else
+#define SWITCH_START 0
 #define VIA_MATES 0
 #endif
 
@@ -570,8 +566,7 @@ sched_bury_exited(struct lthread__sched *s, struct lthread *lt)
  * released (next's is another: next owns it) and self freed if detached;
  * the switch saves nothing: lthread__switch_drop, or where next's call
  * into its switch-out is the return stack buffer's top (`ret_predicted`:
- * lthread__exit_joined) lthread__switch_drop_ret; into a scratch slot
- * where the architecture has no drop. Never returns.
+ * lthread__exit_joined) lthread__switch_drop_ret. Never returns.
  */
 static inline __attribute__((always_inline)) void
 exit_into(struct lthread__sched *s, struct lthread *self, struct lthread *next,
@@ -581,16 +576,11 @@ exit_into(struct lthread__sched *s, struct lthread *self, struct lthread *next,
                          (size_t)(next->region->top - next->region->base),
                          lthread__fiber_of(next));
     sched_bury_exited(s, self);
-#if LTHREAD__HAVE_SWITCH_DROP
     lthread__san_before_switch(&s->host.san_pending);
     if (ret_predicted)
         lthread__switch_drop_ret(next->sp);
     else
         lthread__switch_drop(next->sp);
-#else
-    (void)ret_predicted;
-    switch_go(self, &s->dead_sp, next->sp, true);
-#endif
 }
 
 /*

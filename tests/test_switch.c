@@ -24,9 +24,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unwind.h>
 
 #include "check.h"
+#include "unwind_util.h"
 
 #define STACK_SIZE (64 * 1024)
 
@@ -44,7 +44,6 @@ static int drop_leave;  /* they leave by lthread__switch_drop (1) or
 static int nctx;        /* contexts in the ring now: 1 or 2 */
 static unsigned char *stacks[2];
 
-#if LTHREAD__HAVE_SWITCH_VIA
 /* lthread__switch_via as a plain switch: its fn, called on a third stack,
  * returns the sp it is given (the region-mates' swap returns the one of
  * the mate it copied in), and the switch resumes there. */
@@ -66,7 +65,6 @@ static int switch_by_via_cross(void **save_sp, void *new_sp)
     return lthread__switch_via_cross(save_sp, via_stack + sizeof(via_stack),
                                      via_next, new_sp);
 }
-#endif
 
 /* ---- the ring ---------------------------------------------------------- */
 
@@ -94,13 +92,11 @@ static void main_hop(void)
  * __asan_handle_no_return on a stack it does not know, and warn. */
 static void leave(int id)
 {
-#if LTHREAD__HAVE_SWITCH_DROP
     if (drop_leave == 2)
         lthread__switch_drop_ret(next_sp(id)); /* saves nothing */
     else if (drop_leave)
         lthread__switch_drop(next_sp(id));
     else
-#endif
         switch_fn(&dead_sp, next_sp(id));
     CHECK(!"a finished context was resumed");
 }
@@ -766,34 +762,12 @@ static void test_locals(void)
 
 /* ---- 6. a new context started without a frame ---------------------------- */
 
-#if LTHREAD__HAVE_SWITCH_START
-/* A walk of the stack by the unwinder (the CFI: what gdb, perf's DWARF
- * mode and C++ exceptions read). */
-struct unwound {
-    int depth;
-    uintptr_t last_ip; /* the outermost frame's */
-};
-
-/* (libgcc's walk reports, after the outermost frame, one whose return
- * address is undefined: ip 0.) */
-static _Unwind_Reason_Code unwind_step(struct _Unwind_Context *uc, void *arg)
-{
-    struct unwound *u = arg;
-    uintptr_t ip = (uintptr_t)_Unwind_GetIP(uc);
-
-    if (ip)
-        u->last_ip = ip;
-    return ++u->depth < 64 ? _URC_NO_REASON : _URC_NORMAL_STOP;
-}
-
 static struct {
     void *ctx, *arg;    /* what the body received */
     uintptr_t sp;       /* probe_sp() in the body */
     int round;          /* fegetround() in the body */
     int resumed;        /* the body ran on after main resumed it */
     void *epilogue_ctx; /* what the epilogue received */
-    struct unwound uw;  /* the body's walk of its stack */
-    _Unwind_Reason_Code uw_end;
 } started;
 
 /* The body's frame pointer at entry (start_body_fp, below, reads it
@@ -831,7 +805,10 @@ void start_body(void *ctx, void *arg)
     started.arg = arg;
     started.sp = probe_sp();
     started.round = fegetround();
-    started.uw_end = _Unwind_Backtrace(unwind_step, &started.uw);
+    /* The unwinder's walk ends cleanly in the trampoline, as for a
+     * context started from a frame: this check, the body, the
+     * trampoline's call. */
+    check_unwinds_to_trampoline(8);
     CHECK_EQ(lthread__switch(&ctx_sp[0], main_sp), 0);
     started.resumed = 1;
 }
@@ -839,11 +816,7 @@ void start_body(void *ctx, void *arg)
 static void start_epilogue(void *ctx)
 {
     started.epilogue_ctx = ctx;
-#if LTHREAD__HAVE_SWITCH_DROP
     lthread__switch_drop(main_sp);
-#else
-    lthread__switch(&dead_sp, main_sp);
-#endif
     CHECK(!"a dropped context was resumed");
     exit(1);
 }
@@ -873,13 +846,6 @@ static void test_start(void)
     CHECK_EQ(started.sp % 16, 0);
     CHECK(started.sp > (uintptr_t)stack && started.sp < (uintptr_t)top);
     CHECK((uintptr_t)top - started.sp < 4096);
-    /* The unwinder's walk ends cleanly in the trampoline (its CFI says
-     * the outermost frame), as for a context started from a frame: the
-     * body (and its unwinder's frames), then the trampoline's call. */
-    CHECK_EQ(started.uw_end, _URC_END_OF_STACK);
-    CHECK(started.uw.depth >= 2 && started.uw.depth <= 8);
-    CHECK(started.uw.last_ip > (uintptr_t)lthread__trampoline &&
-          started.uw.last_ip < (uintptr_t)lthread__trampoline + 64);
     CHECK_EQ(fesetround(FE_TONEAREST), 0);
     /* Resumed by a plain switch; its return leads into the epilogue,
      * which leaves for main. */
@@ -889,30 +855,26 @@ static void test_start(void)
     CHECK_EQ(fegetround(), FE_TONEAREST);
     free(stack);
 }
-#endif
 
 int main(void)
 {
     /* Both ways of leaving the switch (ret, and pop + jmp on x86-64), and
-     * the switch through a borrowed stack where there is one. */
+     * the switch through a borrowed stack. */
     int (*const variants[])(void **, void *) = {
         lthread__switch,
         lthread__switch_cross,
-#if LTHREAD__HAVE_SWITCH_VIA
         switch_by_via,
         switch_by_via_cross,
-#endif
     };
 
     for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
         switch_fn = variants[v];
         /* Contexts leave for good by a switch into a scratch slot, and
-         * where there are the drops by lthread__switch_drop and
+         * by lthread__switch_drop and
          * lthread__switch_drop_ret (which must restore what the resumed
          * side had as a switch does: test_fenv's contexts leave with
          * control words of their own). */
-        for (drop_leave = 0; drop_leave <= 2 * LTHREAD__HAVE_SWITCH_DROP;
-             drop_leave++) {
+        for (drop_leave = 0; drop_leave <= 2; drop_leave++) {
             test_pingpong();
             test_registers();
             test_fenv();
@@ -920,9 +882,7 @@ int main(void)
             test_locals();
         }
     }
-#if LTHREAD__HAVE_SWITCH_START
     for (int i = 0; i < 3; i++)
         test_start();
-#endif
     return check_summary("test_switch");
 }

@@ -3,53 +3,25 @@
  * the library's entry, on every architecture, whichever way it started
  * (without a first frame into a free region, from a frame as a
  * region-mate), and after it was switched out and back (copied out and
- * back as a mate). Internal: names the hidden entry, linked statically. */
+ * back as a mate). Internal (not built against liblthread.so): it names
+ * the hidden entry, lthread__trampoline, through unwind_util.h. */
 #include <lthread.h>
 
-#include <stdint.h>
 #include <stdlib.h>
-#include <unwind.h>
 
 #include "check.h"
+#include "unwind_util.h"
 
-/* The library's entry (hidden from other modules). */
-void lthread__trampoline(void);
-
-struct walk {
-    int depth;
-    uintptr_t last_ip; /* the outermost frame's (libgcc reports one more
-                        * after it, whose return address is undefined:
-                        * ip 0) */
-    _Unwind_Reason_Code end;
-};
-
-static _Unwind_Reason_Code walk_step(struct _Unwind_Context *uc, void *arg)
-{
-    struct walk *w = arg;
-    uintptr_t ip = (uintptr_t)_Unwind_GetIP(uc);
-
-    if (ip)
-        w->last_ip = ip;
-    return ++w->depth < 64 ? _URC_NO_REASON : _URC_NORMAL_STOP;
-}
-
-static void check_walk(void)
-{
-    struct walk w = {0, 0, _URC_NO_REASON};
-
-    w.end = _Unwind_Backtrace(walk_step, &w);
-    CHECK_EQ(w.end, _URC_END_OF_STACK);
-    CHECK(w.depth >= 2 && w.depth <= 12);
-    CHECK(w.last_ip > (uintptr_t)lthread__trampoline &&
-          w.last_ip < (uintptr_t)lthread__trampoline + 64);
-}
+/* Frames of a walk from an lthread's body at most: the check, four of
+ * walk_deeper, the body, the trampoline, libgcc's last, and room. */
+#define WALK_MAX 12
 
 static __attribute__((noinline)) void walk_deeper(int n)
 {
     if (n)
         walk_deeper(n - 1);
     else
-        check_walk();
+        check_unwinds_to_trampoline(WALK_MAX);
     __asm__ volatile("" ::: "memory"); /* (no tail call) */
 }
 
@@ -59,7 +31,7 @@ static void walker(lthread_t *lt, void *arg)
 {
     (void)lt;
     (void)arg;
-    check_walk();
+    check_unwinds_to_trampoline(WALK_MAX);
     lthread_sleep(0);
     walk_deeper(3);
     walked++;
@@ -68,7 +40,7 @@ static void walker(lthread_t *lt, void *arg)
 static void walker_arg(void *arg)
 {
     (void)arg;
-    check_walk();
+    check_unwinds_to_trampoline(WALK_MAX);
     lthread_sleep(0);
     walk_deeper(2);
     walked++;

@@ -119,70 +119,47 @@ int lthread__switch_cross(void **save_sp, void *new_sp);
 #define lthread__switch_cross lthread__switch
 #endif
 
+/* The switches below exist on every architecture above (a port writes
+ * them all); the variants named _cross and _ret differ from the plain
+ * ones only on x86-64, where a switch may leave by pop + jmp. */
+
 /* Resumes the context whose sp is new_sp as lthread__switch_cross() does,
  * saving nothing of the running context, which must never be resumed (its
- * stack is given up: an exiting lthread); never returns. Every
- * architecture of the library has it (LTHREAD__HAVE_SWITCH_DROP says so
- * for code that must build without: a switch into a scratch slot does the
- * same). */
-#if defined(__x86_64__) || defined(__aarch64__) ||                             \
-    (defined(__riscv) && __riscv_xlen == 64)
-#define LTHREAD__HAVE_SWITCH_DROP 1
-/* (Not declared noreturn: ASan instruments a call of a noreturn function
- * with __asan_handle_no_return, which warns on a stack it does not know;
- * the caller says __builtin_unreachable() after it instead.) */
+ * stack is given up: an exiting lthread); never returns. (Not declared
+ * noreturn: ASan instruments a call of a noreturn function with
+ * __asan_handle_no_return, which warns on a stack it does not know; the
+ * caller says __builtin_unreachable() after it instead.) */
 void lthread__switch_drop(void *new_sp);
 /* lthread__switch_drop() leaving with `ret`, as lthread__switch() does:
  * for a context that switched out through a call whose return address
- * is the return stack buffer's top now (lthread__exit_joined). The same
- * function where every switch leaves by `ret`. */
+ * is the return stack buffer's top now (lthread__exit_joined). */
 #if defined(__x86_64__)
 void lthread__switch_drop_ret(void *new_sp);
 #else
 #define lthread__switch_drop_ret lthread__switch_drop
-#endif
-#else
-#define LTHREAD__HAVE_SWITCH_DROP 0
 #endif
 
 /* Saves the running context as lthread__switch() does (*save_sp), then
  * starts a new one on the stack whose 16-byte aligned top is `top`:
  * body(ctx, arg), then epilogue(ctx), which must not return, as from a
  * frame of lthread__frame_init() with no prologue, but without writing
- * one (see x86_64/switch.S). Returns 0 when the saved context is resumed.
- * Every architecture of the library has it; LTHREAD__HAVE_SWITCH_START
- * says so for code that must build on one without. */
-#if defined(__x86_64__) || defined(__aarch64__) ||                             \
-    (defined(__riscv) && __riscv_xlen == 64)
-#define LTHREAD__HAVE_SWITCH_START 1
+ * one (see x86_64/switch.S). Returns 0 when the saved context is resumed. */
 int lthread__switch_start(void **save_sp, void *top, void *ctx,
                           void (*body)(void *ctx, void *arg), void *arg,
                           void (*epilogue)(void *ctx));
-#else
-#define LTHREAD__HAVE_SWITCH_START 0
-#endif
 
 /* Saves the running context as lthread__switch() does, then calls
  * fn(arg) on the stack via_sp (16-byte aligned free memory of a suspended
  * context's stack) and resumes the context whose sp fn returns (see
- * x86_64/switch.S); returns 0, as lthread__switch(). Every architecture
- * of the library has it: LTHREAD__HAVE_SWITCH_VIA says so for code that
- * must build without. */
-#if defined(__x86_64__) || defined(__aarch64__) ||                             \
-    (defined(__riscv) && __riscv_xlen == 64)
-#define LTHREAD__HAVE_SWITCH_VIA 1
+ * x86_64/switch.S); returns 0, as lthread__switch(). */
 int lthread__switch_via(void **save_sp, void *via_sp, void *(*fn)(void *),
                         void *arg);
-/* lthread__switch_via() leaving as lthread__switch_cross() does (the same
- * function where that is lthread__switch()). */
+/* lthread__switch_via() leaving as lthread__switch_cross() does. */
 #if defined(__x86_64__)
 int lthread__switch_via_cross(void **save_sp, void *via_sp, void *(*fn)(void *),
                               void *arg);
 #else
 #define lthread__switch_via_cross lthread__switch_via
-#endif
-#else
-#define LTHREAD__HAVE_SWITCH_VIA 0
 #endif
 
 /* The first code a new context runs; never called directly. */
