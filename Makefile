@@ -498,10 +498,8 @@ HOOK_CHECK := $(if $(strip $(TEST_WRAPPER)$(SAN)),,$(HOOK_TEST_BINS))
 # runs its -m mode alone, nor valgrind's: minutes). Under qemu it drives
 # the architecture's own switch entries (the mates' swap, the frameless
 # start, the exit's drop) through random lifecycles.
-FUZZ_CHECK := $(strip $(if $(filter tsan,$(SAN)),,\
-                $(if $(strip $(TEST_WRAPPER)),\
-                $(if $(filter qemu-%,$(firstword $(TEST_WRAPPER))),\
-                $(FUZZ_BIN)),$(FUZZ_BIN))))
+FUZZ_CHECK := $(if $(filter tsan,$(SAN))$(filter-out qemu-%,\
+                $(firstword $(TEST_WRAPPER))),,$(FUZZ_BIN))
 FUZZ_MC_CHECK := $(if $(strip $(TEST_WRAPPER)),,$(FUZZ_BIN))
 FUZZ_MC_N := $(if $(filter tsan,$(SAN)),$(FUZZ_TSAN_MC_SEEDS),$(FUZZ_MC_SEEDS))
 run-tests: $(TEST_BINS) $(if $(SEED_TIMER_CHECK),$(BUILD)/examples/seed_timer) \
