@@ -142,7 +142,7 @@ if [ -n "$want" ]; then
     done
 fi
 
-# ---- the copy ---------------------------------------------------------------
+# ---- the work directory -----------------------------------------------------
 
 if [ -n "${MUTANTS_DIR:-}" ]; then
     work=$MUTANTS_DIR
@@ -153,6 +153,53 @@ else
     trap 'rm -rf "$work"' EXIT
     trap 'exit 130' INT TERM
 fi
+
+# ---- planting ---------------------------------------------------------------
+
+# Writes file $1 with the lines of block $2 replaced by block $3; fails
+# with status 3 (and the match count on stdout) unless $2 occurs once.
+plant() {
+    local f=$1
+    printf '%s\n' "$2" >"$work/find"
+    [ -n "$3" ] && printf '%s\n' "$3" >"$work/repl" || : >"$work/repl"
+    FINDF=$work/find REPLF=$work/repl awk '
+        BEGIN {
+            while ((getline l < ENVIRON["FINDF"]) > 0) fb[nf++] = l
+            while ((getline l < ENVIRON["REPLF"]) > 0) rb[nr++] = l
+        }
+        { line[NR] = $0 }
+        END {
+            for (i = 1; i + nf - 1 <= NR; i++) {
+                for (j = 0; j < nf && line[i + j] == fb[j]; j++)
+                    ;
+                if (j == nf) { matches++; at = i }
+            }
+            if (matches != 1) { print matches + 0; exit 3 }
+            for (i = 1; i < at; i++) print line[i] > ENVIRON["OUT"]
+            for (j = 0; j < nr; j++) print rb[j] > ENVIRON["OUT"]
+            for (i = at + nf; i <= NR; i++) print line[i] > ENVIRON["OUT"]
+        }' "$f"
+}
+
+# Plant-only: each mutant planted in the working tree's file (read, not
+# written: the result goes to $work), without the copy.
+if [ "${MUTANTS_PLANT_ONLY:-0}" = 1 ]; then
+    stale=0
+    for i in "${selected[@]}"; do
+        count=$(OUT=$work/mutated plant "$here/${files[i]}" "${finds[i]}" \
+            "${repls[i]}")
+        if [ $? -ne 0 ]; then
+            echo "STALE     ${names[i]}: find block matches ${count:-?} times in ${files[i]}"
+            stale=$((stale + 1))
+        fi
+    done
+    echo "== mutants: ${#selected[@]} planted, $stale stale"
+    [ "$stale" -eq 0 ]
+    exit
+fi
+
+# ---- the copy ---------------------------------------------------------------
+
 tree=$work/tree
 logs=$work/logs
 mkdir -p "$tree" "$logs"
@@ -195,48 +242,6 @@ all_tests() {
     done
     echo fuzz
 }
-
-# ---- planting ---------------------------------------------------------------
-
-# Writes file $1 with the lines of block $2 replaced by block $3; fails
-# with status 3 (and the match count on stdout) unless $2 occurs once.
-plant() {
-    local f=$1
-    printf '%s\n' "$2" >"$work/find"
-    [ -n "$3" ] && printf '%s\n' "$3" >"$work/repl" || : >"$work/repl"
-    FINDF=$work/find REPLF=$work/repl awk '
-        BEGIN {
-            while ((getline l < ENVIRON["FINDF"]) > 0) fb[nf++] = l
-            while ((getline l < ENVIRON["REPLF"]) > 0) rb[nr++] = l
-        }
-        { line[NR] = $0 }
-        END {
-            for (i = 1; i + nf - 1 <= NR; i++) {
-                for (j = 0; j < nf && line[i + j] == fb[j]; j++)
-                    ;
-                if (j == nf) { matches++; at = i }
-            }
-            if (matches != 1) { print matches + 0; exit 3 }
-            for (i = 1; i < at; i++) print line[i] > ENVIRON["OUT"]
-            for (j = 0; j < nr; j++) print rb[j] > ENVIRON["OUT"]
-            for (i = at + nf; i <= NR; i++) print line[i] > ENVIRON["OUT"]
-        }' "$f"
-}
-
-if [ "${MUTANTS_PLANT_ONLY:-0}" = 1 ]; then
-    stale=0
-    for i in "${selected[@]}"; do
-        count=$(OUT=$work/mutated plant "$tree/${files[i]}" "${finds[i]}" \
-            "${repls[i]}")
-        if [ $? -ne 0 ]; then
-            echo "STALE     ${names[i]}: find block matches ${count:-?} times in ${files[i]}"
-            stale=$((stale + 1))
-        fi
-    done
-    echo "== mutants: ${#selected[@]} planted, $stale stale"
-    [ "$stale" -eq 0 ]
-    exit
-fi
 
 # ---- baseline ---------------------------------------------------------------
 
